@@ -1,0 +1,61 @@
+"""green-dl-advisor: find, explain and measure the techniques that cut the energy of deep learning.
+
+The public API is short; everything else lives in private or sub-modules::
+
+    import advisor
+    cat = advisor.load_catalog()            # the curated technique database
+    cat.filter(stage="deployment").to_frame()
+
+Heavy dependencies (torch, matplotlib, ipywidgets) are imported only by the functions that
+need them, so ``import advisor`` stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from advisor._errors import (
+    AdvisorError,
+    CatalogError,
+    ConstraintError,
+    DataValidationError,
+    HardwareError,
+    MissingExtraError,
+    ProfileError,
+    UnknownTechniqueError,
+)
+from advisor.catalog import Catalog, load_catalog
+
+try:
+    __version__ = version("green-dl-advisor")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AdvisorError",
+    "Catalog",
+    "CatalogError",
+    "ConstraintError",
+    "DataValidationError",
+    "HardwareError",
+    "MissingExtraError",
+    "ProfileError",
+    "UnknownTechniqueError",
+    "__version__",
+    "load_catalog",
+]
+
+# name -> module holding it; imported on first access so `import advisor` stays light
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'advisor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_LAZY])

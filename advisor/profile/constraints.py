@@ -1,0 +1,66 @@
+"""The user's goal and limits: what to optimise and what they are willing to give up."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from advisor._errors import ConstraintError
+
+__all__ = ["DATA_ORDER", "EFFORT_ORDER", "OBJECTIVES", "RETRAINING_ORDER", "Constraints"]
+
+OBJECTIVES = ("energy", "latency", "memory", "model-size", "carbon")
+RETRAINING_ORDER = ("none", "fine-tuning", "full")
+EFFORT_ORDER = ("low", "medium", "high")
+# what each kind of available data can serve: labelled data can also calibrate, and so on
+DATA_ORDER = {"none": 0, "calibration": 1, "unlabelled": 2, "labelled": 3}
+
+
+class Constraints(BaseModel):
+    """What the user wants and allows.
+
+    Attributes:
+        phase: ``training``, ``inference`` or ``both``.
+        objective: ``energy``, ``latency``, ``memory``, ``model-size`` or ``carbon``.
+        max_accuracy_drop_pp: Largest accuracy loss accepted, in percentage points (>= 0).
+        retraining: How much (re)training is allowed: ``none``, ``fine-tuning`` or ``full``.
+        data: Data at hand: ``none``, ``calibration``, ``unlabelled`` or ``labelled``.
+        target: Where the model runs: ``server``, ``desktop``, ``edge`` or ``mobile``.
+        effort: Engineering effort budget: ``low``, ``medium`` or ``high``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phase: Literal["training", "inference", "both"] = "inference"
+    objective: Literal["energy", "latency", "memory", "model-size", "carbon"] = "energy"
+    max_accuracy_drop_pp: float = Field(1.0, ge=0, le=100)
+    retraining: Literal["none", "fine-tuning", "full"] = "fine-tuning"
+    data: Literal["none", "calibration", "unlabelled", "labelled"] = "labelled"
+    target: Literal["server", "desktop", "edge", "mobile"] = "server"
+    effort: Literal["low", "medium", "high"] = "medium"
+
+    @classmethod
+    def make(cls, **values: Any) -> Constraints:
+        """Build constraints, turning validation errors into one clear :class:`ConstraintError`.
+
+        ``None`` values are ignored (the default applies), so CLI options can be passed as-is.
+        """
+        values = {k.replace("-", "_"): v for k, v in values.items() if v is not None}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"])
+            expected = err["msg"]
+            if err["type"] == "literal_error":
+                expected = "one of " + str(err.get("ctx", {}).get("expected", ""))
+            raise ConstraintError(
+                f"constraint {field!r}: expected {expected}, got {err.get('input')!r}. "
+                "See `green-advisor recommend --help` for the allowed values."
+            ) from None
+
+    @property
+    def phases(self) -> set[str]:
+        """The phases as a set of ``training`` / ``inference``."""
+        return {"training", "inference"} if self.phase == "both" else {self.phase}

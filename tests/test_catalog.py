@@ -1,0 +1,90 @@
+"""The Catalog API: get, filter, search, to_frame, graph, gaps."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from advisor import CatalogError, DataValidationError, UnknownTechniqueError, load_catalog
+from advisor.catalog.gaps import coverage_gaps
+from advisor.catalog.graph import neighbourhood, relation_graph
+from tests.test_validate_rules import _set
+
+
+@pytest.fixture
+def cat(make_data):
+    return load_catalog(make_data())
+
+
+def test_get_and_unknown_id_suggests(cat) -> None:
+    assert cat.get("tech-a").name == "Tech A"
+    with pytest.raises(UnknownTechniqueError) as exc:
+        cat.get("tech-x")
+    assert "tech-a" in str(exc.value) and "green-advisor techniques" in str(exc.value)
+    assert isinstance(exc.value, KeyError)
+
+
+def test_filter_by_axes(cat) -> None:
+    assert cat.filter(category="efficient-inference").ids == ["tech-a", "tech-b"]
+    assert cat.filter(category="none").ids == ["tech-c"]
+    assert cat.filter(level="arithmetic").ids == ["tech-c"]
+    assert cat.filter(stage="training").ids == []
+    assert cat.filter(hardware="gpu").ids == []  # entries are cpu-only
+    assert cat.filter(family="cnn").ids == ["tech-a", "tech-b", "tech-c"]  # 'any' matches
+    assert cat.filter(has_evidence=False).ids == ["tech-c"]
+    assert cat.filter(survey_node="xu2021:quantization").ids == ["tech-a", "tech-b", "tech-c"]
+
+
+def test_filter_rejects_unknown_terms(cat) -> None:
+    with pytest.raises(CatalogError, match="unknown value"):
+        cat.filter(stage="inference")
+
+
+def test_search_ranks_name_matches_first(cat) -> None:
+    assert [t.id for t in cat.search("tech-c")] == ["tech-c"]
+    assert cat.search("tech a")[0].id == "tech-a"
+    assert len(cat.search("test technique")) == 3
+    assert cat.search("nonexistentword") == []
+
+
+def test_to_frame_one_row_per_technique(cat) -> None:
+    df = cat.to_frame()
+    assert list(df["id"]) == ["tech-a", "tech-b", "tech-c"]
+    assert df.loc["tech-a", "n_evidence"] == 1
+    assert pd.isna(df.loc["tech-c", "category"])
+
+
+def test_graph_has_taxonomy_and_typed_relations(cat) -> None:
+    g = cat.graph()
+    assert g.nodes["tech-a"]["kind"] == "technique"
+    assert g.nodes["stage:deployment"]["kind"] == "stage"
+    types = {d["type"] for _, _, d in g.out_edges("tech-a", data=True)}
+    assert {"requires", "in-category", "in-stage", "at-level", "discussed-in"} <= types
+    rg = relation_graph(g)
+    assert set(rg.nodes) == {"tech-a", "tech-b", "tech-c"}
+    assert ("alternative-to", "in", "tech-c") in neighbourhood(g, "tech-a")
+
+
+def test_gaps_counts_and_thinnest(cat) -> None:
+    gaps = coverage_gaps(cat)
+    assert gaps.stage_by_level.loc["deployment", "model"] == 2
+    assert gaps.stage_by_level.loc["deployment", "arithmetic"] == 1
+    assert gaps.thinnest[0][3] == 0
+    assert "xu2021:pruning" in gaps.empty_survey_nodes
+    assert "xu2021:quantization" not in gaps.empty_survey_nodes
+    assert "xu2021:efficient-inference" not in gaps.empty_survey_nodes  # covered by its child
+
+
+def test_strict_load_raises_with_problems(make_data) -> None:
+    root = make_data(_set("other/tech-c", references=["nobody1999none"]))
+    with pytest.raises(DataValidationError) as exc:
+        load_catalog(root)
+    assert exc.value.problems[0].rule == "reference-exists"
+    assert "green-advisor validate" in str(exc.value)
+    lenient = load_catalog(root, strict=False)
+    assert len(lenient) == 3 and lenient.problems
+
+
+def test_not_a_data_dir(tmp_path) -> None:
+    with pytest.raises(CatalogError, match="not a technique data directory"):
+        load_catalog(tmp_path)

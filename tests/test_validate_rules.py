@@ -1,0 +1,157 @@
+"""Every validation rule, each with a broken fixture: the message names file, entry, field and rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from advisor.catalog.validate import RULES, validate_dir
+
+Mutation = Callable[[dict[str, Any]], None]
+A = "efficient-inference/tech-a"
+B = "efficient-inference/tech-b"
+C = "other/tech-c"
+
+
+def _set(rel: str, **fields: Any) -> Mutation:
+    def m(d: dict[str, Any]) -> None:
+        d["techniques"][rel].update(fields)
+
+    return m
+
+
+def _ev(rel: str, **fields: Any) -> Mutation:
+    def m(d: dict[str, Any]) -> None:
+        d["techniques"][rel]["evidence"][0].update(fields)
+        for k in [k for k, v in fields.items() if v is None]:
+            del d["techniques"][rel]["evidence"][0][k]
+
+    return m
+
+
+def _ref(i: int, **fields: Any) -> Mutation:
+    def m(d: dict[str, Any]) -> None:
+        d["references"][i].update(fields)
+        for k in [k for k, v in fields.items() if v is None]:
+            del d["references"][i][k]
+
+    return m
+
+
+def _syntax(d: dict[str, Any]) -> None:
+    d["techniques"][A] = "id: tech-a\nname: [unclosed\n"
+
+
+def _dup(d: dict[str, Any]) -> None:
+    d["techniques"]["efficient-inference/tech-a-copy"] = dict(d["techniques"][A])
+
+
+def _move(d: dict[str, Any]) -> None:
+    d["techniques"]["efficient-training/tech-a"] = d["techniques"].pop(A)
+
+
+def _orphan(d: dict[str, Any]) -> None:
+    d["references"].append({**d["references"][0], "id": "gamma2022three", "arxiv": "2201.00003"})
+
+
+def _cycle(d: dict[str, Any]) -> None:
+    d["techniques"][B]["relations"] = [{"type": "requires", "target": "tech-a"}]
+
+
+def _survey_parent(d: dict[str, Any]) -> None:
+    pass  # handled in its own test (surveys are copied from the real data)
+
+
+# rule -> (mutation, (file suffix, entry, field) expected in the message)
+CASES: dict[str, tuple[Mutation, tuple[str, str, str]]] = {
+    "file-syntax": (_syntax, ("tech-a.yaml", "(file)", "(file)")),
+    "schema": (_set(A, saves=[]), ("tech-a.yaml", "tech-a", "saves")),
+    "unit-vocabulary": (_ev(A, unit="furlongs"), ("tech-a.yaml", "tech-a", "evidence[0].unit")),
+    "unique-id": (_dup, ("tech-a.yaml", "tech-a", "id")),
+    "id-matches-filename": (_set(A, id="tech-z"), ("tech-a.yaml", "tech-z", "id")),
+    "folder-matches-category": (_move, ("tech-a.yaml", "tech-a", "category")),
+    "reference-exists": (_set(C, references=["nobody1999none"]), ("tech-c.yaml", "tech-c", "references[0]")),
+    "evidence-reference-listed": (
+        _ev(A, reference="beta2021two"),
+        ("tech-a.yaml", "tech-a", "evidence[0].reference"),
+    ),
+    "relation-target-exists": (
+        _set(C, relations=[{"type": "complements", "target": "no-such-technique"}]),
+        ("tech-c.yaml", "tech-c", "relations[0].target"),
+    ),
+    "relation-self": (
+        _set(C, relations=[{"type": "complements", "target": "tech-c"}]),
+        ("tech-c.yaml", "tech-c", "relations[0].target"),
+    ),
+    "orphan-reference": (_orphan, ("references.json", "gamma2022three", "id")),
+    "requires-cycle": (_cycle, ("tech-a.yaml", "tech-a", "relations")),
+    "reference-identifier": (_ref(1, DOI=None), ("references.json", "beta2021two", "DOI")),
+    "doi-syntax": (_ref(1, DOI="https://doi.org/10.1000/xyz123"), ("references.json", "beta2021two", "DOI")),
+    "arxiv-syntax": (_ref(0, arxiv="arXiv:2001.00001v2"), ("references.json", "alpha2020one", "arxiv")),
+    "range-order": (_ev(A, value=None, low=5.0, high=2.0), ("tech-a.yaml", "tech-a", "evidence[0].low")),
+    "magnitude-sign": (_ev(A, value=-3.0), ("tech-a.yaml", "tech-a", "evidence[0].value")),
+    "percent-bounds": (_ev(A, value=140.0, unit="percent"), ("tech-a.yaml", "tech-a", "evidence[0].value")),
+    "survey-node-exists": (
+        _set(A, surveys={"xu2021": ["xu2021:no-such-node"]}),
+        ("tech-a.yaml", "tech-a", "surveys.xu2021[0]"),
+    ),
+    "survey-node-survey": (
+        _set(A, surveys={"xu2021": ["lee2021:pruning"]}),
+        ("tech-a.yaml", "tech-a", "surveys.xu2021[0]"),
+    ),
+}
+
+
+def test_minimal_fixture_is_valid(make_data) -> None:
+    assert validate_dir(make_data()) == []
+
+
+def test_every_rule_has_a_case() -> None:
+    assert set(RULES) - set(CASES) == {"survey-node-parent", "vocab-matches-schema"}  # tested below
+
+
+@pytest.mark.parametrize("rule", sorted(CASES), ids=str)
+def test_rule_reports_file_entry_field(rule: str, make_data) -> None:
+    mutate, (file_suffix, entry, field) = CASES[rule]
+    problems = validate_dir(make_data(mutate))
+    hits = [p for p in problems if p.rule == rule]
+    assert hits, f"rule {rule} did not fire; got {[str(p) for p in problems]}"
+    p = hits[0]
+    assert p.file.endswith(file_suffix)
+    assert p.entry == entry
+    assert p.field == field
+    line = str(p)
+    assert line.startswith(p.file + ": ")
+    assert f": {rule}: expected " in line and ", got " in line
+
+
+def test_survey_node_parent(make_data) -> None:
+    root = make_data()
+    path = root / "surveys" / "xu2021.yaml"
+    path.write_text(path.read_text().replace('parent: "xu2021:compact-networks"', 'parent: "xu2021:nowhere"', 1))
+    hits = [p for p in validate_dir(root) if p.rule == "survey-node-parent"]
+    assert hits and hits[0].got == "xu2021:nowhere" and hits[0].file.endswith("xu2021.yaml")
+
+
+def test_vocab_matches_schema(make_data) -> None:
+    root = make_data()
+    path = root / "vocab.yaml"
+    path.write_text(path.read_text().replace("  evaluation: {label: Evaluation", "  evaluations: {label: Evaluation"))
+    hits = [p for p in validate_dir(root) if p.rule == "vocab-matches-schema"]
+    assert hits and "evaluation" in hits[0].expected and "evaluations" in hits[0].got
+
+
+def test_schema_error_names_missing_field(make_data) -> None:
+    def drop_name(d: dict[str, Any]) -> None:
+        del d["techniques"][A]["name"]
+
+    p = next(p for p in validate_dir(make_data(drop_name)) if p.rule == "schema")
+    assert (p.entry, p.field, p.got) == ("tech-a", "name", "nothing")
+    assert "required" in p.expected
+
+
+def test_unknown_field_is_rejected(make_data) -> None:
+    p = next(p for p in validate_dir(make_data(_set(A, colour="green"))) if p.rule == "schema")
+    assert p.field == "colour" and "'green'" in p.got
