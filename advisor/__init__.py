@@ -48,7 +48,16 @@ __all__ = [
 ]
 
 # name -> module holding it; imported on first access so `import advisor` stays light
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "recommend": "advisor.recommend",
+    "Constraints": "advisor.profile.constraints",
+    "HardwareProfile": "advisor.profile.hardware",
+    "ModelProfile": "advisor.profile.model",
+    "detect_hardware": "advisor.profile.hardware",
+    "profile_model": "advisor.profile.model",
+    "load_profile_file": "advisor.profile.model",
+    "load_model_spec": "advisor.profile.model",
+}
 
 
 def __getattr__(name: str) -> Any:

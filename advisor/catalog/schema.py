@@ -117,6 +117,8 @@ Unit = Literal[
     "usd",
 ]
 Survey = Literal["xu2021", "mehlin2023", "lee2021"]
+Scope = Literal["end-to-end", "component"]
+Qualifier = Literal["reported", "up-to", "at-least", "derived"]
 
 CATEGORIES: tuple[str, ...] = Category.__args__
 STAGES: tuple[str, ...] = Stage.__args__
@@ -172,6 +174,16 @@ class Evidence(BaseModel):
     reference: RefKey = Field(description="Key of the source in data/references.json.")
     locator: Text = Field(description="Where in the source: 'Table 3', 'Section 4.2', 'p. 7', 'Abstract'.")
     note: str | None = Field(None, description="Caveats or how the figure was derived from the source.")
+    scope: Scope = Field(
+        "end-to-end",
+        description="'end-to-end' for a whole model or run; 'component' for one operation, kernel, layer or "
+        "a hardware unit's peak (not a whole-model saving).",
+    )
+    qualifier: Qualifier = Field(
+        "reported",
+        description="'reported' as stated; 'up-to' a best case; 'at-least' a lower bound; "
+        "'derived' computed by the curator from numbers the source states (say how in note).",
+    )
 
     @model_validator(mode="after")
     def _value_or_range(self) -> Evidence:

@@ -1,0 +1,165 @@
+"""From a technique's cited evidence to an expected effect on the user's objective.
+
+Each evidence item that speaks to the objective is turned into a *ratio*: the new value of a
+lower-is-better quantity divided by the baseline's (0.5 = halved). Direct metrics count first;
+when there are none, proxies are used (time for energy, at equal power) with lower confidence.
+Absolute figures without a baseline value, and signed ``change`` items, are not converted.
+No evidence means no number: the advisor never makes one up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from advisor.catalog import schema as S
+
+__all__ = ["DIRECT", "PROXY", "Estimate", "accuracy_drops_pp", "estimate", "evidence_ratio"]
+
+# objective -> metrics that measure it directly, and metrics that stand in for it
+DIRECT: dict[str, tuple[str, ...]] = {
+    "energy": ("energy",),
+    "latency": ("latency", "throughput"),
+    "memory": ("memory",),
+    "model-size": ("model-size", "parameters"),
+    "carbon": ("carbon",),
+}
+PROXY: dict[str, tuple[str, ...]] = {
+    "energy": ("latency", "throughput", "training-time", "compute"),
+    "latency": ("compute",),
+    "memory": ("model-size", "parameters"),
+    "model-size": (),
+    "carbon": ("energy", "latency", "throughput", "training-time", "compute"),
+}
+HIGHER_IS_BETTER = {"throughput", "accuracy"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Expected effect on the objective, as ratios new/baseline (lower is better).
+
+    Attributes:
+        objective: The objective estimated.
+        ratio: Central estimate (geometric mean of the items used); None without evidence.
+        low: Best case (smallest ratio).
+        high: Worst case (largest ratio).
+        confidence: ``high`` (2+ direct items), ``medium`` (1 direct, or 3+ proxies),
+            ``low`` (1 proxy) or ``none``.
+        basis: Indices of the evidence items used.
+        proxy: Whether the items are proxies rather than direct measurements.
+        adjustments: What was changed for this hardware and model, in words.
+    """
+
+    objective: str
+    ratio: float | None
+    low: float | None
+    high: float | None
+    confidence: str
+    basis: tuple[int, ...] = ()
+    proxy: bool = False
+    adjustments: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def saving(self) -> float | None:
+        """Expected relative saving (0.3 = 30 % less); negative when it gets worse."""
+        return None if self.ratio is None else 1.0 - self.ratio
+
+    def scaled(self, fraction: float, why: str) -> Estimate:
+        """Amdahl's law: only ``fraction`` of the work is affected by the technique."""
+        if self.ratio is None:
+            return self._note(why)
+
+        def f(r: float | None) -> float | None:
+            return None if r is None else 1.0 - fraction * (1.0 - r)
+
+        return Estimate(
+            self.objective,
+            f(self.ratio),
+            f(self.low),
+            f(self.high),
+            self.confidence,
+            self.basis,
+            self.proxy,
+            (*self.adjustments, why),
+        )
+
+    def shrunk(self, keep: float, why: str) -> Estimate:
+        """Keep only ``keep`` of the saving (e.g. int8 without a dot-product unit)."""
+        return self.scaled(keep, why)
+
+    def _note(self, why: str) -> Estimate:
+        return Estimate(
+            self.objective, self.ratio, self.low, self.high, self.confidence, self.basis, self.proxy,
+            (*self.adjustments, why),
+        )  # fmt: skip
+
+
+def evidence_ratio(ev: S.Evidence) -> float | None:
+    """The evidence item as new/baseline of a lower-is-better quantity, or None if not convertible."""
+    if ev.direction == "change" or ev.unit not in ("percent", "x"):
+        return None
+    lo, hi = ev.magnitude
+    mag = math.sqrt(lo * hi) if lo > 0 and hi > 0 else (lo + hi) / 2
+    if ev.unit == "x":
+        if mag <= 0:
+            return None
+        better = (ev.direction == "decrease") != (ev.metric in HIGHER_IS_BETTER)
+        return 1.0 / mag if better else mag
+    # percent
+    if ev.metric in HIGHER_IS_BETTER:
+        if ev.direction == "increase":
+            return 1.0 / (1.0 + mag / 100.0)
+        return 1.0 / max(1.0 - mag / 100.0, 0.01)
+    if ev.direction == "decrease":
+        return max(1.0 - mag / 100.0, 0.001)
+    return 1.0 + mag / 100.0
+
+
+def estimate(t: S.Technique, objective: str, phases: set[str] | None = None) -> Estimate:
+    """Estimate the technique's effect on ``objective`` from its end-to-end evidence.
+
+    Component-level items (one operation, kernel or a hardware peak) are not whole-model savings
+    and are left out. An ``up-to`` figure is a best case: it sets the range's best end, but counts
+    with half its (log) effect in the central estimate.
+    """
+    skip = set()
+    if phases is not None and "training" not in phases:
+        skip.add("training-time")
+    for metrics, proxy in ((DIRECT[objective], False), (PROXY[objective], True)):
+        items = [
+            (i, r, ev.qualifier == "up-to")
+            for i, ev in enumerate(t.evidence)
+            if ev.metric in metrics
+            and ev.metric not in skip
+            and ev.scope == "end-to-end"
+            and (r := evidence_ratio(ev)) is not None
+        ]
+        if not items:
+            continue
+        ratios = [r for _, r, _ in items]
+        logs = [math.log(r) * (0.5 if upto else 1.0) for _, r, upto in items]
+        geo = math.exp(sum(logs) / len(logs))
+        if proxy:  # a proxy stands in for the objective: one step less sure than a direct figure
+            conf = "medium" if len(items) >= 3 else "low"
+        else:
+            conf = "high" if len(items) >= 2 else "medium"
+        return Estimate(objective, geo, min(ratios), max([*ratios, geo]), conf, tuple(i for i, *_ in items), proxy)
+    return Estimate(objective, None, None, None, "none")
+
+
+def accuracy_drops_pp(t: S.Technique) -> list[tuple[int, float]]:
+    """Reported accuracy losses as (evidence index, percentage points), worst case of each range.
+
+    Items given as a relative ``percent`` are read as points, which is close for scores near
+    100 and conservative below.
+    """
+    out = []
+    for i, ev in enumerate(t.evidence):
+        if ev.metric != "accuracy" or ev.unit not in ("pp", "percent", "score"):
+            continue
+        lo, hi = ev.magnitude
+        if ev.direction == "decrease":
+            out.append((i, hi))
+        elif ev.direction == "change" and lo < 0:
+            out.append((i, -lo))
+    return out

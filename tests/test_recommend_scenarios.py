@@ -1,0 +1,186 @@
+"""The advisor in situations a domain expert would check, on the real catalog."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from advisor import load_catalog
+from advisor.profile.constraints import Constraints
+from advisor.profile.hardware import HardwareProfile
+from advisor.profile.model import ModelProfile
+from advisor.recommend import recommend
+
+CAT = load_catalog()
+
+AVX2_LAPTOP = HardwareProfile(cpu_model="Ryzen 7 3700X", arch="x86_64", physical_cores=8, logical_cores=16,
+                              cpu_features=["avx2", "fma"], memory_gb=32)  # fmt: skip
+VNNI_XEON = HardwareProfile(cpu_model="Xeon 8280", arch="x86_64", physical_cores=28, logical_cores=56,
+                            cpu_features=["avx2", "avx512", "avx512-vnni", "fma"], memory_gb=192)  # fmt: skip
+BF16_XEON = VNNI_XEON.model_copy(update={"cpu_features": [*VNNI_XEON.cpu_features, "avx512-bf16", "amx", "amx-bf16"]})
+A100_SERVER = HardwareProfile(
+    cpu_model="EPYC 7742", arch="x86_64", physical_cores=64, logical_cores=128, cpu_features=["avx2", "fma"],
+    memory_gb=512, gpus=[{"name": "NVIDIA A100-SXM4-40GB", "memory_gb": 40, "compute_capability": (8, 0)}],
+    nvml={"readable": True, "detail": "fake"},
+)  # fmt: skip
+
+CNN = ModelProfile(name="resnet-like", family="cnn", n_parameters=11_000_000, forward_flops=3_600_000_000,
+                   flop_share={"convolution": 0.95, "linear": 0.05}, dynamic_quantizable_share=0.05,
+                   layer_counts={"convolution": 20, "linear": 1, "normalization": 20}, source="test")  # fmt: skip
+PURE_CONV = CNN.model_copy(update={"flop_share": {"convolution": 1.0}, "dynamic_quantizable_share": 0.0,
+                                   "layer_counts": {"convolution": 20}})  # fmt: skip
+BERT = ModelProfile(name="bert-base", family="transformer", n_parameters=110_000_000,
+                    flop_share={"linear": 0.6, "attention": 0.35, "embedding": 0.05}, dynamic_quantizable_share=0.6,
+                    layer_counts={"linear": 48, "attention": 12, "embedding": 3}, source="test")  # fmt: skip
+MLP = ModelProfile(name="mlp", family="mlp", n_parameters=1_000_000, flop_share={"linear": 1.0},
+                   dynamic_quantizable_share=1.0, layer_counts={"linear": 3}, source="test")  # fmt: skip
+
+
+def rec(model, hw, **c):
+    return recommend(model, hw, Constraints(**c), CAT)
+
+
+def reasons(result, tid: str) -> str:
+    return " | ".join(f.text for e in result.excluded_items if e.id == tid for f in e.reasons)
+
+
+def test_every_technique_is_recommended_or_excluded_with_a_reason() -> None:
+    r = rec(BERT, VNNI_XEON)
+    ids = set(r.ids) | {e.id for e in r.excluded_items}
+    assert ids == set(CAT.ids)
+    assert not set(r.ids) & {e.id for e in r.excluded_items}
+    assert all(e.reasons for e in r.excluded_items)
+
+
+def test_transformer_training_on_ampere_gets_mixed_precision_near_the_top() -> None:
+    r = rec(BERT.model_copy(update={"phase": "training"}), A100_SERVER, phase="training", objective="energy",
+            retraining="full")  # fmt: skip
+    assert r.rank_of("mixed-precision-training") is not None
+    assert r.rank_of("mixed-precision-training") <= 10, r.table(12)
+
+
+def test_cnn_on_avx2_cpu_is_warned_that_int8_gains_are_small() -> None:
+    slow = rec(CNN, AVX2_LAPTOP, objective="latency", data="calibration")
+    fast = rec(CNN, VNNI_XEON, objective="latency", data="calibration")
+    tid = "post-training-static-quantization"
+    assert any("VNNI" in w.text for w in slow[tid].warnings)
+    assert not any("VNNI" in w.text for w in fast[tid].warnings)
+    assert slow[tid].estimate.saving < fast[tid].estimate.saving
+
+
+def test_no_gpu_means_no_tensor_core_advice() -> None:
+    r = rec(BERT, VNNI_XEON, phase="both", retraining="full")
+    for t in CAT:
+        feats = set(t.applicability.requires_features)
+        if (feats and feats <= {"tensor-cores", "sparse-tensor-cores", "fp8", "tf32"}) or set(
+            t.applicability.hardware
+        ) == {"gpu"}:
+            assert t.id not in r.ids, t.id
+    assert "GPU" in reasons(r, "tensor-cores") or "gpu" in reasons(r, "tensor-cores")
+
+
+def test_no_retraining_excludes_quantization_aware_training_with_that_reason() -> None:
+    r = rec(CNN, VNNI_XEON, retraining="none")
+    assert "quantization-aware-training" not in r.ids
+    assert "retraining" in reasons(r, "quantization-aware-training")
+
+
+def test_edge_target_favours_quantization_and_pruning() -> None:
+    r = rec(CNN, AVX2_LAPTOP, objective="model-size", target="edge", retraining="fine-tuning", effort="high",
+            max_accuracy_drop_pp=2.0)  # fmt: skip
+    top = r.ids[:5]
+    assert any("quantiz" in i or "prun" in i or "compression" in i for i in top), top
+
+
+def test_dynamic_quantization_not_applicable_without_linear_layers() -> None:
+    r = rec(PURE_CONV, VNNI_XEON, objective="latency")
+    assert "no Linear/LSTM/GRU layers" in reasons(r, "post-training-dynamic-quantization")
+
+
+def test_dynamic_quantization_gain_scales_with_linear_share() -> None:
+    tid = "post-training-dynamic-quantization"
+    mlp = rec(MLP, VNNI_XEON, objective="latency")[tid].estimate
+    bert = rec(BERT, VNNI_XEON, objective="latency")[tid].estimate
+    assert mlp.saving > bert.saving > 0
+    assert bert.saving == pytest.approx(mlp.saving * 0.6, rel=1e-6)
+    assert any("60%" in a for a in bert.adjustments)
+
+
+def test_bf16_without_hardware_support_is_excluded_as_a_slowdown() -> None:
+    no = rec(BERT, VNNI_XEON, objective="latency", phase="both", retraining="full")
+    yes = rec(BERT, BF16_XEON, objective="latency", phase="both", retraining="full")
+    assert "slower" in reasons(no, "bfloat16")
+    assert "slower" not in reasons(yes, "bfloat16")
+
+
+def test_training_phase_excludes_inference_only_techniques() -> None:
+    r = rec(BERT, A100_SERVER, phase="training", retraining="full")
+    assert "you asked for training" in reasons(r, "post-training-dynamic-quantization")
+
+
+def test_carbon_objective_surfaces_region_choice() -> None:
+    r = rec(BERT, A100_SERVER, phase="training", objective="carbon", retraining="full", effort="high")
+    assert r.rank_of("carbon-aware-region-selection") is not None
+    assert r.rank_of("carbon-aware-region-selection") <= 10, r.table(12)
+
+
+def test_zero_accuracy_budget_keeps_only_lossless_techniques() -> None:
+    r = rec(BERT, VNNI_XEON, max_accuracy_drop_pp=0.0, effort="high", retraining="full")
+    assert r.recommended
+    assert all(x.accuracy_risk == "none" for x in r.recommended)
+
+
+def test_no_data_excludes_calibration_based_quantization() -> None:
+    r = rec(CNN, VNNI_XEON, data="none")
+    assert "needs calibration data" in reasons(r, "post-training-static-quantization")
+
+
+def test_no_evidence_means_no_number() -> None:
+    r = rec(BERT, VNNI_XEON, phase="both", retraining="full", effort="high", max_accuracy_drop_pp=5)
+    without = [x for x in r.recommended if x.estimate.ratio is None]
+    assert without, "some techniques have no figure for this objective"
+    assert all(x.expected_text() == "no quantitative evidence" for x in without)
+
+
+def test_why_items_point_at_real_evidence() -> None:
+    r = rec(BERT, VNNI_XEON)
+    for x in r.recommended:
+        t = CAT.get(x.id)
+        for f in x.why:
+            if f.ref.startswith("evidence["):
+                i = int(f.ref[len("evidence[") : -1])
+                assert i < len(t.evidence)
+                assert t.evidence[i].reference in f.text
+
+
+def test_explain_answers_why_not() -> None:
+    r = rec(CNN, AVX2_LAPTOP, retraining="none")
+    text = r.explain("quantization-aware-training")
+    assert "NOT recommended" in text and "retraining" in text
+
+
+def test_stacks_are_compatible_and_discount_overlap() -> None:
+    r = rec(BERT, VNNI_XEON, phase="inference", objective="energy", effort="high", max_accuracy_drop_pp=2)
+    stacks = r.stacks(n=3)
+    assert stacks
+    bad = {frozenset((t.id, x.target)) for t in CAT for x in t.relations
+           if x.type in ("conflicts-with", "alternative-to", "specializes")}  # fmt: skip
+    requires = {t.id: {x.target for x in t.relations if x.type == "requires"} for t in CAT}
+    for s in stacks:
+        assert len(set(s.ids)) == len(s.ids) >= 2
+        for a in s.ids:
+            assert requires[a] <= set(s.ids)
+            for b in s.ids:
+                assert frozenset((a, b)) not in bad or a == b
+        if s.ratio is not None:
+            assert s.ratio >= s.naive_ratio  # never the plain product
+
+
+def test_deterministic_json() -> None:
+    a = rec(BERT, VNNI_XEON).to_json()
+    b = rec(BERT, VNNI_XEON).to_json()
+    assert a == b
+    payload = json.loads(a)
+    assert payload["recommended"][0]["rank"] == 1
+    assert {"id", "score", "estimate", "why", "warnings", "measurable_here"} <= set(payload["recommended"][0])
