@@ -27,6 +27,11 @@ from advisor._errors import (
     UnknownTechniqueError,
 )
 from advisor.catalog import Catalog, load_catalog
+from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
+
+# Bound eagerly: a lazy attribute would be shadowed by the sub-package of the same name
+# (`advisor.recommend`) as soon as anything imports one of its modules.
+from advisor.recommend import recommend
 
 try:
     __version__ = version("green-dl-advisor")
@@ -38,23 +43,23 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "ConstraintError",
+    "Constraints",
     "DataValidationError",
     "HardwareError",
+    "HardwareProfile",
     "MissingExtraError",
+    "ModelProfile",
     "ProfileError",
     "UnknownTechniqueError",
     "__version__",
+    "detect_hardware",
     "load_catalog",
+    "profile_model",
+    "recommend",
 ]
 
 # name -> module holding it; imported on first access so `import advisor` stays light
 _LAZY: dict[str, str] = {
-    "recommend": "advisor.recommend",
-    "Constraints": "advisor.profile.constraints",
-    "HardwareProfile": "advisor.profile.hardware",
-    "ModelProfile": "advisor.profile.model",
-    "detect_hardware": "advisor.profile.hardware",
-    "profile_model": "advisor.profile.model",
     "load_profile_file": "advisor.profile.model",
     "load_model_spec": "advisor.profile.model",
 }

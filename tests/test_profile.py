@@ -118,7 +118,7 @@ def test_detect_hardware_never_raises_and_roundtrips(tmp_path: Path) -> None:
     path = tmp_path / "hw.yaml"
     path.write_text(hw.to_yaml())
     again = HardwareProfile.from_file(path)
-    assert again.cpu_features == hw.cpu_features and again.source == "detected"
+    assert again.cpu_features == hw.cpu_features and again.source == str(path)
 
 
 def test_hardware_file_errors(tmp_path: Path) -> None:

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 from pydantic import ValidationError
 
 from advisor.catalog import schema as S
@@ -271,6 +270,8 @@ def parse(raw: RawData) -> Parsed:
             )
 
     # --- cross-entry rules on techniques -------------------------------------------------------
+    import networkx as nx
+
     cited: set[str] = {t.reference for t in surveys.values()}
     requires = nx.DiGraph()
     for t in techniques.values():

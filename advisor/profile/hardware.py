@@ -174,7 +174,7 @@ class HardwareProfile(BaseModel):
             raise HardwareError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
             raise HardwareError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
-        data.setdefault("source", str(path))
+        data["source"] = str(path)  # where this profile came from, whatever the file says
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
