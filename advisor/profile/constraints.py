@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor._errors import ConstraintError
+from advisor._pydantic import first_error
 
 __all__ = ["DATA_ORDER", "EFFORT_ORDER", "OBJECTIVES", "RETRAINING_ORDER", "Constraints"]
 
@@ -50,13 +51,9 @@ class Constraints(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"])
-            expected = err["msg"]
-            if err["type"] == "literal_error":
-                expected = "one of " + str(err.get("ctx", {}).get("expected", ""))
+            e = first_error(exc)
             raise ConstraintError(
-                f"constraint {field!r}: expected {expected}, got {err.get('input')!r}. "
+                f"constraint {e.field!r}: expected {e.expected}, got {e.got}. "
                 "See `green-advisor recommend --help` for the allowed values."
             ) from None
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor._errors import HardwareError
+from advisor._pydantic import first_error
 
 __all__ = ["EnergySource", "GpuInfo", "HardwareProfile", "detect_hardware"]
 
@@ -178,10 +179,9 @@ class HardwareProfile(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"])
+            e = first_error(exc)
             raise HardwareError(
-                f"{path}: field {field!r}: {err['msg']}, got {err.get('input')!r}. "
+                f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
                 "Write a valid file with `green-advisor doctor --save FILE` and edit it."
             ) from None
 

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor._errors import MissingExtraError, ProfileError
+from advisor._pydantic import first_error
 
 __all__ = ["LAYER_KINDS", "LoadedModel", "ModelProfile", "load_model_spec", "load_profile_file", "profile_model"]
 
@@ -323,14 +324,9 @@ def load_profile_file(path: str | Path) -> ModelProfile:
     try:
         return ModelProfile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        got = "nothing" if err["type"] == "missing" else repr(err.get("input"))
-        expected = err["msg"]
-        if err["type"] == "literal_error":
-            expected = "one of " + str(err.get("ctx", {}).get("expected", ""))
+        e = first_error(exc)
         raise ProfileError(
-            f"{path}: field {field!r}: expected {expected}, got {got}. "
+            f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
             "A minimal profile is: `name: my-model`, `family: transformer`, `n_parameters: 110000000`."
         ) from None
 

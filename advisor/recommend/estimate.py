@@ -115,17 +115,19 @@ def evidence_ratio(ev: S.Evidence) -> float | None:
     return 1.0 + mag / 100.0
 
 
-def estimate(t: S.Technique, objective: str, phases: set[str] | None = None) -> Estimate:
+def estimate(t: S.Technique, objective: str, phases: set[str] | None = None, *, allow_proxy: bool = True) -> Estimate:
     """Estimate the technique's effect on ``objective`` from its end-to-end evidence.
 
     Component-level items (one operation, kernel or a hardware peak) are not whole-model savings
     and are left out. An ``up-to`` figure is a best case: it sets the range's best end, but counts
-    with half its (log) effect in the central estimate.
+    with half its (log) effect in the central estimate. ``allow_proxy=False`` uses direct metrics
+    only (a speed-up bought with more hardware is no energy saving).
     """
     skip = set()
     if phases is not None and "training" not in phases:
         skip.add("training-time")
-    for metrics, proxy in ((DIRECT[objective], False), (PROXY[objective], True)):
+    plan = [(DIRECT[objective], False)] + ([(PROXY[objective], True)] if allow_proxy else [])
+    for metrics, proxy in plan:
         items = [
             (i, r, ev.qualifier == "up-to")
             for i, ev in enumerate(t.evidence)

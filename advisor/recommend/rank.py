@@ -89,7 +89,9 @@ class Recommendation:
         if e.ratio is None:
             return "no quantitative evidence"
         pct = lambda r: f"{(1 - r) * 100:.0f}%"  # noqa: E731
-        rng = f"{pct(e.high)} to {pct(e.low)}" if e.low is not None and e.high is not None and e.low != e.high else ""
+        rng = ""
+        if e.low is not None and e.high is not None and pct(e.high) != pct(e.low):
+            rng = f"{pct(e.high)} to {pct(e.low)}"
         proxy = ", from proxies" if e.proxy else ""
         word = "less" if e.ratio <= 1 else "MORE"
         amount = pct(e.ratio) if e.ratio <= 1 else f"{(e.ratio - 1) * 100:.0f}%"
@@ -322,7 +324,10 @@ def recommend(
         if reasons:
             excluded.append(Excluded(t.id, t.name, tuple(reasons)))
             continue
-        est = estimate(t, constraints.objective, constraints.phases)
+        # time stands in for energy only "at equal power": not for techniques that do not claim to
+        # save the objective (e.g. data parallelism buys speed with more hardware)
+        aligned = bool(OBJECTIVE_SAVES[constraints.objective] & set(t.saves))
+        est = estimate(t, constraints.objective, constraints.phases, allow_proxy=aligned)
         est, warnings = adjust(t, est, model, hardware, constraints)
         if est.ratio is not None and est.ratio >= 1.0 and est.confidence in ("high", "medium"):
             excluded.append(
