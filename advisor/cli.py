@@ -172,6 +172,23 @@ def _gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+@_command("surveys")
+def _surveys(args: argparse.Namespace) -> int:
+    from advisor.catalog.surveys import crosswalk, survey_tree_text
+
+    cat = _catalog(args)
+    if args.crosswalk:
+        a, b = args.crosswalk
+        import pandas as pd
+
+        with pd.option_context("display.width", 250, "display.max_columns", None):
+            _out(f"techniques per ({a} node, {b} node), top-level nodes:\n" + crosswalk(cat, a, b).to_string())
+        return 0
+    for survey in [args.survey] if args.survey else list(S.SURVEYS):
+        _out(survey_tree_text(cat, survey, with_ids=args.ids) + "\n")
+    return 0
+
+
 # --- parser -------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -210,6 +227,11 @@ def _parser() -> argparse.ArgumentParser:
     g = add("gaps", "coverage matrices (stage x level, category x stage) and the thinnest cells")
     g.add_argument("--top", type=int, default=8, help="how many thinnest cells to list")
     g.add_argument("--format", choices=["text", "json"], default="text")
+
+    sv = add("surveys", "browse by each survey's own section tree, or show the crosswalk between two surveys")
+    sv.add_argument("--survey", choices=S.SURVEYS)
+    sv.add_argument("--ids", action="store_true", help="list the technique ids under each node")
+    sv.add_argument("--crosswalk", nargs=2, choices=S.SURVEYS, metavar=("A", "B"))
 
     for extra in _EXTRA_PARSERS:
         extra(sub, add)

@@ -88,3 +88,26 @@ def test_strict_load_raises_with_problems(make_data) -> None:
 def test_not_a_data_dir(tmp_path) -> None:
     with pytest.raises(CatalogError, match="not a technique data directory"):
         load_catalog(tmp_path)
+
+
+def test_browse_by_survey_tree_and_crosswalk(cat) -> None:
+    from advisor.catalog.surveys import crosswalk, node_techniques, survey_tree_frame, survey_tree_text
+
+    assert node_techniques(cat, "xu2021:efficient-inference") == ["tech-a", "tech-b", "tech-c"]
+    assert node_techniques(cat, "xu2021:efficient-inference", descendants=False) == []
+    frame = survey_tree_frame(cat, "xu2021")
+    row = frame.set_index("node").loc["xu2021:quantization"]
+    assert (row["depth"], row["n_here"], row["n_total"]) == (1, 3, 3)
+    assert "[xu2021:quantization]: 3" in survey_tree_text(cat, "xu2021")
+    table = crosswalk(cat, "xu2021", "mehlin2023")
+    assert table.values.sum() == 0  # the fixture maps nothing to Mehlin
+    with pytest.raises(CatalogError, match="unknown survey"):
+        node_techniques(cat, "nobody:x")
+
+
+def test_shipped_crosswalk_is_populated() -> None:
+    from advisor.catalog.surveys import crosswalk
+
+    real = load_catalog()
+    table = crosswalk(real, "mehlin2023", "xu2021")
+    assert table.loc["mehlin2023:deployment", "xu2021:efficient-inference"] > 10

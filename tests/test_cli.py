@@ -86,3 +86,10 @@ def test_bad_option_exits_2(capsys) -> None:
         main(["techniques", "--stage", "inference"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_surveys_tree_and_crosswalk(capsys) -> None:
+    code, out, _ = run(capsys, "surveys", "--survey", "lee2021")
+    assert code == 0 and "[lee2021:arithmetic-level]" in out
+    code, out, _ = run(capsys, "surveys", "--crosswalk", "mehlin2023", "lee2021")
+    assert code == 0 and "mehlin2023:deployment" in out and "lee2021:model-level" in out
