@@ -27,6 +27,7 @@ from advisor._errors import (
     UnknownTechniqueError,
 )
 from advisor.catalog import Catalog, load_catalog
+from advisor.measure.run import measure
 from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
 
 # Bound eagerly: a lazy attribute would be shadowed by the sub-package of the same name
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "detect_hardware",
     "load_catalog",
+    "measure",
     "profile_model",
     "recommend",
 ]

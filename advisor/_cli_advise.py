@@ -119,6 +119,63 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+@cli._command("measure")
+def _measure(args: argparse.Namespace) -> int:
+    from advisor.measure.run import measure
+    from advisor.profile.model import load_model_spec
+
+    loaded = load_model_spec(args.model)
+    techniques: Any = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "recommended"
+    run = measure(
+        loaded.model,
+        loaded.example_inputs,
+        techniques,
+        eval_fn=loaded.eval_fn,
+        top=args.recommended,
+        budget_s=args.budget_s,
+        store=args.store,
+        tdp_w=args.tdp_w,
+        progress=args.format == "table",
+    )
+    if args.out:
+        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if args.format == "json":
+        cli._out(run.to_json())
+        return 0 if run.status == "finished" else 130
+    import pandas as pd
+
+    with pd.option_context("display.width", 220, "display.max_columns", None, "display.max_colwidth", 50):
+        cols = ["technique", "status", "latency_ms", "latency_ms_iqr", "speedup", "energy_j_per_call",
+                "energy_ratio", "energy_method", "top1_agreement", "accuracy_change", "predicted_latency_ratio",
+                "outside_prediction"]  # fmt: skip
+        cli._out(run.table()[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
+    if any(m and m.startswith("estimated") for m in methods):
+        cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+    cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
+    return 0 if run.status == "finished" else 130
+
+
+@cli._command("history")
+def _history(args: argparse.Namespace) -> int:
+    from advisor.measure.store import ResultStore
+
+    store = ResultStore(args.store)
+    if args.run:
+        cli._out(json.dumps(store.results(args.run), indent=2))
+        return 0
+    runs = store.runs(args.limit)
+    if not runs:
+        cli._out(f"no runs in {store.path}")
+        return 0
+    import datetime as dt
+
+    for r in runs:
+        when = dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M")
+        cli._out(f"{r['run_id']}  {when}  {r['status']:<11} {r['model_name']:<20} {r['n_results']} results")
+    return 0
+
+
 @cli._command("demo")
 def _demo(args: argparse.Namespace) -> int:
     from advisor._demo import run_demo
@@ -153,6 +210,21 @@ def _parsers(sub: Any, add: Any) -> None:
     r.add_argument("--top", type=int, default=10)
     r.add_argument("--explain", action="append", metavar="ID", help="explain why (or why not) this technique")
     r.add_argument("--format", choices=["table", "json"], default="table")
+
+    me = add("measure", "apply techniques to your model and measure time, energy and quality here")
+    me.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    me.add_argument("--techniques", metavar="A,B", help="technique ids to measure (default: the recommended ones)")
+    me.add_argument("--recommended", type=int, default=5, metavar="N", help="measure the top N recommendations")
+    me.add_argument("--budget-s", type=float, default=120.0, help="time budget for the whole run, in seconds")
+    me.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    me.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    me.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    me.add_argument("--format", choices=["table", "json"], default="table")
+
+    h = add("history", "list past measurement runs (or one run's results with --run ID)")
+    h.add_argument("--store", metavar="PATH")
+    h.add_argument("--run", metavar="ID")
+    h.add_argument("--limit", type=int, default=20)
 
     m = add("demo", "the main job: train a small model on scikit-learn's digits, profile it and advise")
     m.add_argument("--out", default="green-advisor-demo", help="folder for the results")

@@ -1,0 +1,61 @@
+"""The applier interface: a technique id -> a transformed *copy* of the user's model and how to run it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["REGISTRY", "Applied", "Applier", "NotApplicable", "register"]
+
+
+class NotApplicable(Exception):  # noqa: N818 - it is a verdict, not a failure
+    """The technique cannot be applied to this model here; the message says why."""
+
+
+@dataclass
+class Applied:
+    """A transformed model, ready to run.
+
+    Attributes:
+        model: The transformed copy (the user's model is never modified).
+        inputs: Inputs to call it with (possibly converted, e.g. channels-last).
+        context: A context manager factory wrapped around every call (autocast, inference mode).
+        settings: What was done, for the record (dtype, threads, ...).
+        restore: Undo process-wide settings (thread count) after measuring.
+    """
+
+    model: Any
+    inputs: tuple[Any, ...]
+    context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+    settings: dict[str, Any] = field(default_factory=dict)
+    restore: Callable[[], None] = lambda: None
+
+    def __call__(self) -> Any:
+        """Run the transformed model once on its inputs, inside its context."""
+        with self.context():
+            return self.model(*self.inputs)
+
+
+Applier = Callable[[Any, tuple[Any, ...]], Applied]
+REGISTRY: dict[str, Applier] = {}
+
+
+def register(technique_id: str) -> Callable[[Applier], Applier]:
+    """Register an applier for a catalog technique id."""
+
+    def deco(fn: Applier) -> Applier:
+        REGISTRY[technique_id] = fn
+        return fn
+
+    return deco
+
+
+@contextlib.contextmanager
+def no_grad_eval() -> Iterator[None]:
+    """The baseline's context: ``torch.no_grad()``."""
+    import torch
+
+    with torch.no_grad():
+        yield

@@ -1,0 +1,344 @@
+"""``advisor.measure``: apply techniques to the user's model and measure them against the baseline.
+
+Each technique is applied to a fresh copy (at most one transformed copy is alive at a time),
+checked for quality, timed with the harness and written to the store at once. A technique that
+cannot apply or fails is recorded with its reason and the run goes on; Ctrl-C ends the run but
+keeps everything measured so far.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from advisor.measure.appliers import REGISTRY, Applied, NotApplicable, no_grad_eval
+from advisor.measure.energy import get_meters
+from advisor.measure.harness import Timing, benchmark, idle_power_w
+from advisor.measure.quality import Quality, fidelity, with_accuracy
+from advisor.measure.store import ResultStore
+
+__all__ = ["MeasureRun", "TechniqueResult", "measure"]
+
+
+@dataclass
+class TechniqueResult:
+    """One technique's outcome.
+
+    Attributes:
+        technique: Catalog id (``baseline`` for the unmodified model).
+        status: ``ok``, ``not-applicable``, ``failed`` or ``skipped-budget``.
+        reason: Why it is not ``ok``.
+        timing: Latency, energy (with method) and memory figures.
+        speedup: Baseline median latency / this median latency (> 1 is faster).
+        energy_ratio: This energy per call / baseline's (< 1 saves energy).
+        quality: Accuracy change or fidelity against the original outputs.
+        predicted: The catalog's range and the advisor's adjusted estimate for the latency ratio.
+        outside_prediction: True when the measured latency ratio falls outside the predicted range.
+        settings: What the applier did.
+    """
+
+    technique: str
+    status: str
+    reason: str | None = None
+    timing: Timing | None = None
+    speedup: float | None = None
+    energy_ratio: float | None = None
+    quality: Quality | None = None
+    predicted: dict[str, Any] | None = None
+    outside_prediction: bool | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with unit-suffixed field names."""
+        d = asdict(self)
+        return d
+
+
+@dataclass
+class MeasureRun:
+    """All results of one call to :func:`measure`."""
+
+    run_id: str | None
+    status: str
+    baseline: TechniqueResult | None
+    results: list[TechniqueResult]
+    meters: list[str]
+    unavailable_meters: dict[str, str]
+    store_path: str | None
+    meta: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "meters": self.meters,
+            "unavailable_meters": self.unavailable_meters,
+            "store": self.store_path,
+            "meta": self.meta,
+            "baseline": self.baseline.to_dict() if self.baseline else None,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The run as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+    def table(self) -> Any:
+        """A pandas table: one row per technique, the baseline first."""
+        import pandas as pd
+
+        rows = []
+        for r in [self.baseline, *self.results] if self.baseline else self.results:
+            t = r.timing
+            q = r.quality
+            rows.append(
+                {
+                    "technique": r.technique,
+                    "status": r.status if r.status == "ok" else f"{r.status}: {r.reason}",
+                    "latency_ms": t.latency_ms_median if t else None,
+                    "latency_ms_iqr": t.latency_ms_iqr if t else None,
+                    "speedup": r.speedup,
+                    "energy_j_per_call": t.energy_j_per_call if t else None,
+                    "energy_ratio": r.energy_ratio,
+                    "energy_method": t.energy_method if t else None,
+                    "top1_agreement": q.top1_agreement if q else None,
+                    "accuracy_change": q.accuracy_change if q else None,
+                    "predicted_latency_ratio": (r.predicted or {}).get("adjusted"),
+                    "outside_prediction": r.outside_prediction,
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _fingerprint(model: Any) -> str:
+    h = hashlib.sha256()
+    h.update(type(model).__name__.encode())
+    for name, p in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(p.shape)).encode())
+        h.update(str(p.dtype).encode())
+    return h.hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    from advisor import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "green-dl-advisor": __version__}
+
+
+def _predictions(model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Predicted latency ratio per technique: the catalog's raw range and the advisor's adjusted one."""
+    from advisor.catalog import load_catalog
+    from advisor.profile.constraints import Constraints
+    from advisor.recommend.estimate import estimate
+    from advisor.recommend.rules import adjust
+
+    cat = load_catalog()
+    c = Constraints(phase="inference", objective="latency", retraining="full", data="labelled", effort="high",
+                    max_accuracy_drop_pp=100)  # fmt: skip
+    out = {}
+    for tid in ids:
+        if tid not in cat:
+            continue
+        t = cat.get(tid)
+        raw = estimate(t, "latency", {"inference"})
+        adj, _ = adjust(t, raw, model_profile, hardware, c)
+        out[tid] = {
+            "literature_low": raw.low,
+            "literature_high": raw.high,
+            "adjusted": adj.ratio,
+            "adjusted_low": adj.low,
+            "adjusted_high": adj.high,
+            "confidence": raw.confidence,
+            "adjustments": list(adj.adjustments),
+        }
+    return out
+
+
+def measure(
+    model: Any,
+    example_inputs: Any,
+    techniques: list[str] | str | None = "recommended",
+    *,
+    eval_fn: Callable[[Any], float] | None = None,
+    top: int = 5,
+    budget_s: float = 120.0,
+    store: ResultStore | str | None = None,
+    tdp_w: float | None = None,
+    progress: bool = True,
+) -> MeasureRun:
+    """Apply techniques to copies of ``model`` and measure each against the baseline.
+
+    Args:
+        model: The user's ``torch.nn.Module`` (never modified; its train/eval mode is restored).
+        example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
+        techniques: Technique ids, or ``"recommended"`` for the top ``top`` measurable recommendations.
+        eval_fn: ``eval_fn(model) -> accuracy``; without it, fidelity to the original outputs is reported.
+        top: How many recommendations to measure with ``"recommended"``.
+        budget_s: Wall-clock budget for the whole run. Units: s.
+        store: A :class:`ResultStore`, a path, or None for the default store.
+        tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
+        progress: Show a tqdm progress bar.
+    """
+    import torch
+
+    from advisor.profile.hardware import detect_hardware
+    from advisor.profile.model import profile_model
+
+    t_start = time.perf_counter()
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    was_training = model.training
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    hardware = detect_hardware()
+    prof = profile_model(model, inputs)
+    if techniques in (None, "recommended"):
+        from advisor.profile.constraints import Constraints
+        from advisor.recommend import recommend
+
+        rec = recommend(prof, hardware, Constraints(phase="inference", objective="energy", retraining="none",
+                                                    effort="high", max_accuracy_drop_pp=2.0))  # fmt: skip
+        ids = [r.id for r in rec.recommended if r.id in REGISTRY][:top]
+    else:
+        ids = [techniques] if isinstance(techniques, str) else list(techniques)
+    predictions = _predictions(prof, hardware, ids)
+    meters, unavailable = get_meters(tdp_w)
+    idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
+    batch = prof.batch_size or 1
+    meta = {
+        "hardware": hardware.model_dump(mode="json"),
+        "versions": _versions(),
+        "model": prof.model_dump(),
+        "budget_s": budget_s,
+        "techniques": ids,
+        "meters": [m.describe() for m in meters],
+        "idle_power_w": idle,
+    }
+    run_id = store.start_run(prof.name, _fingerprint(model), meta)
+    results: list[TechniqueResult] = []
+    baseline: TechniqueResult | None = None
+    status = "finished"
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(ids) + 1, desc="measuring", unit="technique")
+    per_item_s = budget_s * 0.9 / (len(ids) + 1)
+    try:
+        model.eval()
+        base = Applied(model, inputs, no_grad_eval)
+        with torch.no_grad():
+            reference = model(*inputs)
+        timing = benchmark(base, meters=meters, items_per_call=batch, flops_per_call=prof.forward_flops,
+                           budget_s=per_item_s, min_time_s=min(1.0, per_item_s / 2), idle_w=idle)  # fmt: skip
+        base_acc = None
+        quality = Quality(top1_agreement=1.0 if first_dim_classes(reference) else None, cosine_similarity=1.0,
+                          max_abs_error=0.0)  # fmt: skip
+        quality = with_accuracy(quality, eval_fn, model, None)
+        base_acc = quality.accuracy
+        baseline = TechniqueResult("baseline", "ok", timing=timing, quality=quality, speedup=1.0, energy_ratio=1.0)
+        store.add_result(run_id, "baseline", "ok", baseline.to_dict())
+        if bar:
+            bar.update(1)
+        for tid in ids:
+            if time.perf_counter() - t_start > budget_s:
+                r = TechniqueResult(tid, "skipped-budget", f"the {budget_s:g} s budget ran out")
+                results.append(r)
+                store.add_result(run_id, tid, r.status, r.to_dict())
+                continue
+            r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, meters, batch, prof,
+                             per_item_s, idle, predictions.get(tid))  # fmt: skip
+            results.append(r)
+            store.add_result(run_id, tid, r.status, r.to_dict())
+            gc.collect()
+            if bar:
+                bar.update(1)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        model.train(was_training)
+        for m in meters:
+            m.close()
+        if bar:
+            bar.close()
+        store.finish_run(run_id, status)
+    return MeasureRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
+                      str(store.path), meta)  # fmt: skip
+
+
+def first_dim_classes(out: Any) -> bool:
+    """Whether an output looks like classifier logits (N x C, C > 1)."""
+    from advisor.measure.quality import first_tensor
+
+    t = first_tensor(out)
+    return t is not None and t.dim() == 2 and t.shape[1] > 1
+
+
+def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
+    tid: str,
+    model: Any,
+    inputs: tuple[Any, ...],
+    reference: Any,
+    eval_fn: Callable[[Any], float] | None,
+    base_acc: float | None,
+    baseline: TechniqueResult,
+    meters: list[Any],
+    batch: int,
+    prof: Any,
+    budget_s: float,
+    idle: float | None,
+    predicted: dict[str, Any] | None,
+) -> TechniqueResult:
+    applier = REGISTRY.get(tid)
+    if applier is None:
+        return TechniqueResult(tid, "not-applicable", f"no live applier for {tid!r} yet; have: {sorted(REGISTRY)}")
+    applied = None
+    try:
+        applied = applier(model, inputs)
+        try:
+            out = applied()
+        except Exception as exc:  # noqa: BLE001 - a technique that breaks the forward pass is reported
+            return TechniqueResult(tid, "failed", f"forward pass failed: {type(exc).__name__}: {exc}",
+                                   settings=applied.settings)  # fmt: skip
+        quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
+        timing = benchmark(applied, meters=meters, items_per_call=batch, flops_per_call=prof.forward_flops,
+                           budget_s=budget_s, min_time_s=min(1.0, budget_s / 2), idle_w=idle)  # fmt: skip
+    except NotApplicable as exc:
+        return TechniqueResult(tid, "not-applicable", str(exc))
+    except Exception as exc:  # noqa: BLE001 - any applier failure is recorded and the run goes on
+        return TechniqueResult(tid, "failed", f"{type(exc).__name__}: {exc}")
+    finally:
+        if applied is not None:
+            applied.restore()
+    bt = baseline.timing
+    speedup = bt.latency_ms_median / timing.latency_ms_median if bt and timing.latency_ms_median else None
+    eratio = None
+    if bt and bt.energy_j_per_call and timing.energy_j_per_call is not None:
+        eratio = timing.energy_j_per_call / bt.energy_j_per_call
+    outside = None
+    if predicted and predicted.get("adjusted_low") is not None and speedup:
+        ratio = 1 / speedup
+        outside = not (predicted["adjusted_low"] <= ratio <= max(predicted["adjusted_high"], 1.0))
+    return TechniqueResult(tid, "ok", None, timing, speedup, eratio, quality, predicted, outside, applied.settings)
+
+
+class _Callable:
+    """Lets ``eval_fn(model)`` call a variant under its context (autocast, channels-last inputs)."""
+
+    def __init__(self, applied: Applied) -> None:
+        self._applied = applied
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._applied.context():
+            return self._applied.model(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._applied.model, name)

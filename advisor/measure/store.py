@@ -1,0 +1,108 @@
+"""A local SQLite store: every finished measurement is written at once, so nothing is lost.
+
+Default location: ``$GREEN_ADVISOR_STORE`` or ``~/.local/share/green-advisor/results.sqlite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from advisor._errors import AdvisorError
+
+__all__ = ["ResultStore", "StoreError", "default_store_path"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at REAL, finished_at REAL, status TEXT,
+    model_name TEXT, model_fingerprint TEXT, meta_json TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT, technique TEXT, status TEXT, created_at REAL, result_json TEXT,
+    PRIMARY KEY (run_id, technique)
+);
+"""
+
+
+class StoreError(AdvisorError):
+    """The results store cannot be opened or written."""
+
+
+def default_store_path() -> Path:
+    """Where results go unless told otherwise."""
+    env = os.environ.get("GREEN_ADVISOR_STORE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "green-advisor" / "results.sqlite"
+
+
+class ResultStore:
+    """Append-only store of measurement runs and their per-technique results."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(SCHEMA)
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the results store {self.path}: {exc}. Pass a writable path "
+                "(--store PATH, store=..., or GREEN_ADVISOR_STORE)."
+            ) from None
+
+    def start_run(self, model_name: str, fingerprint: str, meta: dict[str, Any]) -> str:
+        """Record a new run; return its id."""
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self._exec(
+            "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?)",
+            (run_id, time.time(), model_name, fingerprint, json.dumps(meta, default=str)),
+        )
+        return run_id
+
+    def add_result(self, run_id: str, technique: str, status: str, result: dict[str, Any]) -> None:
+        """Write one technique's result now."""
+        self._exec(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+            (run_id, technique, status, time.time(), json.dumps(result, default=str)),
+        )
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        """Mark a run finished, interrupted or failed."""
+        self._exec("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (time.time(), status, run_id))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first, with their result counts."""
+        rows = self._db.execute(
+            "SELECT r.run_id, r.started_at, r.status, r.model_name, r.model_fingerprint, "
+            "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.run_id) "
+            "FROM runs r ORDER BY r.started_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("run_id", "started_at", "status", "model_name", "model_fingerprint", "n_results")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        """The results of one run, in the order they were written."""
+        rows = self._db.execute(
+            "SELECT technique, status, result_json FROM results WHERE run_id = ? ORDER BY created_at", (run_id,)
+        ).fetchall()
+        return [{"technique": t, "status": s, **json.loads(j)} for t, s, j in rows]
+
+    def _exec(self, sql: str, args: tuple[Any, ...]) -> None:
+        try:
+            self._db.execute(sql, args)
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the results store {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
