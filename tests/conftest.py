@@ -121,3 +121,9 @@ def make_data(tmp_path: Path) -> Callable[..., Path]:
         return write_data(tmp_path / f"data{len(calls)}" / "data", content)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measurements made by tests go to a temporary store, never the user's."""
+    monkeypatch.setenv("GREEN_ADVISOR_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
