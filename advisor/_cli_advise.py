@@ -228,7 +228,7 @@ def _parsers(sub: Any, add: Any) -> None:
 
     m = add("demo", "the main job: train a small model on scikit-learn's digits, profile it and advise")
     m.add_argument("--out", default="green-advisor-demo", help="folder for the results")
-    m.add_argument("--budget-s", type=float, default=60.0, help="time budget for measurements, in seconds")
+    m.add_argument("--budget-s", type=float, default=30.0, help="time budget for measurements, in seconds")
 
 
 cli._EXTRA_PARSERS.append(_parsers)
