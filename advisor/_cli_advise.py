@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from advisor import cli
-from advisor._errors import ConstraintError, ProfileError
+from advisor._errors import ProfileError
 from advisor.profile.constraints import OBJECTIVES
 
 __all__: list[str] = []
@@ -232,4 +231,3 @@ def _parsers(sub: Any, add: Any) -> None:
 
 
 cli._EXTRA_PARSERS.append(_parsers)
-_ = (ConstraintError, sys)

@@ -74,12 +74,8 @@ def _techniques(args: argparse.Namespace) -> int:
 
 # --- show ------------------------------------------------------------------------------------------
 def _fmt_evidence(ev: S.Evidence) -> str:
-    value = f"{ev.value:g}" if ev.value is not None else f"{ev.low:g}-{ev.high:g}"
     hw = f" on {ev.hardware}" if ev.hardware else ""
-    return (
-        f"  - {ev.metric} {ev.direction} {value} {ev.unit} vs {ev.baseline} ({ev.setting}{hw}) "
-        f"[{ev.reference}, {ev.locator}]"
-    )
+    return f"  - {ev.describe()} ({ev.setting}{hw}) [{ev.reference}, {ev.locator}]"
 
 
 def _reference_line(ref: S.Reference) -> str:

@@ -196,6 +196,15 @@ class Evidence(BaseModel):
         return self
 
     @property
+    def value_text(self) -> str:
+        """The figure as text: ``'2.5'`` or ``'2-3'`` for a range."""
+        return f"{self.value:g}" if self.value is not None else f"{self.low:g}-{self.high:g}"
+
+    def describe(self) -> str:
+        """One line: metric, direction, figure, unit and baseline, e.g. 'latency decrease 2 x vs fp32'."""
+        return f"{self.metric} {self.direction} {self.value_text} {self.unit} vs {self.baseline}"
+
+    @property
     def magnitude(self) -> tuple[float, float]:
         """The figure as a (low, high) pair; a single value gives (value, value)."""
         if self.value is not None:

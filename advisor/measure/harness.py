@@ -148,8 +148,16 @@ def benchmark(
     meters = meters or []
     cpu0 = proc.cpu_times()
     times: list[float] = []
-    chunks: list[tuple[int, list[EnergyReading], float]] = []  # (calls, readings, seconds)
+    chunks: list[tuple[int, float, float]] = []  # (calls, joules, seconds) per energy chunk
+    method: str | None = None
+    notes: tuple[str, ...] = ()
     tokens = [m.begin() for m in meters]
+
+    def close_chunk(calls: int, t0: float) -> tuple[int, float, float]:
+        nonlocal method, notes
+        joules, method, notes = _combine([m.end(tk) for m, tk in zip(meters, tokens, strict=True)])
+        return calls, joules, time.perf_counter() - t0
+
     chunk_calls, chunk_t0 = 0, time.perf_counter()
     start = time.perf_counter()
     stopped = "max_repeats"
@@ -162,7 +170,7 @@ def benchmark(
         times.append(t1 - t0)
         chunk_calls += 1
         if meters and t1 - chunk_t0 >= CHUNK_S:  # energy in chunks long enough for coarse counters
-            chunks.append((chunk_calls, [m.end(tk) for m, tk in zip(meters, tokens, strict=True)], t1 - chunk_t0))
+            chunks.append(close_chunk(chunk_calls, chunk_t0))
             tokens = [m.begin() for m in meters]
             chunk_calls, chunk_t0 = 0, time.perf_counter()
         elapsed = t1 - start
@@ -174,35 +182,26 @@ def benchmark(
             stopped = "budget"
             break
     if meters and chunk_calls:
-        last = (chunk_calls, [m.end(tk) for m, tk in zip(meters, tokens, strict=True)], time.perf_counter() - chunk_t0)
+        last = close_chunk(chunk_calls, chunk_t0)
         if chunks and last[2] < CHUNK_S / 2:  # too short to stand alone: fold into the previous chunk
-            calls, readings, secs = chunks.pop()
-            merged = [
-                EnergyReading(a.energy_j + b.energy_j, a.duration_s + b.duration_s, a.method,
-                              {k: a.components_j.get(k, 0) + b.components_j.get(k, 0) for k in a.components_j},
-                              a.notes)
-                for a, b in zip(readings, last[1], strict=True)
-            ]  # fmt: skip
-            last = (calls + last[0], merged, secs + last[2])
+            last = tuple(a + b for a, b in zip(chunks.pop(), last, strict=True))  # type: ignore[assignment]
         chunks.append(last)
     wall = time.perf_counter() - start
     cpu1 = proc.cpu_times()
     n = len(times)
     med = statistics.median(times)
     q = statistics.quantiles(times, n=4) if n >= 2 else [med, med, med]
-    energy = method = energy_iqr = None
-    notes: tuple[str, ...] = ()
+    energy = energy_iqr = None
     idle_used = None
     if chunks:
+        subtract = idle_w is not None and method is not None and method.startswith("measured-")
         per_call = []
         total_j = 0.0
-        for calls, readings, secs in chunks:
-            j, method, notes = _combine(readings)
-            if idle_w is not None and method.startswith("measured-"):
-                j = max(j - idle_w * secs, 0.0)
-            total_j += j
-            per_call.append(j / calls)
-        if idle_w is not None and method and method.startswith("measured-"):
+        for calls, joules, secs in chunks:
+            net = max(joules - idle_w * secs, 0.0) if subtract else joules  # type: ignore[operator]
+            total_j += net
+            per_call.append(net / calls)
+        if subtract:
             idle_used = idle_w
             notes = (*notes, f"idle power {idle_w:.1f} W subtracted over {wall:.2f} s")
         energy = total_j / n

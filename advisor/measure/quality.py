@@ -64,9 +64,9 @@ def fidelity(reference: Any, output: Any) -> Quality:
     ref, out = first_tensor(reference), first_tensor(output)
     if ref is None or out is None:
         return Quality(error="outputs contain no tensor to compare")
-    ref, out = ref.detach().float(), out.detach().float()
-    if out.is_quantized if hasattr(out, "is_quantized") else False:
-        out = out.dequantize()
+    # a quantized output must be dequantized before it can be cast to float
+    ref, out = (x.detach().dequantize() if x.is_quantized else x.detach() for x in (ref, out))
+    ref, out = ref.float(), out.float()
     if ref.shape != out.shape:
         return Quality(error=f"output shape changed from {tuple(ref.shape)} to {tuple(out.shape)}")
     top1 = None

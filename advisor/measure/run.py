@@ -8,6 +8,7 @@ keeps everything measured so far.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -56,8 +57,7 @@ class TechniqueResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with unit-suffixed field names."""
-        d = asdict(self)
-        return d
+        return asdict(self)
 
 
 @dataclass
@@ -135,14 +135,12 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), "torch": torch.__version__, "green-dl-advisor": __version__}
 
 
-def _predictions(model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Predicted latency ratio per technique: the catalog's raw range and the advisor's adjusted one."""
-    from advisor.catalog import load_catalog
     from advisor.profile.constraints import Constraints
     from advisor.recommend.estimate import estimate
     from advisor.recommend.rules import adjust
 
-    cat = load_catalog()
     c = Constraints(phase="inference", objective="latency", retraining="full", data="labelled", effort="high",
                     max_accuracy_drop_pp=100)  # fmt: skip
     out = {}
@@ -191,6 +189,7 @@ def measure(
     """
     import torch
 
+    from advisor.catalog import load_catalog
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
 
@@ -200,19 +199,20 @@ def measure(
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     hardware = detect_hardware()
     prof = profile_model(model, inputs)
+    catalog = load_catalog()
     if techniques in (None, "recommended"):
         from advisor.profile.constraints import Constraints
         from advisor.recommend import recommend
 
-        rec = recommend(prof, hardware, Constraints(phase="inference", objective="energy", retraining="none",
-                                                    effort="high", max_accuracy_drop_pp=2.0))  # fmt: skip
+        c = Constraints(phase="inference", objective="energy", retraining="none", effort="high",
+                        max_accuracy_drop_pp=2.0)  # fmt: skip
+        rec = recommend(prof, hardware, c, catalog)
         ids = [r.id for r in rec.recommended if r.id in REGISTRY][:top]
     else:
         ids = [techniques] if isinstance(techniques, str) else list(techniques)
-    predictions = _predictions(prof, hardware, ids)
+    predictions = _predictions(catalog, prof, hardware, ids)
     meters, unavailable = get_meters(tdp_w)
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
-    batch = prof.batch_size or 1
     meta = {
         "hardware": hardware.model_dump(mode="json"),
         "versions": _versions(),
@@ -232,17 +232,16 @@ def measure(
 
         bar = tqdm(total=len(ids) + 1, desc="measuring", unit="technique")
     per_item_s = budget_s * 0.9 / (len(ids) + 1)
+    bench = functools.partial(benchmark, meters=meters, items_per_call=prof.batch_size or 1,
+                              flops_per_call=prof.forward_flops, budget_s=per_item_s,
+                              min_time_s=min(1.0, per_item_s / 2), idle_w=idle)  # fmt: skip
     try:
         model.eval()
         base = Applied(model, inputs, no_grad_eval)
         with torch.no_grad():
             reference = model(*inputs)
-        timing = benchmark(base, meters=meters, items_per_call=batch, flops_per_call=prof.forward_flops,
-                           budget_s=per_item_s, min_time_s=min(1.0, per_item_s / 2), idle_w=idle)  # fmt: skip
-        base_acc = None
-        quality = Quality(top1_agreement=1.0 if first_dim_classes(reference) else None, cosine_similarity=1.0,
-                          max_abs_error=0.0)  # fmt: skip
-        quality = with_accuracy(quality, eval_fn, model, None)
+        timing = bench(base)
+        quality = with_accuracy(fidelity(reference, reference), eval_fn, model, None)
         base_acc = quality.accuracy
         baseline = TechniqueResult("baseline", "ok", timing=timing, quality=quality, speedup=1.0, energy_ratio=1.0)
         store.add_result(run_id, "baseline", "ok", baseline.to_dict())
@@ -254,8 +253,7 @@ def measure(
                 results.append(r)
                 store.add_result(run_id, tid, r.status, r.to_dict())
                 continue
-            r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, meters, batch, prof,
-                             per_item_s, idle, predictions.get(tid))  # fmt: skip
+            r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, bench, predictions.get(tid))
             results.append(r)
             store.add_result(run_id, tid, r.status, r.to_dict())
             gc.collect()
@@ -274,14 +272,6 @@ def measure(
                       str(store.path), meta)  # fmt: skip
 
 
-def first_dim_classes(out: Any) -> bool:
-    """Whether an output looks like classifier logits (N x C, C > 1)."""
-    from advisor.measure.quality import first_tensor
-
-    t = first_tensor(out)
-    return t is not None and t.dim() == 2 and t.shape[1] > 1
-
-
 def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
     tid: str,
     model: Any,
@@ -290,11 +280,7 @@ def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
     eval_fn: Callable[[Any], float] | None,
     base_acc: float | None,
     baseline: TechniqueResult,
-    meters: list[Any],
-    batch: int,
-    prof: Any,
-    budget_s: float,
-    idle: float | None,
+    bench: Callable[[Applied], Timing],
     predicted: dict[str, Any] | None,
 ) -> TechniqueResult:
     applier = REGISTRY.get(tid)
@@ -309,8 +295,7 @@ def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
             return TechniqueResult(tid, "failed", f"forward pass failed: {type(exc).__name__}: {exc}",
                                    settings=applied.settings)  # fmt: skip
         quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
-        timing = benchmark(applied, meters=meters, items_per_call=batch, flops_per_call=prof.forward_flops,
-                           budget_s=budget_s, min_time_s=min(1.0, budget_s / 2), idle_w=idle)  # fmt: skip
+        timing = bench(applied)
     except NotApplicable as exc:
         return TechniqueResult(tid, "not-applicable", str(exc))
     except Exception as exc:  # noqa: BLE001 - any applier failure is recorded and the run goes on

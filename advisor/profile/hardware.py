@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -308,7 +307,3 @@ def detect_hardware() -> HardwareProfile:
         nvml=nvml,
         source="detected",
     )
-
-
-def _as_dict(hw: HardwareProfile) -> dict[str, Any]:
-    return hw.model_dump(mode="json")

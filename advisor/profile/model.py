@@ -141,15 +141,13 @@ def _batch_size(inputs: tuple[Any, ...], torch: Any) -> int | None:
     return None
 
 
-def _guess_family(model: Any, counts: dict[str, int], share: dict[str, float], n_params: int) -> str:
+def _guess_family(model: Any, counts: dict[str, int], n_params: int) -> str:
     names = " ".join(type(m).__name__.lower() for m in model.modules())
     if counts.get("attention") or "transformer" in names:
         causal = any(k in names for k in ("gpt", "llama", "causallm", "mistral", "opt", "decoder"))
         return "llm" if causal and n_params >= 1_000_000_000 else "transformer"
     if counts.get("recurrent"):
         return "rnn"
-    if counts.get("convolution") and share.get("convolution", 0) >= 0.3:
-        return "cnn"
     if counts.get("convolution"):
         return "cnn"
     if counts.get("linear"):
@@ -282,7 +280,7 @@ def profile_model(
     weight_layers = sum(counts[k] for k in ("convolution", "linear", "recurrent", "embedding"))
     return ModelProfile(
         name=name or type(model).__name__,
-        family=_guess_family(model, counts, flop_share, n_params),
+        family=_guess_family(model, counts, n_params),
         phase=phase,
         n_parameters=n_params,
         size_bytes=sum(by_dtype.values()),

@@ -10,7 +10,7 @@ No evidence means no number: the advisor never makes one up.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from advisor.catalog import schema as S
 
@@ -65,33 +65,16 @@ class Estimate:
         return None if self.ratio is None else 1.0 - self.ratio
 
     def scaled(self, fraction: float, why: str) -> Estimate:
-        """Amdahl's law: only ``fraction`` of the work is affected by the technique."""
-        if self.ratio is None:
-            return self._note(why)
+        """Amdahl's law: only ``fraction`` of the work (or of the gain) is affected by the technique."""
 
         def f(r: float | None) -> float | None:
             return None if r is None else 1.0 - fraction * (1.0 - r)
 
-        return Estimate(
-            self.objective,
-            f(self.ratio),
-            f(self.low),
-            f(self.high),
-            self.confidence,
-            self.basis,
-            self.proxy,
-            (*self.adjustments, why),
-        )
+        return replace(self.noted(why), ratio=f(self.ratio), low=f(self.low), high=f(self.high))
 
-    def shrunk(self, keep: float, why: str) -> Estimate:
-        """Keep only ``keep`` of the saving (e.g. int8 without a dot-product unit)."""
-        return self.scaled(keep, why)
-
-    def _note(self, why: str) -> Estimate:
-        return Estimate(
-            self.objective, self.ratio, self.low, self.high, self.confidence, self.basis, self.proxy,
-            (*self.adjustments, why),
-        )  # fmt: skip
+    def noted(self, why: str) -> Estimate:
+        """The same estimate with one more adjustment note."""
+        return replace(self, adjustments=(*self.adjustments, why))
 
 
 def evidence_ratio(ev: S.Evidence) -> float | None:

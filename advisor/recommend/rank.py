@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from advisor._errors import UnknownTechniqueError
@@ -46,10 +46,8 @@ STAGE_FIT = {
 
 def _live_appliers() -> frozenset[str]:
     """Technique ids that can be applied and measured on this machine (the measure package)."""
-    try:
-        from advisor.measure.appliers import available_ids
-    except ImportError:
-        return frozenset()
+    from advisor.measure.appliers import available_ids  # light: appliers import torch only when run
+
     return frozenset(available_ids())
 
 
@@ -233,24 +231,21 @@ def _why(t: S.Technique, est: Estimate, model: ModelProfile, hw: HardwareProfile
         why.append(Finding("constraint", f"saves {', '.join(sorted(aligned))}, your objective", "technique.saves"))
     for i in est.basis:
         ev = t.evidence[i]
-        value = f"{ev.value:g}" if ev.value is not None else f"{ev.low:g}-{ev.high:g}"
         hw_text = f" on {ev.hardware}" if ev.hardware else ""
         why.append(
             Finding(
                 "evidence",
-                f"{ev.metric} {ev.direction} {value} {ev.unit} vs {ev.baseline} ({ev.setting}{hw_text}) "
-                f"[{ev.reference}, {ev.locator}]",
+                f"{ev.describe()} ({ev.setting}{hw_text}) [{ev.reference}, {ev.locator}]",
                 f"evidence[{i}]",
             )
         )
     for i, ev in enumerate(t.evidence):
         if ev.scope == "component" and ev.metric in (*DIRECT[c.objective], *PROXY[c.objective]):
-            value = f"{ev.value:g}" if ev.value is not None else f"{ev.low:g}-{ev.high:g}"
             why.append(
                 Finding(
                     "evidence",
-                    f"context, not counted (one component, not a whole model): {ev.metric} {ev.direction} "
-                    f"{value} {ev.unit} vs {ev.baseline} [{ev.reference}, {ev.locator}]",
+                    f"context, not counted (one component, not a whole model): {ev.describe()} "
+                    f"[{ev.reference}, {ev.locator}]",
                     f"evidence[{i}]",
                 )
             )
@@ -269,10 +264,11 @@ def _why(t: S.Technique, est: Estimate, model: ModelProfile, hw: HardwareProfile
     return why
 
 
-def _score(t: S.Technique, est: Estimate, c: Constraints, live: bool) -> float:
+def _score(t: S.Technique, est: Estimate, c: Constraints, *, aligned: bool, live: bool) -> float:
+    """See docs/advisor.md; ``aligned``: the technique lists the objective among what it saves."""
     saving = est.saving
     if saving is None:
-        saving = QUALITATIVE_PRIOR if OBJECTIVE_SAVES[c.objective] & set(t.saves) else QUALITATIVE_PRIOR / 3
+        saving = QUALITATIVE_PRIOR if aligned else QUALITATIVE_PRIOR / 3
     saving = max(min(saving, 0.95), -1.0)
     n = len(est.basis)
     if n:  # shrink toward no effect when few items back the figure: n / (n + 1)
@@ -280,7 +276,7 @@ def _score(t: S.Technique, est: Estimate, c: Constraints, live: bool) -> float:
     score = 100.0 * saving * CONFIDENCE_WEIGHT[est.confidence]
     if est.proxy:
         score *= PROXY_WEIGHT
-    if not OBJECTIVE_SAVES[c.objective] & set(t.saves):
+    if not aligned:
         score *= 0.5
     if score > 0:
         score *= RISK_WEIGHT[t.costs.accuracy_risk] * EFFORT_WEIGHT[t.costs.effort]
@@ -348,7 +344,7 @@ def recommend(
             id=t.id,
             name=t.name,
             rank=0,
-            score=_score(t, est, constraints, live),
+            score=_score(t, est, constraints, aligned=aligned, live=live),
             estimate=est,
             accuracy_risk=t.costs.accuracy_risk,
             effort=t.costs.effort,
@@ -359,8 +355,5 @@ def recommend(
         )
         scored.append((-rec.score, t.id, rec))
     scored.sort(key=lambda x: (x[0], x[1]))
-    ranked = [
-        Recommendation(**{**{f: getattr(r, f) for f in r.__dataclass_fields__}, "rank": i + 1})
-        for i, (_, _, r) in enumerate(scored)
-    ]
+    ranked = [replace(r, rank=i + 1) for i, (_, _, r) in enumerate(scored)]
     return Recommendations(ranked, sorted(excluded, key=lambda e: e.id), model, hardware, constraints, catalog)

@@ -205,9 +205,9 @@ def adjust(
     on_cpu = not hw.has_gpu
     if t.id in INT8_CPU and on_cpu and c.objective in TIME_OBJECTIVES:
         if hw.has("int8-dot-product"):
-            est = est._note("int8 dot-product unit present (VNNI/AMX/dotprod): the literature's gains apply")
+            est = est.noted("int8 dot-product unit present (VNNI/AMX/dotprod): the literature's gains apply")
         else:
-            est = est.shrunk(
+            est = est.scaled(
                 INT8_NO_VNNI_KEEP,
                 f"no int8 dot-product unit (VNNI/AMX): kept {INT8_NO_VNNI_KEEP:.0%} of the literature gain",
             )

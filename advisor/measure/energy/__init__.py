@@ -7,15 +7,18 @@ is missing are in the returned ``unavailable`` dict.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from advisor.measure.energy.base import EnergyMeter, EnergyReading, MeterUnavailable
 from advisor.measure.energy.estimate import EstimateMeter
 
 __all__ = ["EnergyMeter", "EnergyReading", "EstimateMeter", "MeterUnavailable", "get_meters"]
 
 
-def get_meters(tdp_w: float | None = None, *, nvml: object | None = None, powercap: object | None = None) -> tuple[
-    list[EnergyMeter], dict[str, str]
-]:  # fmt: skip
+def get_meters(
+    tdp_w: float | None = None, *, nvml: Any = None, powercap: str | Path | None = None
+) -> tuple[list[EnergyMeter], dict[str, str]]:
     """The meters to use here, and why the others are not.
 
     Args:
@@ -23,8 +26,6 @@ def get_meters(tdp_w: float | None = None, *, nvml: object | None = None, powerc
         nvml: A fake NVML module (tests).
         powercap: A fake powercap root (tests).
     """
-    from pathlib import Path
-
     from advisor.measure.energy.nvml import NvmlMeter
     from advisor.measure.energy.rapl import POWERCAP, RaplMeter
 
@@ -35,7 +36,7 @@ def get_meters(tdp_w: float | None = None, *, nvml: object | None = None, powerc
     except MeterUnavailable as exc:
         unavailable["nvml"] = str(exc)
     try:
-        meters.append(RaplMeter(Path(powercap) if powercap else POWERCAP))  # type: ignore[arg-type]
+        meters.append(RaplMeter(Path(powercap) if powercap else POWERCAP))
     except MeterUnavailable as exc:
         unavailable["rapl"] = str(exc)
     if not any(m.method == "measured-rapl" for m in meters):

@@ -6,11 +6,13 @@ Every figure says how it was obtained: ``measured-nvml``, ``measured-rapl`` or `
 from __future__ import annotations
 
 import abc
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EnergyMeter", "EnergyReading", "MeterUnavailable"]
+__all__ = ["EnergyMeter", "EnergyReading", "MeterUnavailable", "Ticker"]
 
 
 class MeterUnavailable(RuntimeError):  # noqa: N818 - reads better at the call site
@@ -78,3 +80,21 @@ class EnergyMeter(abc.ABC):
     def describe(self) -> str:
         """One line saying what this meter reads."""
         return self.method
+
+
+class Ticker:
+    """Calls ``fn`` every ``period_s`` seconds on a daemon thread until :meth:`stop`."""
+
+    def __init__(self, fn: Callable[[], None], period_s: float, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(fn, period_s), daemon=True, name=name)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], None], period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            fn()
+
+    def stop(self) -> None:
+        """Stop the thread and wait briefly for it."""
+        self._stop.set()
+        self._thread.join(timeout=2)

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from advisor.measure.energy.base import EnergyMeter, EnergyReading, MeterUnavailable
+from advisor.measure.energy.base import EnergyMeter, EnergyReading, MeterUnavailable, Ticker
 
 __all__ = ["NvmlMeter"]
 
@@ -59,20 +59,14 @@ class NvmlMeter(EnergyMeter):
         self._lock = threading.Lock()
         self._integral_j = dict.fromkeys(self._sampled, 0.0)
         self._last: dict[int, tuple[float, float]] = {}
-        self._stop = threading.Event()
-        self._thread = None
+        self._ticker: Ticker | None = None
         if self._sampled:
             for i in self._sampled:
                 self._last[i] = (time.perf_counter(), self._power_w(i))
-            self._thread = threading.Thread(target=self._run, args=(sample_s,), daemon=True, name="nvml-sampler")
-            self._thread.start()
+            self._ticker = Ticker(self._sample, sample_s, "nvml-sampler")
 
     def _power_w(self, i: int) -> float:
         return self.nvml.nvmlDeviceGetPowerUsage(self.handles[i]) / 1000.0
-
-    def _run(self, sample_s: float) -> None:
-        while not self._stop.wait(sample_s):
-            self._sample()
 
     def _sample(self) -> None:
         with self._lock:
@@ -103,9 +97,8 @@ class NvmlMeter(EnergyMeter):
 
     def close(self) -> None:
         """Stop the sampler and shut NVML down."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=2)
+        if self._ticker:
+            self._ticker.stop()
         with contextlib.suppress(self.nvml.NVMLError):
             self.nvml.nvmlShutdown()
 

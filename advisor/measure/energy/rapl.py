@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from advisor.measure.energy.base import EnergyMeter, EnergyReading, MeterUnavailable
+from advisor.measure.energy.base import EnergyMeter, EnergyReading, MeterUnavailable, Ticker
 
 __all__ = ["RaplMeter", "RaplZone", "find_zones"]
 
@@ -86,13 +86,7 @@ class RaplMeter(EnergyMeter):
         self._last = {z.name: _read_int(z.energy_file) for z in self.zones}
         self._total_uj = dict.fromkeys(self._last, 0)
         self.wraps = dict.fromkeys(self._last, 0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(poll_s,), daemon=True, name="rapl-poller")
-        self._thread.start()
-
-    def _run(self, poll_s: float) -> None:
-        while not self._stop.wait(poll_s):
-            self.poll()
+        self._ticker = Ticker(self.poll, poll_s, "rapl-poller")
 
     def poll(self) -> None:
         """Read every counter once and accumulate the deltas, handling wrap-around."""
@@ -119,8 +113,7 @@ class RaplMeter(EnergyMeter):
 
     def close(self) -> None:
         """Stop the polling thread."""
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._ticker.stop()
 
     def describe(self) -> str:
         """What is read."""
