@@ -33,7 +33,9 @@ def sleeper(seconds: float):
 def test_energy_per_call_is_power_times_latency() -> None:
     t = benchmark(sleeper(0.002), meters=[ConstantPowerMeter(50.0)], budget_s=1.0, min_time_s=0.6, warmup=1)
     assert t.energy_method == "measured-fake"
-    assert t.energy_j_per_call == pytest.approx(50.0 * t.latency_ms_median / 1000, rel=0.25)
+    # A 2 ms sleep draws at least 0.1 J at 50 W; energy per call is the chunk mean, so on a loaded
+    # machine it may sit above the median latency, but not by more than a factor of two.
+    assert 50.0 * 0.002 * 0.99 <= t.energy_j_per_call <= 2 * 50.0 * t.latency_ms_median / 1000
     assert t.energy_j_per_call_iqr is not None  # several chunks
     assert t.latency_ms_median >= 2.0 and t.latency_ms_iqr >= 0
 
