@@ -173,6 +173,7 @@ def measure(
     store: ResultStore | str | None = None,
     tdp_w: float | None = None,
     progress: bool = True,
+    on_result: Callable[[TechniqueResult], None] | None = None,
 ) -> MeasureRun:
     """Apply techniques to copies of ``model`` and measure each against the baseline.
 
@@ -186,6 +187,8 @@ def measure(
         store: A :class:`ResultStore`, a path, or None for the default store.
         tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
         progress: Show a tqdm progress bar.
+        on_result: Called with each result (the baseline first) as soon as it is stored, e.g. to
+            fill a table live in a notebook. An exception it raises is not caught.
     """
     import torch
 
@@ -245,6 +248,8 @@ def measure(
         base_acc = quality.accuracy
         baseline = TechniqueResult("baseline", "ok", timing=timing, quality=quality, speedup=1.0, energy_ratio=1.0)
         store.add_result(run_id, "baseline", "ok", baseline.to_dict())
+        if on_result:
+            on_result(baseline)
         if bar:
             bar.update(1)
         for tid in ids:
@@ -252,10 +257,14 @@ def measure(
                 r = TechniqueResult(tid, "skipped-budget", f"the {budget_s:g} s budget ran out")
                 results.append(r)
                 store.add_result(run_id, tid, r.status, r.to_dict())
+                if on_result:
+                    on_result(r)
                 continue
             r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, bench, predictions.get(tid))
             results.append(r)
             store.add_result(run_id, tid, r.status, r.to_dict())
+            if on_result:
+                on_result(r)
             gc.collect()
             if bar:
                 bar.update(1)
