@@ -1,0 +1,443 @@
+"""The advisor form: profile + constraints -> ranked techniques -> live measurement -> report.
+
+``advise(model, example_inputs)`` pre-fills the profile from the model and the hardware from this
+machine. Recommend shows the ranking with reasons and exclusions; Measure applies the chosen
+techniques to copies of the model and fills a table and plots as each result arrives; the export
+buttons write the report (HTML, Markdown, JSON, BibTeX). A bad value in the form shows a message
+in the form, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from advisor._errors import AdvisorError, ConstraintError
+from advisor.ui import _html
+
+__all__ = ["AdvisorUI", "advise"]
+
+FAMILIES = ("cnn", "transformer", "rnn", "mlp", "gnn", "llm", "unknown")
+EXPORTS = {
+    "html": ("report.html", "text/html"),
+    "md": ("report.md", "text/markdown"),
+    "json": ("report.json", "application/json"),
+    "bib": ("references.bib", "application/x-bibtex"),
+}
+
+
+def _guard(fn: Callable[..., None]) -> Callable[..., None]:
+    """Run a button handler; show any error as a message in the form instead of a traceback."""
+
+    @functools.wraps(fn)
+    def run(self: AdvisorUI, *args: Any) -> None:
+        try:
+            fn(self, *args)
+        except AdvisorError as exc:
+            self.status.value = _html.message(str(exc), "err")
+        except (ValueError, TypeError, RuntimeError) as exc:
+            self.status.value = _html.message(f"{type(exc).__name__}: {exc}", "err")
+
+    return run
+
+
+class AdvisorUI:
+    """The advisor form. Its widgets are attributes, so tests and scripts can drive it.
+
+    Args:
+        model: The user's ``torch.nn.Module``, or None to describe a model in the form.
+        example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
+        eval_fn: ``eval_fn(model) -> accuracy %``; without it, measurements report fidelity.
+        name: Model name for reports.
+        hardware: A :class:`~advisor.HardwareProfile`; detected when None.
+        catalog: A :class:`~advisor.Catalog`; the shipped one when None.
+        out_dir: Folder the export buttons write to.
+        store: Results store path for measurements (None: the default store).
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        example_inputs: Any = None,
+        *,
+        eval_fn: Callable[[Any], float] | None = None,
+        name: str | None = None,
+        hardware: Any = None,
+        catalog: Any = None,
+        out_dir: str | Path = "green-advisor-report",
+        store: str | Path | None = None,
+    ) -> None:
+        from advisor.catalog import load_catalog
+        from advisor.profile.hardware import detect_hardware
+
+        if model is not None and example_inputs is None:
+            raise ValueError("advise(model, example_inputs): pass example inputs with the model, e.g. a batch")
+        self.model, self.example_inputs, self.eval_fn = model, example_inputs, eval_fn
+        self.catalog = catalog or load_catalog()
+        self.hardware = hardware or detect_hardware()
+        self.store = store
+        self.recommendations: Any = None
+        self.run: Any = None
+        self.live_results: list[Any] = []
+        self.profile: Any = None
+        if model is not None:
+            from advisor.profile.model import profile_model
+
+            self.profile = profile_model(model, example_inputs, name=name)
+        self._build(name, out_dir)
+
+    # --- layout -------------------------------------------------------------------------------
+    def _build(self, name: str | None, out_dir: str | Path) -> None:
+        from advisor.profile.constraints import OBJECTIVES
+
+        p = self.profile
+        lab = {"style": {"description_width": "150px"}, "layout": w.Layout(width="340px")}
+        self.name = w.Text(value=name or (p.name if p else "my-model"), description="model name", **lab)
+        self.family = w.Dropdown(options=FAMILIES, value=p.family if p else "unknown", description="family", **lab)
+        self.params_m = w.BoundedFloatText(
+            value=round(p.n_parameters / 1e6, 3) if p else 10.0, min=0, max=1e7, description="parameters (M)", **lab
+        )
+        self.gflops = w.BoundedFloatText(
+            value=round((p.forward_flops or 0) / 1e9, 4) if p else 1.0,
+            min=0,
+            max=1e9,
+            description="GFLOPs / forward",
+            **lab,
+        )
+        for x in (self.family, self.params_m, self.gflops):
+            x.disabled = p is not None  # introspected: the model, not the form, is the truth
+        self.phase = w.Dropdown(
+            options=["inference", "training", "both"], value="inference", description="phase", **lab
+        )
+        self.objective = w.Dropdown(options=list(OBJECTIVES), value="energy", description="objective", **lab)
+        self.max_drop = w.FloatText(value=1.0, description="max accuracy drop (pp)", **lab)
+        self.retraining = w.Dropdown(
+            options=["none", "fine-tuning", "full"], value="none", description="retraining", **lab
+        )
+        self.data = w.Dropdown(
+            options=["none", "calibration", "unlabelled", "labelled"],
+            value="labelled",
+            description="data at hand",
+            **lab,
+        )
+        self.target = w.Dropdown(
+            options=["server", "desktop", "edge", "mobile"], value="server", description="target", **lab
+        )
+        self.effort = w.Dropdown(options=["low", "medium", "high"], value="medium", description="effort", **lab)
+        self.region = w.Text(value="", placeholder="e.g. FRA, DEU, USA", description="region (CO2e)", **lab)
+        self.pue = w.FloatText(value=1.0, description="PUE", **lab)
+        self.top = w.BoundedIntText(value=10, min=1, max=200, description="show top", **lab)
+        self.recommend_button = w.Button(description="Recommend", button_style="primary", icon="list")
+        self.status = w.HTML()
+        self.ranking = w.HTML()
+        self.explain_select = w.Dropdown(options=[], description="explain", **lab)
+        self.explanation = w.HTML()
+        self.excluded = w.HTML()
+        self.techniques = w.SelectMultiple(options=[], rows=6, description="measure", **lab)
+        self.budget_s = w.BoundedFloatText(value=60.0, min=1, max=24 * 3600, description="budget (s)", **lab)
+        self.measure_button = w.Button(
+            description="Measure",
+            button_style="warning",
+            icon="tachometer",
+            disabled=self.model is None,
+            tooltip="needs a model: advise(model, example_inputs)",
+        )
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
+        self.progress_text = w.HTML()
+        self.measurements = w.HTML()
+        self.plots = w.Image(format="png", layout=w.Layout(max_width="900px"))
+        self.out_dir = w.Text(value=str(out_dir), description="export to", **lab)
+        self.export_buttons = {k: w.Button(description=f"Export {k.upper()}", icon="download") for k in EXPORTS}
+        self.exported = w.HTML()
+
+        self.recommend_button.on_click(self._on_recommend)
+        self.measure_button.on_click(self._on_measure)
+        self.explain_select.observe(self._on_explain, names="value")
+        for k, b in self.export_buttons.items():
+            b.on_click(functools.partial(self._on_export, k))
+
+        esc = _html.html.escape
+        hw = "<br>".join(esc(line) for line in self.hardware.summary_lines())
+        prof = "<br>".join(esc(line) for line in p.summary_lines()) if p else "No model passed: describe it below."
+        form = w.VBox(
+            [
+                w.HTML(f"<b>Model</b><br><small>{prof}</small>"),
+                self.name,
+                self.family,
+                self.params_m,
+                self.gflops,
+                w.HTML(f"<b>This machine</b><br><small>{hw}</small>"),
+            ]
+        )
+        cons = w.VBox(
+            [
+                w.HTML("<b>Goal and limits</b>"),
+                self.phase,
+                self.objective,
+                self.max_drop,
+                self.retraining,
+                self.data,
+                self.target,
+                self.effort,
+                self.region,
+                self.pue,
+                self.top,
+                self.recommend_button,
+            ]
+        )
+        self.tabs = w.Tab(
+            children=[
+                w.VBox([self.ranking, self.explain_select, self.explanation]),
+                self.excluded,
+                w.VBox(
+                    [
+                        self.techniques,
+                        self.budget_s,
+                        self.measure_button,
+                        w.HBox([self.progress, self.progress_text]),
+                        self.measurements,
+                        self.plots,
+                    ]
+                ),
+                w.VBox([self.out_dir, w.HBox(list(self.export_buttons.values())), self.exported]),
+            ]
+        )
+        for i, title in enumerate(["Recommendations", "Excluded", "Measure", "Export"]):
+            self.tabs.set_title(i, title)
+        self.widget = w.VBox([w.HBox([form, cons]), self.status, self.tabs])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # --- reading the form ---------------------------------------------------------------------
+    def constraints(self) -> Any:
+        """The constraints in the form; a bad value raises :class:`~advisor.ConstraintError`."""
+        from advisor.profile.constraints import Constraints
+
+        if self.max_drop.value < 0:
+            raise ConstraintError(
+                f"max accuracy drop: expected a number of percentage points >= 0, got {self.max_drop.value:g}. "
+                "Enter 0 to allow no loss at all."
+            )
+        return Constraints.make(
+            phase=self.phase.value,
+            objective=self.objective.value,
+            max_accuracy_drop_pp=self.max_drop.value,
+            retraining=self.retraining.value,
+            data=self.data.value,
+            target=self.target.value,
+            effort=self.effort.value,
+        )
+
+    def carbon_settings(self) -> tuple[str | None, float]:
+        """``(region, pue)`` from the form, checked against the shipped carbon-intensity table."""
+        region = self.region.value.strip() or None
+        if self.pue.value < 1.0:
+            raise ConstraintError(
+                f"PUE: expected a number >= 1.0 (1.0 = no data-centre overhead), got {self.pue.value:g}"
+            )
+        if region:
+            from advisor.measure.carbon import get_intensity
+
+            region = get_intensity(region).region  # unknown -> ConstraintError with close matches
+        return region, float(self.pue.value)
+
+    def model_profile(self) -> Any:
+        """The profile: introspected from the model, or built from the form."""
+        from advisor.profile.model import ModelProfile
+
+        if self.profile is not None:
+            return self.profile.model_copy(
+                update={"name": self.name.value or self.profile.name, "phase": self.phase.value}
+            )
+        if self.params_m.value <= 0:
+            raise ConstraintError(
+                f"parameters (M): expected a positive number of millions, got {self.params_m.value:g}"
+            )
+        return ModelProfile(
+            name=self.name.value or "model",
+            family=self.family.value,
+            phase=self.phase.value,
+            n_parameters=int(self.params_m.value * 1e6),
+            forward_flops=int(self.gflops.value * 1e9) or None,
+            source="form",
+        )
+
+    # --- actions ------------------------------------------------------------------------------
+    @_guard
+    def _on_recommend(self, _button: Any = None) -> None:
+        from advisor.recommend import recommend
+
+        constraints = self.constraints()
+        self.carbon_settings()
+        self.status.value = _html.message("ranking ...")
+        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog)
+        self.recommendations = rec
+        rows = [
+            {
+                "rank": r.rank,
+                "technique": r.name,
+                "id": r.id,
+                "expected": r.expected_text(),
+                "confidence": r.estimate.confidence,
+                "accuracy risk": r.accuracy_risk,
+                "effort": r.effort,
+                "measurable here": r.measurable_here,
+                "warnings": "; ".join(f.text for f in r.warnings),
+            }
+            for r in rec.recommended[: self.top.value]
+        ]
+        cols = [
+            "rank",
+            "technique",
+            "id",
+            "expected",
+            "confidence",
+            "accuracy risk",
+            "effort",
+            "measurable here",
+            "warnings",
+        ]
+        self.ranking.value = _html.table(rows, cols)
+        self.excluded.value = _html.table(
+            [{"id": e.id, "reasons": "; ".join(f.text for f in e.reasons)} for e in rec.excluded_items],
+            ["id", "reasons"],
+        )
+        self.explain_select.options = [r.id for r in rec.recommended[: self.top.value]]
+        measurable = [r.id for r in rec.recommended if r.measurable_here]
+        self.techniques.options = measurable
+        self.techniques.value = tuple(measurable[:3])
+        self.status.value = _html.message(
+            f"{len(rec.recommended)} techniques recommended, {len(rec.excluded_items)} excluded; "
+            f"{len(measurable)} can be measured here."
+        )
+
+    def _on_explain(self, change: dict[str, Any]) -> None:
+        if self.recommendations is None or not change["new"]:
+            self.explanation.value = ""
+            return
+        text = self.recommendations.explain(change["new"])
+        self.explanation.value = f"<pre style='white-space:pre-wrap'>{_html.html.escape(text)}</pre>"
+
+    @_guard
+    def _on_measure(self, _button: Any = None) -> None:
+        from advisor.measure.run import measure
+
+        if self.model is None:
+            raise ConstraintError("Measure needs a model: open the form with advise(model, example_inputs)")
+        ids = list(self.techniques.value)
+        if not ids:
+            raise ConstraintError("Measure: choose at least one technique (click Recommend first, then select)")
+        if self.budget_s.value <= 0:
+            raise ConstraintError(f"budget (s): expected a positive number of seconds, got {self.budget_s.value:g}")
+        region, pue = self.carbon_settings()
+        self.live_results = []
+        self.progress.max, self.progress.value = len(ids) + 1, 0
+        self.measure_button.disabled = True
+        self._t0 = time.perf_counter()
+        self.status.value = _html.message(f"measuring {len(ids)} techniques against the baseline ...")
+        try:
+            self.run = measure(
+                self.model,
+                self.example_inputs,
+                ids,
+                eval_fn=self.eval_fn,
+                budget_s=float(self.budget_s.value),
+                store=self.store,
+                progress=False,
+                region=region,
+                pue=pue,
+                on_result=self._on_result,
+            )
+        finally:
+            self.measure_button.disabled = False
+        self.status.value = _html.message(
+            f"measurement {self.run.status}: {sum(r.status == 'ok' for r in self.run.results)} of {len(ids)} "
+            f"techniques measured; energy method: {', '.join(self.run.meters)}; run id {self.run.run_id}"
+        )
+
+    def _on_result(self, result: Any) -> None:
+        """Called by ``measure`` as each result is stored: fill the table and plots in."""
+        self.live_results.append(result)
+        self.progress.value = len(self.live_results)
+        elapsed = time.perf_counter() - self._t0
+        left = self.progress.max - self.progress.value
+        eta = elapsed / self.progress.value * left
+        self.progress_text.value = _html.message(
+            f"{self.progress.value}/{self.progress.max} done, {elapsed:.0f} s elapsed, about {eta:.0f} s left"
+        )
+        self.measurements.value = _html.table([_result_row(r) for r in self.live_results], RESULT_COLUMNS)
+        from advisor.ui._measure_plots import results_png
+
+        self.plots.value = results_png(self.live_results)
+
+    @_guard
+    def _on_export(self, kind: str, _button: Any = None) -> None:
+        from advisor.report import report
+
+        if self.recommendations is None and self.run is None:
+            raise ConstraintError("Export: nothing to export yet; click Recommend (and Measure) first")
+        filename, mime = EXPORTS[kind]
+        out = Path(self.out_dir.value).expanduser() / filename
+        paths = report(
+            measurement=self.run,
+            recommendations=self.recommendations,
+            out=out,
+            title=f"green-dl-advisor report: {self.name.value}",
+        )
+        written = next(iter(paths.values()))
+        link = _html.download_link(written.read_bytes(), written.name, mime, f"download {written.name}")
+        self.exported.value = _html.message(f"wrote {written.resolve()}") + link
+
+
+RESULT_COLUMNS = [
+    "technique",
+    "status",
+    "latency_ms",
+    "latency_ms_iqr",
+    "speedup",
+    "energy_j_per_call",
+    "energy_ratio",
+    "energy_method",
+    "co2e_g_per_1k_calls",
+    "quality",
+    "predicted_ratio",
+    "outside_prediction",
+]
+
+
+def _result_row(r: Any) -> dict[str, Any]:
+    t, q, pred = r.timing, r.quality, r.predicted or {}
+    quality = None
+    if q is not None:
+        if q.accuracy_change is not None:
+            quality = f"accuracy {q.accuracy_change:+.2f} pp"
+        elif q.top1_agreement is not None:
+            quality = f"top-1 agreement {q.top1_agreement:.3f}"
+        elif q.cosine_similarity is not None:
+            quality = f"cosine {q.cosine_similarity:.4f}"
+    low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
+    return {
+        "technique": r.technique,
+        "status": r.status if r.status == "ok" else f"{r.status}: {r.reason}",
+        "latency_ms": t.latency_ms_median if t else None,
+        "latency_ms_iqr": t.latency_ms_iqr if t else None,
+        "speedup": r.speedup,
+        "energy_j_per_call": t.energy_j_per_call if t else None,
+        "energy_ratio": r.energy_ratio,
+        "energy_method": t.energy_method if t else None,
+        "co2e_g_per_1k_calls": getattr(r, "co2e_g_per_1k_calls", None),
+        "quality": quality,
+        "predicted_ratio": f"{low:.2f}–{high:.2f}" if low is not None and high is not None else None,
+        "outside_prediction": r.outside_prediction,
+    }
+
+
+def advise(model: Any = None, example_inputs: Any = None, **kwargs: Any) -> AdvisorUI:
+    """Open the advisor form; see :class:`AdvisorUI` for the arguments."""
+    return AdvisorUI(model, example_inputs, **kwargs)
