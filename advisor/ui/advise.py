@@ -96,7 +96,7 @@ class AdvisorUI:
         from advisor.profile.constraints import OBJECTIVES
 
         p = self.profile
-        lab = {"style": {"description_width": "150px"}, "layout": w.Layout(width="340px")}
+        lab = {"style": {"description_width": "180px"}, "layout": w.Layout(width="380px")}
         self.name = w.Text(value=name or (p.name if p else "my-model"), description="model name", **lab)
         self.family = w.Dropdown(options=FAMILIES, value=p.family if p else "unknown", description="family", **lab)
         self.params_m = w.BoundedFloatText(
