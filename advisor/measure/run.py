@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor.measure.appliers import REGISTRY, Applied, NotApplicable, no_grad_eval
+from advisor.measure.carbon import CarbonSummary, Intensity, co2e_g, co2e_method_label, get_intensity, resolve_region
+from advisor.measure.carbon import summarize as carbon_summary
 from advisor.measure.energy import get_meters
 from advisor.measure.harness import Timing, benchmark, idle_power_w
 from advisor.measure.quality import Quality, fidelity, with_accuracy
@@ -42,6 +44,11 @@ class TechniqueResult:
         predicted: The catalog's range and the advisor's adjusted estimate for the latency ratio.
         outside_prediction: True when the measured latency ratio falls outside the predicted range.
         settings: What the applier did.
+        co2e_g_per_call: CO2e of one call in the run's region, with its PUE (None without a region or energy).
+            Units: gCO2e.
+        co2e_g_per_1k_calls: The same for 1000 calls. Units: gCO2e.
+        co2e_g_per_call_iqr: Spread of ``co2e_g_per_call`` (from the energy IQR), where there is one. Units: gCO2e.
+        co2e_method: The energy method x the intensity used (an estimated energy gives an estimated CO2e).
     """
 
     technique: str
@@ -54,6 +61,10 @@ class TechniqueResult:
     predicted: dict[str, Any] | None = None
     outside_prediction: bool | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    co2e_g_per_call: float | None = None
+    co2e_g_per_1k_calls: float | None = None
+    co2e_g_per_call_iqr: float | None = None
+    co2e_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with unit-suffixed field names."""
@@ -72,6 +83,7 @@ class MeasureRun:
     unavailable_meters: dict[str, str]
     store_path: str | None
     meta: dict[str, Any]
+    carbon: CarbonSummary | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -84,6 +96,7 @@ class MeasureRun:
             "meta": self.meta,
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "results": [r.to_dict() for r in self.results],
+            "carbon": self.carbon.to_dict() if self.carbon else None,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -108,6 +121,7 @@ class MeasureRun:
                     "energy_j_per_call": t.energy_j_per_call if t else None,
                     "energy_ratio": r.energy_ratio,
                     "energy_method": t.energy_method if t else None,
+                    "co2e_g_per_1k_calls": r.co2e_g_per_1k_calls,
                     "top1_agreement": q.top1_agreement if q else None,
                     "accuracy_change": q.accuracy_change if q else None,
                     "predicted_latency_ratio": (r.predicted or {}).get("adjusted"),
@@ -174,6 +188,9 @@ def measure(
     tdp_w: float | None = None,
     progress: bool = True,
     on_result: Callable[[TechniqueResult], None] | None = None,
+    region: str | None = None,
+    pue: float = 1.0,
+    what_if: list[str] | None = None,
 ) -> MeasureRun:
     """Apply techniques to copies of ``model`` and measure each against the baseline.
 
@@ -189,6 +206,10 @@ def measure(
         progress: Show a tqdm progress bar.
         on_result: Called with each result (the baseline first) as soon as it is stored, e.g. to
             fill a table live in a notebook. An exception it raises is not caught.
+        region: Where the energy is drawn, for CO2e (``FRA``, ``US-CA``, ``gcp:europe-west1``; see
+            ``green-advisor regions``); default ``$GREEN_ADVISOR_REGION``; None: CO2e is reported as None.
+        pue: Power usage effectiveness of the facility (>= 1.0; 1.0 for a desktop).
+        what_if: Other regions to compare the CO2e of the baseline and each technique in.
     """
     import torch
 
@@ -197,6 +218,7 @@ def measure(
     from advisor.profile.model import profile_model
 
     t_start = time.perf_counter()
+    intensity, carbon_meta = _carbon_setup(region, pue, what_if)  # unknown region / bad PUE fail before measuring
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     was_training = model.training
     store = store if isinstance(store, ResultStore) else ResultStore(store)
@@ -224,6 +246,7 @@ def measure(
         "techniques": ids,
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
+        "carbon": carbon_meta,
     }
     run_id = store.start_run(prof.name, _fingerprint(model), meta)
     results: list[TechniqueResult] = []
@@ -247,6 +270,7 @@ def measure(
         quality = with_accuracy(fidelity(reference, reference), eval_fn, model, None)
         base_acc = quality.accuracy
         baseline = TechniqueResult("baseline", "ok", timing=timing, quality=quality, speedup=1.0, energy_ratio=1.0)
+        _add_co2e(baseline, intensity, pue)
         store.add_result(run_id, "baseline", "ok", baseline.to_dict())
         if on_result:
             on_result(baseline)
@@ -261,6 +285,7 @@ def measure(
                     on_result(r)
                 continue
             r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, bench, predictions.get(tid))
+            _add_co2e(r, intensity, pue)
             results.append(r)
             store.add_result(run_id, tid, r.status, r.to_dict())
             if on_result:
@@ -277,8 +302,42 @@ def measure(
         if bar:
             bar.close()
         store.finish_run(run_id, status)
+    carbon = _carbon_summary(intensity, pue, what_if, [baseline, *results] if baseline else results)
     return MeasureRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
-                      str(store.path), meta)  # fmt: skip
+                      str(store.path), meta, carbon)  # fmt: skip
+
+
+def _carbon_setup(region: str | None, pue: float, what_if: list[str] | None) -> tuple[Intensity | None, dict[str, Any]]:
+    """Resolve and check the region, PUE and what-if regions; the block stored in the run's meta."""
+    resolved = resolve_region(region)
+    intensity = get_intensity(resolved) if resolved else None
+    carbon_summary(intensity, {}, pue=pue, what_if_regions=what_if)  # raises on a bad PUE or unknown what-if region
+    meta: dict[str, Any] = {"region": intensity.region if intensity else None, "pue": pue,
+                            "what_if": list(what_if or [])}  # fmt: skip
+    if intensity:
+        meta.update(g_co2e_per_kwh=intensity.g_co2e_per_kwh, year=intensity.year, source=intensity.source)
+    return intensity, meta
+
+
+def _add_co2e(r: TechniqueResult, intensity: Intensity | None, pue: float) -> None:
+    """Fill the result's CO2e fields from its energy per call (left None without a region or energy)."""
+    t = r.timing
+    if intensity is None or t is None or t.energy_j_per_call is None:
+        return
+    r.co2e_g_per_call = co2e_g(t.energy_j_per_call, intensity, pue)
+    r.co2e_g_per_1k_calls = r.co2e_g_per_call * 1000
+    if t.energy_j_per_call_iqr is not None:
+        r.co2e_g_per_call_iqr = co2e_g(t.energy_j_per_call_iqr, intensity, pue)
+    r.co2e_method = co2e_method_label(t.energy_method, intensity)
+
+
+def _carbon_summary(
+    intensity: Intensity | None, pue: float, what_if: list[str] | None, rows: list[TechniqueResult]
+) -> CarbonSummary:
+    """The run's carbon block: the region's figures, the caveat, and the what-if table."""
+    per_call = {r.technique: r.timing.energy_j_per_call if r.timing else None for r in rows if r.status == "ok"}
+    methods = [r.timing.energy_method for r in rows if r.timing and r.timing.energy_method]
+    return carbon_summary(intensity, per_call, pue=pue, what_if_regions=what_if, energy_methods=methods)
 
 
 def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
