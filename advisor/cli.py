@@ -259,7 +259,7 @@ def _load_extensions() -> None:
     """Import the modules that add sub-commands (recommend, doctor, measure, ...), if present."""
     from importlib import import_module
 
-    for mod in ("advisor._cli_advise",):
+    for mod in ("advisor._cli_advise", "advisor._cli_report"):
         try:
             import_module(mod)
         except ModuleNotFoundError as exc:

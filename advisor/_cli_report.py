@@ -1,0 +1,41 @@
+"""The ``green-advisor report`` sub-command: turn a results JSON into HTML, Markdown, JSON and BibTeX."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from advisor import cli
+
+__all__: list[str] = []
+
+
+@cli._command("report")
+def _report(args: argparse.Namespace) -> int:
+    from advisor.catalog import load_catalog
+    from advisor.report._data import read_results
+    from advisor.report._report import report
+
+    inputs, kind = read_results(args.results)
+    title = args.title or inputs.pop("title", None)
+    inputs.pop("title", None)
+    written = report(**inputs, out=args.out, formats=[args.format] if args.format else None, title=title,
+                     catalog=load_catalog(args.data) if args.data else None)  # fmt: skip
+    for fmt, path in written.items():
+        cli._out(f"wrote {path} ({fmt}, from {kind} {args.results})")
+    return 0
+
+
+def _parsers(sub: Any, add: Any) -> None:
+    r = add("report", "write a report (HTML, Markdown, JSON, BibTeX) from a results JSON")
+    r.add_argument(
+        "results",
+        metavar="RESULTS.json",
+        help="from `measure --out`, `recommend --format json`, the demo's advice.json, or a report.json",
+    )
+    r.add_argument("--out", required=True, metavar="FILE_OR_DIR", help="a .html/.md/.json/.bib file, or a directory")
+    r.add_argument("--format", choices=["html", "md", "json", "bib"], help="only this format")
+    r.add_argument("--title", metavar="T", help="the report's title")
+
+
+cli._EXTRA_PARSERS.append(_parsers)
