@@ -16,6 +16,7 @@ __all__ = ["detail_html", "placeholder_html", "reference_html", "reference_links
 
 _TH = "padding:2px 6px;border-bottom:1px solid #ccc;text-align:left;background:#f4f4f4;"
 _TD = "padding:2px 6px;border-bottom:1px solid #eee;vertical-align:top;"
+_TH_ROW = _TD + "text-align:left;white-space:nowrap;"
 
 
 def placeholder_html(n_matching: int) -> str:
@@ -49,8 +50,7 @@ def reference_html(ref: S.Reference) -> str:
     venue = f" <i>{escape(ref.container_title)}</i>." if ref.container_title else ""
     links = " · ".join(reference_links(ref))
     return (
-        f"<code>{escape(ref.id)}</code> {escape(authors)} ({ref.year or 'n.d.'}). "
-        f"{escape(ref.title)}.{venue} {links}"
+        f"<code>{escape(ref.id)}</code> {escape(authors)} ({ref.year or 'n.d.'}). {escape(ref.title)}.{venue} {links}"
     )
 
 
@@ -78,7 +78,7 @@ def _evidence_table(t: S.Technique, vocab: dict[str, Any]) -> str:
         rows.append("<tr>" + "".join(f'<td style="{_TD}">{escape(c)}</td>' for c in cells) + "</tr>")
     head = "".join(f'<th style="{_TH}">{h}</th>' for h in heads)
     return (
-        '<table style="border-collapse:collapse;font-size:12px;width:100%;">'
+        '<table style="border-collapse:collapse;font-size:12px;width:100%;line-height:1.35;">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -130,8 +130,7 @@ def detail_html(catalog: Catalog, t: S.Technique, incoming: list[tuple[str, str]
     if t.implementations:
         facts.append(("Implementations", "; ".join(i.call for i in t.implementations)))
     fact_rows = "".join(
-        f'<tr><th style="{_TD}text-align:left;white-space:nowrap;">{escape(k)}</th><td style="{_TD}">{escape(val)}</td></tr>'
-        for k, val in facts
+        f'<tr><th style="{_TH_ROW}">{escape(k)}</th><td style="{_TD}">{escape(val)}</td></tr>' for k, val in facts
     )
     refs = []
     for key in t.references:
@@ -141,7 +140,7 @@ def detail_html(catalog: Catalog, t: S.Technique, incoming: list[tuple[str, str]
     return (
         f'<h3 style="margin:4px 0;">{escape(t.name)} <code style="font-size:70%;">{escape(t.id)}</code></h3>'
         f"{aliases}<p>{escape(t.summary)}</p>"
-        f'<table style="border-collapse:collapse;font-size:12px;">{fact_rows}</table>'
+        f'<table style="border-collapse:collapse;font-size:12px;line-height:1.35;">{fact_rows}</table>'
         f"<h4>Evidence ({len(t.evidence)})</h4>{_evidence_table(t, v)}"
         f"<h4>References ({len(t.references)})</h4><ul>{''.join(refs)}</ul>"
         f"<h4>Relations</h4>{_relations(catalog, t, incoming or [])}"

@@ -176,6 +176,6 @@ def table_html(ids: list[str], rows: dict[str, Row], *, selected: str | None = N
         body.append(f'<tr data-id="{escape(tid)}"{style}>{tds}</tr>')
     return (
         f'<div style="max-height:{max_height_px}px;overflow:auto;border:1px solid #ddd;">'
-        f'<table style="border-collapse:collapse;width:100%;font-size:13px;">'
+        f'<table style="border-collapse:collapse;width:100%;font-size:13px;line-height:1.35;">'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
