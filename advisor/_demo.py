@@ -15,8 +15,14 @@ from advisor.examples import digits_model
 __all__ = ["digits_model", "run_demo"]
 
 
-def run_demo(out_dir: Path, seconds: float = 30.0) -> int:
-    """Train the digits CNN, profile it, recommend, and write the results into ``out_dir``."""
+def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) -> int:
+    """Train the digits CNN, profile it, recommend, measure, and write the report into ``out_dir``.
+
+    Args:
+        out_dir: Folder for report.html/.md/.json, references.bib, advice.json/.md and results.sqlite.
+        seconds: Budget for the measurements. Units: s.
+        region: Region for CO2e (default ``$GREEN_ADVISOR_REGION``; None leaves CO2e out and says so).
+    """
     from advisor.profile.constraints import Constraints
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
@@ -39,7 +45,11 @@ def run_demo(out_dir: Path, seconds: float = 30.0) -> int:
     if "post-training-dynamic-quantization" not in ids:
         ids.append("post-training-dynamic-quantization")  # the int8 path, measured on every machine
     print(f"measuring {', '.join(ids)} against the baseline (budget {seconds:g} s) ...")
-    run = measure(model, inputs, ids, eval_fn=eval_fn, budget_s=seconds, store=out_dir / "results.sqlite")
+    run = measure(model, inputs, ids, eval_fn=eval_fn, budget_s=seconds, store=out_dir / "results.sqlite",
+                  region=region)  # fmt: skip
+    from advisor.report import report
+
+    paths = report(run, result, out=out_dir, title="green-dl-advisor demo: a CNN on scikit-learn's digits")
     payload = {
         "demo": {"model": "digits-cnn", "test_accuracy_pct": acc, "train_time_s": train_s},
         **result.to_dict(),
@@ -94,7 +104,10 @@ def run_demo(out_dir: Path, seconds: float = 30.0) -> int:
             print(f"  {r.technique}: {r.speedup:.2f}x faster, {energy}{acc_txt}")
         else:
             print(f"  {r.technique}: {r.status}: {r.reason}")
-    print(f"results: {(out_dir / 'advice.md').resolve()}")
+    if run.carbon is None or run.carbon.region is None:
+        print("CO2e: not computed; give a region, e.g. `green-advisor demo --region FRA` (see `green-advisor regions`)")
+    print(f"\nreport: {paths['html'].resolve()}")
+    print(f"also: {paths['md'].name}, {paths['json'].name}, {paths['bib'].name}, advice.json, results.sqlite")
     return 0
 
 
