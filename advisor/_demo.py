@@ -46,7 +46,7 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
         ids.append("post-training-dynamic-quantization")  # the int8 path, measured on every machine
     print(f"measuring {', '.join(ids)} against the baseline (budget {seconds:g} s) ...")
     run = measure(model, inputs, ids, eval_fn=eval_fn, budget_s=seconds, store=out_dir / "results.sqlite",
-                  region=region)  # fmt: skip
+                  region=region, name="digits-cnn")  # fmt: skip
     from advisor.report import report
 
     paths = report(run, result, out=out_dir, title="green-dl-advisor demo: a CNN on scikit-learn's digits")

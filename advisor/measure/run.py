@@ -191,6 +191,7 @@ def measure(
     region: str | None = None,
     pue: float = 1.0,
     what_if: list[str] | None = None,
+    name: str | None = None,
 ) -> MeasureRun:
     """Apply techniques to copies of ``model`` and measure each against the baseline.
 
@@ -211,6 +212,7 @@ def measure(
             ``green-advisor regions``); default ``$GREEN_ADVISOR_REGION``; None: CO2e is reported as None.
         pue: Power usage effectiveness of the facility (>= 1.0; 1.0 for a desktop).
         what_if: Other regions to compare the CO2e of the baseline and each technique in.
+        name: The model's name in the store and reports (default: its class name).
     """
     import torch
 
@@ -223,7 +225,7 @@ def measure(
     was_training = model.training
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     hardware = detect_hardware()
-    prof = profile_model(model, inputs)
+    prof = profile_model(model, inputs, name=name)
     catalog = load_catalog()
     if techniques in (None, "recommended"):
         from advisor.profile.constraints import Constraints

@@ -353,6 +353,7 @@ class AdvisorUI:
                 region=region,
                 pue=pue,
                 on_result=self._on_result,
+                name=self.name.value or None,
             )
         finally:
             self.measure_button.disabled = False
