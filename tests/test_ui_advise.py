@@ -53,7 +53,10 @@ def test_recommend_fills_ranking_exclusions_and_measurable_choices(ui_measured: 
     assert rec is not None and len(rec.recommended) > 0
     assert rec.recommended[0].id in ui_measured.ranking.value
     assert ui_measured.ranking.value.count("<tr>") == min(ui_measured.top.value, len(rec.recommended)) + 1
-    assert set(ui_measured.techniques.options) == {r.id for r in rec.recommended if r.measurable_here}
+    offered = [value for _label, value in ui_measured.techniques.options]
+    measurable = [r.id for r in rec.recommended if r.measurable_here]
+    assert offered[: len(measurable)] == measurable  # recommended ones first, in rank order
+    assert "post-training-dynamic-quantization" in offered  # the others can be chosen too
     assert rec.excluded_items[0].id in ui_measured.excluded.value
 
 
@@ -72,13 +75,13 @@ def test_measure_fills_table_progress_and_plot(ui_measured: AdvisorUI) -> None:
         assert r.technique in ui_measured.measurements.value
     assert "estimated" in ui_measured.measurements.value or "measured" in ui_measured.measurements.value
     assert ui_measured.plots.value[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "err" not in ui_measured.status.value
+    assert 'class="gda-err"' not in ui_measured.status.value
 
 
 @pytest.mark.parametrize("kind", ["html", "md", "json", "bib"])
 def test_export_writes_each_format(ui_measured: AdvisorUI, kind: str) -> None:
     ui_measured.export_buttons[kind].click()
-    assert "gda-err" not in ui_measured.status.value, ui_measured.status.value
+    assert 'class="gda-err"' not in ui_measured.status.value, ui_measured.status.value
     written = (
         Path(ui_measured.out_dir.value)
         / {"html": "report.html", "md": "report.md", "json": "report.json", "bib": "references.bib"}[kind]
@@ -95,16 +98,16 @@ def test_bad_values_show_a_message_not_a_traceback() -> None:
     ui = advise(model, x)
     ui.max_drop.value = -1
     ui.recommend_button.click()
-    assert "gda-err" in ui.status.value and "max accuracy drop" in ui.status.value
+    assert 'class="gda-err"' in ui.status.value and "max accuracy drop" in ui.status.value
     assert ui.recommendations is None
     ui.max_drop.value = 1
     ui.region.value = "Atlantis"
     ui.recommend_button.click()
-    assert "gda-err" in ui.status.value and "Atlantis" in ui.status.value
+    assert 'class="gda-err"' in ui.status.value and "Atlantis" in ui.status.value
     ui.region.value = ""
     ui.pue.value = 0.5
     ui.recommend_button.click()
-    assert "gda-err" in ui.status.value and "PUE" in ui.status.value
+    assert 'class="gda-err"' in ui.status.value and "PUE" in ui.status.value
 
 
 def test_without_a_model_the_form_describes_one_and_measure_is_disabled() -> None:
@@ -116,7 +119,7 @@ def test_without_a_model_the_form_describes_one_and_measure_is_disabled() -> Non
     assert ui.recommendations is not None and ui.recommendations.model.family == "transformer"
     ui.params_m.value = 0
     ui.recommend_button.click()
-    assert "gda-err" in ui.status.value and "parameters" in ui.status.value
+    assert 'class="gda-err"' in ui.status.value and "parameters" in ui.status.value
 
 
 def test_model_without_inputs_is_refused_clearly() -> None:

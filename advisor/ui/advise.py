@@ -310,7 +310,12 @@ class AdvisorUI:
         )
         self.explain_select.options = [r.id for r in rec.recommended[: self.top.value]]
         measurable = [r.id for r in rec.recommended if r.measurable_here]
-        self.techniques.options = measurable
+        from advisor.measure.appliers import available_ids
+
+        others = [tid for tid in available_ids() if tid not in measurable]  # applicable, but not recommended here
+        self.techniques.options = [(f"#{rec.rank_of(t)} {t}", t) for t in measurable] + [
+            (f"(not recommended) {t}", t) for t in others
+        ]
         self.techniques.value = tuple(measurable[:3])
         self.status.value = _html.message(
             f"{len(rec.recommended)} techniques recommended, {len(rec.excluded_items)} excluded; "
