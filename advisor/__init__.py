@@ -28,11 +28,13 @@ from advisor._errors import (
 )
 from advisor.catalog import Catalog, load_catalog
 from advisor.measure.run import measure
+from advisor.measure.training import measure_training
 from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
 
 # Bound eagerly: a lazy attribute would be shadowed by the sub-package of the same name
 # (`advisor.recommend`) as soon as anything imports one of its modules.
 from advisor.recommend import recommend
+from advisor.report import report  # same shadowing as `recommend`: the function wins over the sub-package
 
 try:
     __version__ = version("green-dl-advisor")
@@ -56,14 +58,18 @@ __all__ = [
     "detect_hardware",
     "load_catalog",
     "measure",
+    "measure_training",
     "profile_model",
     "recommend",
+    "report",
 ]
 
 # name -> module holding it; imported on first access so `import advisor` stays light
 _LAZY: dict[str, str] = {
     "load_profile_file": "advisor.profile.model",
     "load_model_spec": "advisor.profile.model",
+    "batch_sweep": "advisor.measure.sweep",
+    "load_results": "advisor.report._data",
 }
 
 

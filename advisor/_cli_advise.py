@@ -120,9 +120,14 @@ def _recommend(args: argparse.Namespace) -> int:
 
 @cli._command("measure")
 def _measure(args: argparse.Namespace) -> int:
+    from advisor.measure.carbon import get_intensity, resolve_region, what_if
     from advisor.measure.run import measure
     from advisor.profile.model import load_model_spec
 
+    region = resolve_region(args.region)
+    if region:  # a typo in --region / --what-if / --pue fails before the model is built
+        get_intensity(region)
+    what_if(0.0, [r.strip() for r in (args.what_if or "").split(",") if r.strip()], args.pue)
     loaded = load_model_spec(args.model)
     techniques: Any = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "recommended"
     run = measure(
@@ -135,6 +140,9 @@ def _measure(args: argparse.Namespace) -> int:
         store=args.store,
         tdp_w=args.tdp_w,
         progress=args.format == "table",
+        region=args.region,
+        pue=args.pue,
+        what_if=[r.strip() for r in args.what_if.split(",") if r.strip()] if args.what_if else None,
     )
     if args.out:
         Path(args.out).write_text(run.to_json(), encoding="utf-8")
@@ -147,12 +155,118 @@ def _measure(args: argparse.Namespace) -> int:
         cols = ["technique", "status", "latency_ms", "latency_ms_iqr", "speedup", "energy_j_per_call",
                 "energy_ratio", "energy_method", "top1_agreement", "accuracy_change", "predicted_latency_ratio",
                 "outside_prediction"]  # fmt: skip
+        if run.carbon and run.carbon.region:
+            cols.insert(cols.index("energy_method") + 1, "co2e_g_per_1k_calls")
         cli._out(run.table()[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if run.carbon:
+        cli._out("\n".join(run.carbon.lines()))
     methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
     if any(m and m.startswith("estimated") for m in methods):
         cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
     cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
     return 0 if run.status == "finished" else 130
+
+
+@cli._command("measure-training")
+def _measure_training(args: argparse.Namespace) -> int:
+    from advisor.measure.training import DEFAULT_TECHNIQUES, measure_training
+    from advisor.profile.model import load_model_spec
+
+    loaded = load_model_spec(args.model)  # factories return no targets: the default loss is used
+    techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else DEFAULT_TECHNIQUES
+    run = measure_training(loaded.model, loaded.example_inputs, techniques=techniques,
+                           steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
+                           store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
+                           progress=args.format == "table")  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if args.format == "json":
+        cli._out(run.to_json())
+        return 0 if run.status == "finished" else 130
+    import pandas as pd
+
+    with pd.option_context("display.width", 240, "display.max_columns", None, "display.max_colwidth", 60):
+        cli._out(run.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    m = run.meta
+    cli._out(f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
+             f"example batch (no data loading, no evaluation); loss: {m['loss']}")  # fmt: skip
+    if run.carbon:
+        cli._out("\n".join(run.carbon.lines()))
+    methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
+    if any(x and x.startswith("estimated") for x in methods):
+        cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+    cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
+    return 0 if run.status == "finished" else 130
+
+
+@cli._command("regions")
+def _regions(args: argparse.Namespace) -> int:
+    from advisor.measure.carbon import search_regions
+
+    rows = search_regions(args.search)
+    if args.format == "json":
+        cli._out(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    if args.format == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["region", "kind", "name", "g_co2e_per_kwh", "year", "source"])
+        w.writerows([r.region, r.kind, r.name, f"{r.g_co2e_per_kwh:g}", r.year, r.source] for r in rows)
+        cli._out(buf.getvalue().rstrip("\n"))
+        return 0
+    if not rows:
+        cli._out(f"no region matches {args.search!r}; try a country name, ISO3 code or provider (e.g. gcp)")
+        return 0
+    lines = [f"{'region':<28} {'name':<44} {'gCO2e/kWh':>9} {'year':>4}  source"]
+    lines += [f"{r.region:<28} {r.name[:44]:<44} {r.g_co2e_per_kwh:>9g} {r.year:>4}  {r.source}" for r in rows]
+    lines.append(f"{len(rows)} region(s); annual averages; use an id with `measure --region ID`. See docs/carbon.md.")
+    cli._out("\n".join(lines))
+    return 0
+
+
+@cli._command("sweep")
+def _sweep(args: argparse.Namespace) -> int:
+    from advisor._errors import ConstraintError
+    from advisor.measure.sweep import batch_sweep
+    from advisor.profile.model import load_model_spec
+
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        msg = f"--sizes: expected comma-separated integers such as 1,8,32, got {args.sizes!r}"
+        raise ConstraintError(msg) from None
+    loaded = load_model_spec(args.model)
+    rows = batch_sweep(loaded.model, loaded.example_inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w)
+    if args.format == "json":
+        cli._out(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+
+    def f(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    lines = [f"{'batch':>6} {'status':<14} {'latency_ms':>11} {'iqr_ms':>8} {'ms/item':>9} {'items/s':>10} "
+             f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"{r.batch_size:>6} {r.status:<14} {f(r.latency_ms_median, '.3f'):>11} {f(r.latency_ms_iqr, '.3f'):>8} "
+            f"{f(r.latency_ms_per_item, '.4f'):>9} {f(r.throughput_per_s, '.1f'):>10} "
+            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mb, '.0f'):>9} {f(r.activation_mb, '.2f'):>8}"
+        )
+        if r.reason:
+            lines.append(f"       {r.reason}")
+    methods = sorted({r.energy_method for r in rows if r.energy_method})
+    if methods:
+        estimated = any(m.startswith("estimated") for m in methods)
+        est = " (ESTIMATED: no RAPL/NVML counter readable here)" if estimated else ""
+        lines.append(f"energy: {', '.join(methods)}{est}")
+    mem = sorted({r.memory_method for r in rows if r.memory_method})
+    if mem:
+        lines.append(f"peak memory: {', '.join(mem)}; act_MiB: leaf-module outputs of one forward pass")
+    cli._out("\n".join(lines))
+    return 0
 
 
 @cli._command("history")
@@ -179,7 +293,7 @@ def _history(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from advisor._demo import run_demo
 
-    return run_demo(out_dir=Path(args.out), seconds=args.budget_s)
+    return run_demo(out_dir=Path(args.out), seconds=args.budget_s, region=args.region)
 
 
 def _parsers(sub: Any, add: Any) -> None:
@@ -214,11 +328,41 @@ def _parsers(sub: Any, add: Any) -> None:
     me.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
     me.add_argument("--techniques", metavar="A,B", help="technique ids to measure (default: the recommended ones)")
     me.add_argument("--recommended", type=int, default=5, metavar="N", help="measure the top N recommendations")
-    me.add_argument("--budget-s", type=float, default=120.0, help="time budget for the whole run, in seconds")
+    me.add_argument(
+        "--budget-s", type=float, default=120.0, help="seconds for measuring the baseline and techniques (not set-up)"
+    )
     me.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
     me.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     me.add_argument("--out", metavar="FILE", help="also write the results as JSON")
     me.add_argument("--format", choices=["table", "json"], default="table")
+    me.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e: FRA, US-CA, gcp:europe-west1 "
+                    "(default $GREEN_ADVISOR_REGION; list with `green-advisor regions`)")  # fmt: skip
+    me.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")
+    me.add_argument("--what-if", metavar="R1,R2", help="also show the CO2e in these regions")
+
+    mt = add("measure-training", "time training techniques per step and project a whole run's time, energy, CO2e")
+    mt.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    mt.add_argument("--steps-per-epoch", type=int, required=True, metavar="N", help="optimizer steps per epoch")
+    mt.add_argument("--epochs", type=int, required=True, metavar="E", help="epochs of the run to project")
+    mt.add_argument("--techniques", metavar="A,B", help="training technique ids (default: all with an applier)")
+    mt.add_argument("--budget-s", type=float, default=60.0, help="time budget for the measurements, in seconds")
+    mt.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    mt.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e (default $GREEN_ADVISOR_REGION)")
+    mt.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")
+    mt.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    mt.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    mt.add_argument("--format", choices=["table", "json"], default="table")
+
+    rg = add("regions", "list the carbon-intensity table: region id, name, gCO2e/kWh, year, source")
+    rg.add_argument("--search", metavar="TEXT", help="keep rows whose id, name, kind or country contain every word")
+    rg.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+    sw = add("sweep", "time your model at several batch sizes: latency, throughput, energy per item, memory")
+    sw.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    sw.add_argument("--sizes", default="1,8,32,128", metavar="A,B", help="batch sizes (default 1,8,32,128)")
+    sw.add_argument("--budget-s", type=float, default=30.0, help="time budget for the whole sweep, in seconds")
+    sw.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    sw.add_argument("--format", choices=["table", "json"], default="table")
 
     h = add("history", "list past measurement runs (or one run's results with --run ID)")
     h.add_argument("--store", metavar="PATH")
@@ -228,6 +372,7 @@ def _parsers(sub: Any, add: Any) -> None:
     m = add("demo", "the main job: train a small model on scikit-learn's digits, profile it and advise")
     m.add_argument("--out", default="green-advisor-demo", help="folder for the results")
     m.add_argument("--budget-s", type=float, default=30.0, help="time budget for measurements, in seconds")
+    m.add_argument("--region", metavar="R", help="region for CO2e, e.g. FRA (default $GREEN_ADVISOR_REGION)")
 
 
 cli._EXTRA_PARSERS.append(_parsers)

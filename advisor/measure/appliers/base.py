@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["REGISTRY", "Applied", "Applier", "NotApplicable", "register"]
 
@@ -40,13 +40,14 @@ class Applied:
 
 Applier = Callable[[Any, tuple[Any, ...]], Applied]
 REGISTRY: dict[str, Applier] = {}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def register(technique_id: str) -> Callable[[Applier], Applier]:
-    """Register an applier for a catalog technique id."""
+def register(technique_id: str, registry: dict[str, Any] | None = None) -> Callable[[_F], _F]:
+    """Register an applier for a catalog technique id (in ``registry``, default the inference ``REGISTRY``)."""
 
-    def deco(fn: Applier) -> Applier:
-        REGISTRY[technique_id] = fn
+    def deco(fn: _F) -> _F:
+        (REGISTRY if registry is None else registry)[technique_id] = fn
         return fn
 
     return deco
