@@ -163,6 +163,8 @@ def _measure(args: argparse.Namespace) -> int:
     methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
     if any(m and m.startswith("estimated") for m in methods):
         cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+    if run.meta.get("load", {}).get("note"):
+        cli._out("WARNING: " + run.meta["load"]["note"])
     cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
     return 0 if run.status == "finished" else 130
 
@@ -195,6 +197,8 @@ def _measure_training(args: argparse.Namespace) -> int:
     methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
     if any(x and x.startswith("estimated") for x in methods):
         cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+    if run.meta.get("load", {}).get("note"):
+        cli._out("WARNING: " + run.meta["load"]["note"])
     cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
     return 0 if run.status == "finished" else 130
 

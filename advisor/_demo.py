@@ -104,6 +104,8 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
             print(f"  {r.technique}: {r.speedup:.2f}x faster, {energy}{acc_txt}")
         else:
             print(f"  {r.technique}: {r.status}: {r.reason}")
+    if run.meta.get("load", {}).get("note"):
+        print("WARNING: " + run.meta["load"]["note"])
     if run.carbon is None or run.carbon.region is None:
         print("CO2e: not computed; give a region, e.g. `green-advisor demo --region FRA` (see `green-advisor regions`)")
     print(f"\nreport: {paths['html'].resolve()}")

@@ -12,6 +12,7 @@ import functools
 import gc
 import hashlib
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from advisor.measure.appliers import REGISTRY, Applied, NotApplicable, no_grad_e
 from advisor.measure.carbon import CarbonSummary, Intensity, co2e_g, co2e_method_label, get_intensity, resolve_region
 from advisor.measure.carbon import summarize as carbon_summary
 from advisor.measure.energy import get_meters
-from advisor.measure.harness import Timing, benchmark, idle_power_w
+from advisor.measure.harness import CHUNK_S, Timing, benchmark, idle_power_w
 from advisor.measure.quality import Quality, fidelity, with_accuracy
 from advisor.measure.store import ResultStore
 
@@ -141,6 +142,22 @@ def _fingerprint(model: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def _load_note() -> dict[str, Any]:
+    """The machine's load when the run starts: a busy machine makes every timing noisy."""
+    import psutil
+
+    try:
+        load_1m = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not on POSIX
+        return {"load_average_1m": None, "busy": None, "note": None}
+    threads = psutil.cpu_count(logical=True) or 1
+    busy = load_1m > 0.5 * threads
+    note = (f"the machine was busy when measuring started (1-minute load average {load_1m:.1f} on {threads} "
+            "hardware threads): other processes compete for the CPU, so timings and energy are noisy; "
+            "re-run on a quiet machine for figures to publish") if busy else None  # fmt: skip
+    return {"load_average_1m": round(load_1m, 2), "hardware_threads": threads, "busy": busy, "note": note}
+
+
 def _versions() -> dict[str, str]:
     import torch
 
@@ -240,6 +257,13 @@ def measure(
     predictions = _predictions(catalog, prof, hardware, ids)
     meters, unavailable = get_meters(tdp_w)
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
+    per_item_s = budget_s * 0.9 / (len(ids) + 1)  # the baseline and each technique get a fair share
+    harness = {"warmup": 3, "min_repeats": 10, "rel_ci": 0.02, "budget_s_per_variant": per_item_s,
+               "min_time_s": min(1.0, per_item_s / 2), "energy_chunk_s": CHUNK_S}  # fmt: skip
+    bench = functools.partial(benchmark, meters=meters, items_per_call=prof.batch_size or 1,
+                              flops_per_call=prof.forward_flops, budget_s=per_item_s,
+                              min_time_s=harness["min_time_s"], warmup=harness["warmup"],
+                              min_repeats=harness["min_repeats"], rel_ci=harness["rel_ci"], idle_w=idle)  # fmt: skip
     meta = {
         "hardware": hardware.model_dump(mode="json"),
         "versions": _versions(),
@@ -249,6 +273,8 @@ def measure(
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
         "carbon": carbon_meta,
+        "harness": harness,
+        "load": _load_note(),
     }
     run_id = store.start_run(prof.name, _fingerprint(model), meta)
     results: list[TechniqueResult] = []
@@ -259,10 +285,6 @@ def measure(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(ids) + 1, desc="measuring", unit="technique")
-    per_item_s = budget_s * 0.9 / (len(ids) + 1)  # the baseline and each technique get a fair share
-    bench = functools.partial(benchmark, meters=meters, items_per_call=prof.batch_size or 1,
-                              flops_per_call=prof.forward_flops, budget_s=per_item_s,
-                              min_time_s=min(1.0, per_item_s / 2), idle_w=idle)  # fmt: skip
     t_start = time.perf_counter()  # the budget counts from here: set-up is done
     try:
         model.eval()

@@ -121,11 +121,15 @@ def _repeats_text(m: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         stops[r["stopped_by"] or "?"] = stops.get(r["stopped_by"] or "?", 0) + 1
     stop_text = ", ".join(f"{k}: {v}" for k, v in sorted(stops.items()))
     budget = (m.get("meta") or {}).get("budget_s")
-    settings = _harness_defaults()
+    stored = (m.get("meta") or {}).get("harness")
+    settings = stored or _harness_defaults()
+    origin = "as recorded in the run"
+    if not stored:
+        origin = "harness defaults of the installed green-dl-advisor, not stored in the run"
     rule = ""
     if settings:
         rule = (
-            f" Stopping rule (harness defaults of the installed green-dl-advisor, not stored in the run): "
+            f" Stopping rule ({origin}): "
             f"{settings['warmup']} untimed warm-up calls, then at least {settings['min_repeats']} timed calls, "
             f"stopping once the distribution-free 95% confidence interval of the median is within "
             f"{settings['rel_ci'] * 100:g}% of it ('ci') or the per-variant budget runs out ('budget')."
@@ -196,6 +200,9 @@ def _caveats(m: dict[str, Any] | None, rows: list[dict[str, Any]], hw: dict[str,
             out.append(
                 "Not measured: " + "; ".join(f"{r['technique']} ({r['status']}: {r['reason']})" for r in failed) + "."
             )
+        load_note = ((m.get("meta") or {}).get("load") or {}).get("note")
+        if load_note:
+            out.append(load_note[0].upper() + load_note[1:] + ".")
         if m.get("status") and m["status"] != "finished":
             out.append(f"The run did not finish (status {m['status']}): only the variants listed were measured.")
     if hw and not (hw.get("rapl") or {}).get("readable") and not (hw.get("nvml") or {}).get("readable"):

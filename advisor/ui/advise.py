@@ -366,6 +366,9 @@ class AdvisorUI:
             f"measurement {self.run.status}: {sum(r.status == 'ok' for r in self.run.results)} of {len(ids)} "
             f"techniques measured; energy method: {', '.join(self.run.meters)}; run id {self.run.run_id}"
         )
+        load_note = self.run.meta.get("load", {}).get("note")
+        if load_note:
+            self.status.value += _html.message(f"Warning: {load_note}", "warn")
 
     def _on_result(self, result: Any) -> None:
         """Called by ``measure`` as each result is stored: fill the table and plots in."""
