@@ -90,7 +90,12 @@ def test_demo_trains_profiles_and_writes_results(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "advisor", "demo", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "test accuracy" in proc.stdout and "results:" in proc.stdout
+    assert "test accuracy" in proc.stdout and "report:" in proc.stdout
+    html_path = Path(proc.stdout.split("report: ")[1].splitlines()[0])
+    assert html_path == (tmp_path / "out" / "report.html").resolve()
+    html = html_path.read_text(encoding="utf-8")
+    assert "digits-cnn" in html and "data:image/png;base64," in html and "Reporting" in html
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.md", "report.json", "references.bib"}
     payload = json.loads((tmp_path / "out" / "advice.json").read_text())
     assert payload["demo"]["test_accuracy_pct"] > 90  # real training on real data
     assert payload["model"]["family"] == "cnn"

@@ -2,35 +2,27 @@
 
 Needs the ``notebook`` extra (``pip install "green-dl-advisor[notebook]"``). Both also run as a
 Voila app (``voila notebooks/02-advise-my-model.ipynb``).
+
+The functions share their names with the modules that define them, so they are bound here
+eagerly, after those modules are imported: ``from advisor.ui import explorer`` is the function.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["advise", "explorer"]
+__all__ = ["AdvisorUI", "Explorer", "advise", "explorer"]
 
-
-def _need_widgets() -> None:
+try:
+    import ipywidgets as _ipywidgets  # noqa: F401 - checks the extra is installed
+except ImportError:  # pragma: no cover - exercised in an environment without the extra
     from advisor._errors import MissingExtraError
 
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("ipywidgets", "notebook", "The notebook UI") from None
+    def _missing(*_args: Any, **_kwargs: Any) -> Any:
+        raise MissingExtraError("ipywidgets", "notebook", "The notebook UI")
 
-
-def explorer(catalog: Any = None) -> Any:
-    """Open the literature explorer (see :mod:`advisor.ui.explorer`)."""
-    _need_widgets()
-    from advisor.ui.explorer import explorer as _explorer
-
-    return _explorer(catalog)
-
-
-def advise(model: Any = None, example_inputs: Any = None, **kwargs: Any) -> Any:
-    """Open the advisor form for a model (see :mod:`advisor.ui.advise`)."""
-    _need_widgets()
-    from advisor.ui.advise import advise as _advise
-
-    return _advise(model, example_inputs, **kwargs)
+    explorer = advise = _missing  # type: ignore[assignment]
+    Explorer = AdvisorUI = None  # type: ignore[assignment,misc]
+else:
+    from advisor.ui.advise import AdvisorUI, advise
+    from advisor.ui.explorer import Explorer, explorer

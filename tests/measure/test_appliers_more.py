@@ -390,3 +390,17 @@ def test_cli_sweep(tmp_path: Path, capsys) -> None:
     assert "J/item" in out and "energy: " in out
     assert cli.main(["sweep", "--model", f"{spec}:make", "--sizes", "1,x"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_dynamic_int8_runs_a_transformer_encoder_in_eval_mode(encoder) -> None:
+    """The fused fast path would read a quantized projection's ``weight`` (a method) as a tensor."""
+    model, x = encoder
+    before = _snapshot(model)
+    applied = REGISTRY["post-training-dynamic-quantization"](model, (x,))
+    with torch.no_grad():
+        ref = model(x)
+    out = applied()
+    assert "disabled" in applied.settings["transformer_fastpath"]
+    assert fidelity(ref, out).cosine_similarity > 0.99
+    assert torch.backends.mha.get_fastpath_enabled()  # switched back on after the call
+    assert _unchanged(model, before)

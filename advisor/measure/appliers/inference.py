@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -36,8 +37,33 @@ def dynamic_int8(model: Any, inputs: tuple[Any, ...]) -> Applied:
     with warnings.catch_warnings():  # torch deprecates quantized tensors in favour of torchao; still supported
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        q = torch.ao.quantization.quantize_dynamic(_copy(model), {getattr(nn, k) for k in present}, dtype=torch.qint8)
-    return Applied(q, inputs, no_grad_eval, {"layers": present, "dtype": "qint8", "engine": engine})
+        # in place on our own copy: one fp32 copy alive at a time, not two
+        q = torch.ao.quantization.quantize_dynamic(_copy(model), {getattr(nn, k) for k in present}, dtype=torch.qint8,
+                                                   inplace=True)  # fmt: skip
+    gc.collect()  # the fp32 weights the quantized layers replaced are freed before timing starts
+    settings = {"layers": present, "dtype": "qint8", "engine": engine}
+    context = no_grad_eval
+    if any(isinstance(m, nn.MultiheadAttention) for m in q.modules()):
+        # the fused transformer fast path reads `.weight` of the (now quantized) projections as a tensor
+        context = _no_fastpath
+        settings["transformer_fastpath"] = "disabled (quantized projections cannot take the fused path)"
+    return Applied(q, inputs, context, settings)
+
+
+@contextlib.contextmanager
+def _no_fastpath() -> Iterator[None]:
+    """``torch.no_grad()`` with the fused MultiheadAttention/TransformerEncoder fast path switched off."""
+    torch = _torch()
+    mha = getattr(torch.backends, "mha", None)
+    old = mha.get_fastpath_enabled() if mha else None
+    if mha:
+        mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        if mha:
+            mha.set_fastpath_enabled(old)
 
 
 def _autocast(dtype_name: str) -> Any:
