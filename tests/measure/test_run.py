@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -118,10 +119,21 @@ def test_ctrl_c_keeps_what_was_measured(store, fault_appliers) -> None:
     assert runs[0]["status"] == "interrupted" and runs[0]["n_results"] == 2
 
 
+class SlowMLP(nn.Module):
+    """A forward pass that takes at least 20 ms, so the baseline alone outlasts a 10 ms budget."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.02)
+        return self.fc(x)
+
+
 def test_tiny_budget_skips_the_rest(store) -> None:
-    model, x = mlp()
-    run = measure(model, x, ["inference-mode-and-no-grad", "post-training-dynamic-quantization"], budget_s=0.01,
-                  store=store, progress=False)  # fmt: skip
+    run = measure(SlowMLP(), torch.randn(8, 16), ["inference-mode-and-no-grad", "post-training-dynamic-quantization"],
+                  budget_s=0.01, store=store, progress=False)  # fmt: skip
     assert run.baseline is not None and run.baseline.timing.repeats >= 1
     assert {r.status for r in run.results} == {"skipped-budget"}
 
