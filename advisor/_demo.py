@@ -101,7 +101,8 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
                 else ""
             )
             energy = f"energy x{r.energy_ratio:.2f} ({r.timing.energy_method})"
-            print(f"  {r.technique}: {r.speedup:.2f}x faster, {energy}{acc_txt}")
+            speed = f"{r.speedup:.2f}x faster" if r.speedup >= 1 else f"{1 / r.speedup:.2f}x slower"
+            print(f"  {r.technique}: {speed}, {energy}{acc_txt}")
         else:
             print(f"  {r.technique}: {r.status}: {r.reason}")
     if run.meta.get("load", {}).get("note"):
