@@ -125,5 +125,7 @@ def make_data(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Measurements made by tests go to a temporary store, never the user's."""
+    """Measurements made by tests go to a temporary store, never the user's; the user's config is not read."""
     monkeypatch.setenv("GREEN_ADVISOR_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
+    monkeypatch.setenv("GREEN_ADVISOR_CONFIG", str(tmp_path_factory.mktemp("config") / "absent.toml"))
+    monkeypatch.delenv("GREEN_ADVISOR_REGION", raising=False)

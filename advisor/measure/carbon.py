@@ -324,11 +324,18 @@ def co2e_g(energy_j: float, region: str | Intensity, pue: float = 1.0) -> float:
 
 
 def resolve_region(region: str | None) -> str | None:
-    """The region to use: the argument if given, else ``$GREEN_ADVISOR_REGION``, else None (never a guess)."""
+    """The region to use: argument, then ``$GREEN_ADVISOR_REGION``, then the config file, else None.
+
+    The config file is described in :mod:`advisor._config`. Never a guess, never an IP lookup.
+    """
     if region is not None and region.strip():
         return region.strip()
     env = os.environ.get(REGION_ENV, "").strip()
-    return env or None
+    if env:
+        return env
+    from advisor._config import load_config
+
+    return load_config().get("region", "").strip() or None
 
 
 def what_if(energy_j: float, regions: list[str], pue: float = 1.0) -> list[dict[str, Any]]:

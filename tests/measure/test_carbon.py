@@ -141,6 +141,33 @@ def test_region_comes_from_the_argument_then_the_environment_never_a_guess(monke
     assert resolve_region(None) is None
 
 
+def test_region_falls_back_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('region = "DEU"\n', encoding="utf-8")
+    monkeypatch.setenv("GREEN_ADVISOR_CONFIG", str(cfg))
+    monkeypatch.delenv(REGION_ENV, raising=False)
+    assert resolve_region(None) == "DEU"
+    monkeypatch.setenv(REGION_ENV, "SWE")
+    assert resolve_region(None) == "SWE"  # the environment wins over the file
+    assert resolve_region("FRA") == "FRA"  # and the argument over both
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("region = ", "not valid TOML"), ("regoin = 'FRA'", "unknown key 'regoin'"), ("region = 3", "expected a str")],
+)
+def test_a_bad_config_file_is_named_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("GREEN_ADVISOR_CONFIG", str(cfg))
+    monkeypatch.delenv(REGION_ENV, raising=False)
+    with pytest.raises(ConstraintError, match=message) as info:
+        resolve_region(None)
+    assert str(cfg) in str(info.value)
+
+
 # --- what-if and the summary --------------------------------------------------------------------------
 def test_what_if_is_lowest_first_deduplicated_and_consistent() -> None:
     rows = list(load_intensities().values())
