@@ -158,14 +158,23 @@ def _measure(args: argparse.Namespace) -> int:
         if run.carbon and run.carbon.region:
             cols.insert(cols.index("energy_method") + 1, "co2e_g_per_1k_calls")
         cli._out(run.table()[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return _run_footer(run, args.out)
+
+
+def _run_footer(run: Any, out: str | None) -> int:
+    """What every measurement command prints under its table: carbon, estimate and load warnings, where it is kept.
+
+    Returns:
+        The exit code: 0 for a finished run, 130 for an interrupted one.
+    """
     if run.carbon:
         cli._out("\n".join(run.carbon.lines()))
-    methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
+    methods = {r.timing.energy_method for r in run.all_results() if r.timing}
     if any(m and m.startswith("estimated") for m in methods):
         cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
     if run.meta.get("load", {}).get("note"):
         cli._out("WARNING: " + run.meta["load"]["note"])
-    cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
+    cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {out}" if out else ""))
     return 0 if run.status == "finished" else 130
 
 
@@ -192,15 +201,7 @@ def _measure_training(args: argparse.Namespace) -> int:
     m = run.meta
     cli._out(f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
              f"example batch (no data loading, no evaluation); loss: {m['loss']}")  # fmt: skip
-    if run.carbon:
-        cli._out("\n".join(run.carbon.lines()))
-    methods = {r.timing.energy_method for r in [run.baseline, *run.results] if r and r.timing}
-    if any(x and x.startswith("estimated") for x in methods):
-        cli._out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
-    if run.meta.get("load", {}).get("note"):
-        cli._out("WARNING: " + run.meta["load"]["note"])
-    cli._out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {args.out}" if args.out else ""))
-    return 0 if run.status == "finished" else 130
+    return _run_footer(run, args.out)
 
 
 @cli._command("regions")

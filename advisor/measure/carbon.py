@@ -29,6 +29,7 @@ __all__ = [
     "CarbonSummary",
     "Intensity",
     "IntensityTableError",
+    "check_pue",
     "co2e_g",
     "co2e_method_label",
     "default_intensity_path",
@@ -293,7 +294,8 @@ def search_regions(text: str | None = None, *, path: str | Path | None = None) -
                                    for w in words)]  # fmt: skip
 
 
-def _check_pue(pue: float) -> float:
+def check_pue(pue: float) -> float:
+    """``pue`` as a float; a PUE below 1.0 (or not a finite number) raises :class:`ConstraintError`."""
     if isinstance(pue, bool) or not isinstance(pue, (int, float)) or not math.isfinite(pue) or pue < 1.0:
         raise ConstraintError(
             f"pue: expected a power usage effectiveness >= 1.0 (total facility energy / IT energy; 1.0 = no overhead), "
@@ -316,7 +318,7 @@ def co2e_g(energy_j: float, region: str | Intensity, pue: float = 1.0) -> float:
     Raises:
         ConstraintError: for a negative or non-finite energy, a PUE below 1.0, or an unknown region.
     """
-    pue = _check_pue(pue)
+    pue = check_pue(pue)
     if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) or not math.isfinite(energy_j) \
             or energy_j < 0:  # fmt: skip
         raise ConstraintError(f"energy_j: expected a finite energy >= 0 in joules, got {energy_j!r}")
@@ -345,7 +347,7 @@ def what_if(energy_j: float, regions: list[str], pue: float = 1.0) -> list[dict[
         One dict per region: ``rank``, ``region``, ``name``, ``kind``, ``g_co2e_per_kwh``, ``year``,
         ``source``, ``pue``, ``energy_j`` and ``co2e_g``.
     """
-    pue = _check_pue(pue)
+    pue = check_pue(pue)
     its = list({it.region: it for it in (get_intensity(r) for r in regions)}.values())
     its.sort(key=lambda it: (it.g_co2e_per_kwh, it.region))
     return [
@@ -433,7 +435,7 @@ def summarize(
         what_if_regions: Other regions to compare.
         energy_methods: The energy methods behind ``per_call_j`` (for the caveat).
     """
-    pue = _check_pue(pue)
+    pue = check_pue(pue)
     methods = sorted({m for m in energy_methods or [] if m})
     it = get_intensity(region) if region is not None else None
     rows: list[dict[str, Any]] = []

@@ -71,20 +71,51 @@ class TechniqueResult:
         """JSON-ready dict with unit-suffixed field names."""
         return asdict(self)
 
+    def row(self) -> dict[str, Any]:
+        """The flat summary of this result: one row of :meth:`MeasureRun.table`."""
+        t, q = self.timing, self.quality
+        return {
+            "technique": self.technique,
+            "status": self.status if self.status == "ok" else f"{self.status}: {self.reason}",
+            "latency_ms": t.latency_ms_median if t else None,
+            "latency_ms_iqr": t.latency_ms_iqr if t else None,
+            "speedup": self.speedup,
+            "energy_j_per_call": t.energy_j_per_call if t else None,
+            "energy_ratio": self.energy_ratio,
+            "energy_method": t.energy_method if t else None,
+            "co2e_g_per_1k_calls": self.co2e_g_per_1k_calls,
+            "top1_agreement": q.top1_agreement if q else None,
+            "accuracy_change": q.accuracy_change if q else None,
+            "predicted_latency_ratio": (self.predicted or {}).get("adjusted"),
+            "outside_prediction": self.outside_prediction,
+        }
+
 
 @dataclass
-class MeasureRun:
-    """All results of one call to :func:`measure`."""
+class RunRecord:
+    """What every measurement run reports (:class:`MeasureRun`, ``TrainingRun``).
+
+    Attributes:
+        run_id: Its id in the results store (None if the store could not be written).
+        status: ``finished`` or ``interrupted``.
+        baseline: The unmodified model's result.
+        results: One result per technique, in run order.
+        meters: Descriptions of the energy meters used.
+        unavailable_meters: Meter backend -> why it could not be used.
+        store_path: The SQLite results store.
+        meta: Hardware, versions, model profile, settings, harness, load.
+        carbon: The run's CO2e block (region, intensity, PUE, what-if).
+    """
 
     run_id: str | None
     status: str
-    baseline: TechniqueResult | None
-    results: list[TechniqueResult]
+    baseline: Any
+    results: list[Any]
     meters: list[str]
     unavailable_meters: dict[str, str]
     store_path: str | None
     meta: dict[str, Any]
-    carbon: CarbonSummary | None = None
+    carbon: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -97,39 +128,27 @@ class MeasureRun:
             "meta": self.meta,
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "results": [r.to_dict() for r in self.results],
-            "carbon": self.carbon.to_dict() if self.carbon else None,
+            "carbon": self.carbon.to_dict() if self.carbon is not None else None,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         """The run as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, default=str)
 
+    def all_results(self) -> list[Any]:
+        """The baseline (if measured) followed by every technique's result."""
+        return [self.baseline, *self.results] if self.baseline else list(self.results)
+
+
+@dataclass
+class MeasureRun(RunRecord):
+    """All results of one call to :func:`measure` (inference)."""
+
     def table(self) -> Any:
         """A pandas table: one row per technique, the baseline first."""
         import pandas as pd
 
-        rows = []
-        for r in [self.baseline, *self.results] if self.baseline else self.results:
-            t = r.timing
-            q = r.quality
-            rows.append(
-                {
-                    "technique": r.technique,
-                    "status": r.status if r.status == "ok" else f"{r.status}: {r.reason}",
-                    "latency_ms": t.latency_ms_median if t else None,
-                    "latency_ms_iqr": t.latency_ms_iqr if t else None,
-                    "speedup": r.speedup,
-                    "energy_j_per_call": t.energy_j_per_call if t else None,
-                    "energy_ratio": r.energy_ratio,
-                    "energy_method": t.energy_method if t else None,
-                    "co2e_g_per_1k_calls": r.co2e_g_per_1k_calls,
-                    "top1_agreement": q.top1_agreement if q else None,
-                    "accuracy_change": q.accuracy_change if q else None,
-                    "predicted_latency_ratio": (r.predicted or {}).get("adjusted"),
-                    "outside_prediction": r.outside_prediction,
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([r.row() for r in self.all_results()])
 
 
 def _fingerprint(model: Any) -> str:

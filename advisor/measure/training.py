@@ -32,6 +32,7 @@ from advisor.measure.appliers.base import NotApplicable
 from advisor.measure.appliers.training import TRAINING_REGISTRY, TrainSetup, TrainStep, baseline_step, make_setup
 from advisor.measure.energy import get_meters
 from advisor.measure.harness import Timing, benchmark, idle_power_w
+from advisor.measure.run import RunRecord, _fingerprint, _load_note, _versions
 from advisor.measure.store import ResultStore
 
 __all__ = ["DEFAULT_TECHNIQUES", "Projection", "TrainingQuality", "TrainingResult", "TrainingRun", "measure_training"]
@@ -140,45 +141,15 @@ class TrainingResult:
 
 
 @dataclass
-class TrainingRun:
-    """All results of one call to :func:`measure_training`."""
-
-    run_id: str | None
-    status: str
-    baseline: TrainingResult | None
-    results: list[TrainingResult]
-    meters: list[str]
-    unavailable_meters: dict[str, str]
-    store_path: str | None
-    meta: dict[str, Any]
-    carbon: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "meters": self.meters,
-            "unavailable_meters": self.unavailable_meters,
-            "store": self.store_path,
-            "meta": self.meta,
-            "carbon": self.carbon.to_dict() if self.carbon is not None else None,
-            "baseline": self.baseline.to_dict() if self.baseline else None,
-            "results": [r.to_dict() for r in self.results],
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The run as JSON text."""
-        import json
-
-        return json.dumps(self.to_dict(), indent=indent, default=str)
+class TrainingRun(RunRecord):
+    """All results of one call to :func:`measure_training` (fields: see :class:`RunRecord`)."""
 
     def table(self) -> Any:
         """A pandas table: one row per technique, the baseline first; projected figures for the whole run."""
         import pandas as pd
 
         rows = []
-        for r in [self.baseline, *self.results] if self.baseline else self.results:
+        for r in self.all_results():
             t, p, q = r.timing, r.projection, r.quality
             rows.append(
                 {
@@ -357,9 +328,7 @@ def _carbon_fns(region: str | None, pue: float) -> tuple[Any, Callable[..., Any]
     """(intensity or None, energy_j -> co2e_g or None, energy method -> CO2e label); raises for a bad region/PUE."""
     from advisor.measure import carbon
 
-    if isinstance(pue, bool) or not isinstance(pue, (int, float)) or not math.isfinite(pue) or pue < 1.0:
-        raise ConstraintError(f"pue: expected a power usage effectiveness >= 1.0 (1.0 = no data-centre overhead), "
-                              f"got {pue!r}; pass the facility's PUE or keep 1.0 for a desktop")  # fmt: skip
+    carbon.check_pue(pue)
     name = carbon.resolve_region(region)
     if name is None:
         return None, None, lambda _m: None
@@ -425,7 +394,6 @@ def measure_training(
     import torch
 
     from advisor.measure.carbon import summarize
-    from advisor.measure.run import _fingerprint, _versions
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
 
@@ -467,6 +435,7 @@ def measure_training(
         "device": str(device),
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
+        "load": _load_note(),
     }
     run_id = store.start_run(prof.name, _fingerprint(model), meta)
     results: list[TrainingResult] = []

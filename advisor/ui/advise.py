@@ -236,16 +236,13 @@ class AdvisorUI:
 
     def carbon_settings(self) -> tuple[str | None, float]:
         """``(region, pue)`` from the form, checked against the shipped carbon-intensity table."""
-        region = self.region.value.strip() or None
-        if self.pue.value < 1.0:
-            raise ConstraintError(
-                f"PUE: expected a number >= 1.0 (1.0 = no data-centre overhead), got {self.pue.value:g}"
-            )
-        if region:
-            from advisor.measure.carbon import get_intensity
+        from advisor.measure.carbon import check_pue, get_intensity
 
+        pue = check_pue(self.pue.value)  # below 1.0 -> ConstraintError naming the fix
+        region = self.region.value.strip() or None
+        if region:
             region = get_intensity(region).region  # unknown -> ConstraintError with close matches
-        return region, float(self.pue.value)
+        return region, pue
 
     def model_profile(self) -> Any:
         """The profile: introspected from the model, or built from the form."""
@@ -421,7 +418,8 @@ RESULT_COLUMNS = [
 
 
 def _result_row(r: Any) -> dict[str, Any]:
-    t, q, pred = r.timing, r.quality, r.predicted or {}
+    """The form's row: the result's own summary row, with quality and the predicted range as text."""
+    q, pred = r.quality, r.predicted or {}
     quality = None
     if q is not None:
         if q.accuracy_change is not None:
@@ -432,18 +430,9 @@ def _result_row(r: Any) -> dict[str, Any]:
             quality = f"cosine {q.cosine_similarity:.4f}"
     low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
     return {
-        "technique": r.technique,
-        "status": r.status if r.status == "ok" else f"{r.status}: {r.reason}",
-        "latency_ms": t.latency_ms_median if t else None,
-        "latency_ms_iqr": t.latency_ms_iqr if t else None,
-        "speedup": r.speedup,
-        "energy_j_per_call": t.energy_j_per_call if t else None,
-        "energy_ratio": r.energy_ratio,
-        "energy_method": t.energy_method if t else None,
-        "co2e_g_per_1k_calls": getattr(r, "co2e_g_per_1k_calls", None),
+        **r.row(),
         "quality": quality,
         "predicted_ratio": f"{low:.2f}–{high:.2f}" if low is not None and high is not None else None,
-        "outside_prediction": r.outside_prediction,
     }
 
 
