@@ -13,9 +13,9 @@ need them, so ``import advisor`` stays light.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from advisor import _deprecated
 from advisor._errors import (
     AdvisorError,
     CatalogError,
@@ -26,20 +26,13 @@ from advisor._errors import (
     ProfileError,
     UnknownTechniqueError,
 )
+from advisor._version import __version__
 from advisor.catalog import Catalog, load_catalog
-from advisor.measure.run import measure
-from advisor.measure.training import measure_training
+from advisor.measurement.run import measure
+from advisor.measurement.training import measure_training
 from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
-
-# Bound eagerly: a lazy attribute would be shadowed by the sub-package of the same name
-# (`advisor.recommend`) as soon as anything imports one of its modules.
-from advisor.recommend import recommend
-from advisor.report import report  # same shadowing as `recommend`: the function wins over the sub-package
-
-try:
-    __version__ = version("green-dl-advisor")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0+unknown"
+from advisor.recommendation import recommend
+from advisor.reports import report
 
 __all__ = [
     "AdvisorError",
@@ -64,12 +57,14 @@ __all__ = [
     "report",
 ]
 
+_deprecated.install(__name__)  # old paths (advisor.measure.carbon, ...) warn and keep working
+
 # name -> module holding it; imported on first access so `import advisor` stays light
 _LAZY: dict[str, str] = {
     "load_profile_file": "advisor.profile.model",
     "load_model_spec": "advisor.profile.model",
-    "batch_sweep": "advisor.measure.sweep",
-    "load_results": "advisor.report._data",
+    "batch_sweep": "advisor.measurement.sweep",
+    "load_results": "advisor.reports._data",
 }
 
 

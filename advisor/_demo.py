@@ -26,7 +26,7 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
     from advisor.profile.constraints import Constraints
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
-    from advisor.recommend import recommend
+    from advisor.recommendation import recommend
 
     t0 = time.perf_counter()
     model, inputs, eval_fn = digits_model()
@@ -38,8 +38,8 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
                               data="labelled", target="server", effort="medium")  # fmt: skip
     result = recommend(prof, hw, constraints)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from advisor.measure.appliers import REGISTRY
-    from advisor.measure.run import measure
+    from advisor.measurement.appliers import REGISTRY
+    from advisor.measurement.run import measure
 
     ids = [r.id for r in result.recommended if r.id in REGISTRY][:4]
     if "post-training-dynamic-quantization" not in ids:
@@ -47,7 +47,7 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
     print(f"measuring {', '.join(ids)} against the baseline (budget {seconds:g} s) ...")
     run = measure(model, inputs, ids, eval_fn=eval_fn, budget_s=seconds, store=out_dir / "results.sqlite",
                   region=region, name="digits-cnn")  # fmt: skip
-    from advisor.report import report
+    from advisor.reports import report
 
     paths = report(run, result, out=out_dir, title="green-dl-advisor demo: a CNN on scikit-learn's digits")
     payload = {

@@ -1,6 +1,6 @@
 """Benchmark: speed-up and output fidelity of the int8 paths, torch's and ONNX Runtime's, side by side.
 
-For each model, in the same process and with the same timing method (``advisor.measure.harness.benchmark``
+For each model, in the same process and with the same timing method (``advisor.measurement.harness.benchmark``
 with the labelled energy estimate), it times:
 
 * ``torch-fp32``: the model under ``torch.no_grad()`` (the baseline);
@@ -39,10 +39,10 @@ import torch
 from _bench_common import add_common_args, machine_info, versions, write_result
 from torch import nn
 
-from advisor.measure.appliers import REGISTRY, Applied, NotApplicable, no_grad_eval
-from advisor.measure.energy import get_meters
-from advisor.measure.harness import benchmark
-from advisor.measure.quality import fidelity, first_tensor
+from advisor.measurement.appliers import REGISTRY, Applied, NotApplicable, no_grad_eval
+from advisor.measurement.energy import get_meters
+from advisor.measurement.harness import benchmark
+from advisor.measurement.quality import fidelity, first_tensor
 
 TECHNIQUES = [
     "post-training-dynamic-quantization",
@@ -284,7 +284,7 @@ def main() -> None:
             "budget_s_per_variant": budget_s,
             "min_repeats": min_repeats,
             "warmup_calls": 2,
-            "timing": "advisor.measure.harness.benchmark (stops when the 95 % CI of the median is within 2 % or "
+            "timing": "advisor.measurement.harness.benchmark (stops when the 95 % CI of the median is within 2 % or "
             "at the budget)",
             "torch_threads": torch.get_num_threads(),
             "onnx_export": "torch.onnx.export(dynamo=False) TorchScript exporter, opset 17 (needs only onnx; the "

@@ -108,10 +108,10 @@ def child(kind: str, quick: bool, budget_s: float) -> dict[str, Any]:
 
     import torch
 
-    from advisor.measure.appliers import REGISTRY
-    from advisor.measure.store import ResultStore
+    from advisor.measurement.appliers import REGISTRY
+    from advisor.measurement.store import ResultStore
 
-    run_mod = import_module("advisor.measure.run")  # `advisor.measure` the attribute is the function
+    run_mod = import_module("advisor.measurement.run")  # `advisor.measurement` the attribute is the function
     profile_mod = import_module("advisor.profile.model")
     model, x, desc = build(kind, quick)
     n_params = sum(p.numel() for p in model.parameters())

@@ -4,8 +4,8 @@ A fixed workload (a small CNN forward loop of about ``--workload-s`` seconds, th
 once by calibration) runs in several variants, interleaved round-robin over ``--repeats`` rounds:
 
 * ``unmeasured``: the bare loop.
-* ``ours-meter``: inside our meters (``advisor.measure.energy.get_meters()``, ``begin``/``end``).
-* ``ours-harness``: through ``advisor.measure.harness.benchmark`` with the same number of calls
+* ``ours-meter``: inside our meters (``advisor.measurement.energy.get_meters()``, ``begin``/``end``).
+* ``ours-harness``: through ``advisor.measurement.harness.benchmark`` with the same number of calls
   (per-call timing and energy chunks, no early stop) - the path ``advisor.measure()`` uses.
 * ``ours-harness-ci-check``: the harness with its stopping rule evaluated after every call (the
   95 % CI of the median is recomputed each call, as when the CI never gets tight on a noisy machine).
@@ -37,8 +37,8 @@ import torch
 from _bench_common import add_common_args, machine_info, spread, versions, write_result
 from torch import nn
 
-from advisor.measure.energy import get_meters
-from advisor.measure.harness import benchmark
+from advisor.measurement.energy import get_meters
+from advisor.measurement.harness import benchmark
 
 TARGET_OVERHEAD_PCT = 1.0
 NEVER = -1.0  # a rel_ci no CI can meet (0 can be met: identical no-op times give a zero-width CI)
@@ -130,7 +130,7 @@ def intrinsic_costs(n_calls: int, per_call_s: float, repeats: int = 5) -> dict[s
     The overhead they add to the workload is then cost / workload time, resolvable even when the
     workload's own wall time is too noisy to show a sub-1 % difference.
     """
-    from advisor.measure.harness import CHUNK_S
+    from advisor.measurement.harness import CHUNK_S
 
     meters, _ = get_meters()
     pairs = 200

@@ -21,7 +21,7 @@ from advisor import load_catalog
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import detect_hardware
 from advisor.profile.model import profile_model
-from advisor.recommend import recommend
+from advisor.recommendation import recommend
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -26,8 +26,8 @@ import torch
 from _bench_common import add_common_args, machine_info, spread, versions, write_result
 from torch import nn
 
-from advisor.measure.run import measure
-from advisor.measure.store import ResultStore
+from advisor.measurement.run import measure
+from advisor.measurement.store import ResultStore
 
 TECHNIQUES = ["post-training-dynamic-quantization", "inference-mode-and-no-grad"]
 

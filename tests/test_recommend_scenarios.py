@@ -10,7 +10,7 @@ from advisor import load_catalog
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import HardwareProfile
 from advisor.profile.model import ModelProfile
-from advisor.recommend import recommend
+from advisor.recommendation import recommend
 
 CAT = load_catalog()
 

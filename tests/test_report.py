@@ -18,7 +18,7 @@ import advisor
 from advisor import AdvisorError
 from advisor.cli import main
 from advisor.profile.constraints import Constraints
-from advisor.report import ReportError, build_data, load_results, render
+from advisor.reports import ReportError, build_data, load_results, render
 
 XSS = "<script>alert(1)</script>"
 
@@ -162,7 +162,7 @@ def parse_bibtex(text: str) -> dict[str, dict[str, str]]:
 
 
 def test_bibtex_escapes_special_characters() -> None:
-    from advisor.report.bibtex import render_bibtex
+    from advisor.reports.bibtex import render_bibtex
 
     ref = {"id": "odd2020x", "type": "article-journal", "title": "50% of {Nets} & C# use a_b $x$ ~ ^ \\",
            "author": [{"family": "de Jong", "given": "M."}], "issued": {"date-parts": [[2020]]},
@@ -374,7 +374,7 @@ def test_cli_end_to_end(inputs: dict[str, Any], tmp_path: Path, capsys: pytest.C
 
 
 def test_report_is_the_function_and_import_stays_light() -> None:
-    assert callable(advisor.report) and advisor.report.__module__ == "advisor.report._report"
+    assert callable(advisor.report) and advisor.report.__module__ == "advisor.reports._report"
     assert advisor.load_results is load_results
     code = "import sys, advisor; print([m for m in ('jinja2', 'matplotlib', 'torch', 'pandas') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -19,7 +19,7 @@ from advisor import CatalogError, load_catalog
 from advisor.catalog import schema as S
 from advisor.catalog.gaps import coverage_gaps
 from advisor.catalog.surveys import node_techniques, survey_tree_frame
-from advisor.recommend.estimate import evidence_ratio
+from advisor.recommendation.estimate import evidence_ratio
 from advisor.ui.explorer import TAB_TITLES, Explorer, explorer
 
 ROW_ID = re.compile(r'<tr data-id="([^"]+)"')

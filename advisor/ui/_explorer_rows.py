@@ -12,7 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from advisor.catalog import schema as S
-from advisor.recommend.estimate import evidence_ratio
+from advisor.recommendation.estimate import evidence_ratio
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,7 +73,7 @@ def best_saving(t: S.Technique) -> tuple[float, S.Evidence] | None:
     """The technique's largest reported resource saving as (factor, evidence item).
 
     The factor is baseline/new of a lower-is-better quantity (2.0 = halved; a 30 % decrease is
-    1.43), converted as the advisor does (:func:`advisor.recommend.estimate.evidence_ratio`, the
+    1.43), converted as the advisor does (:func:`advisor.recommendation.estimate.evidence_ratio`, the
     geometric middle of a range). Accuracy items, signed ``change`` items and absolute units are
     not savings and are skipped. Whole-model (``end-to-end``) items are preferred; component-level
     items are used only when a technique has no other.

@@ -12,7 +12,7 @@ def results_png(results: list[Any], dpi: int = 90) -> bytes:
     """Render measured results as a PNG (three panels), for a ``widgets.Image``.
 
     Args:
-        results: :class:`~advisor.measure.run.TechniqueResult` objects; those without timing are
+        results: :class:`~advisor.measurement.run.TechniqueResult` objects; those without timing are
             left out of the latency and energy panels.
         dpi: Resolution of the image.
 

@@ -236,7 +236,7 @@ class AdvisorUI:
 
     def carbon_settings(self) -> tuple[str | None, float]:
         """``(region, pue)`` from the form, checked against the shipped carbon-intensity table."""
-        from advisor.measure.carbon import check_pue, get_intensity
+        from advisor.measurement.carbon import check_pue, get_intensity
 
         pue = check_pue(self.pue.value)  # below 1.0 -> ConstraintError naming the fix
         region = self.region.value.strip() or None
@@ -268,7 +268,7 @@ class AdvisorUI:
     # --- actions ------------------------------------------------------------------------------
     @_guard
     def _on_recommend(self, _button: Any = None) -> None:
-        from advisor.recommend import recommend
+        from advisor.recommendation import recommend
 
         constraints = self.constraints()
         self.carbon_settings()
@@ -307,7 +307,7 @@ class AdvisorUI:
         )
         self.explain_select.options = [r.id for r in rec.recommended[: self.top.value]]
         measurable = [r.id for r in rec.recommended if r.measurable_here]
-        from advisor.measure.appliers import available_ids
+        from advisor.measurement.appliers import available_ids
 
         others = [tid for tid in available_ids() if tid not in measurable]  # applicable, but not recommended here
         self.techniques.options = [(f"#{rec.rank_of(t)} {t}", t) for t in measurable] + [
@@ -328,7 +328,7 @@ class AdvisorUI:
 
     @_guard
     def _on_measure(self, _button: Any = None) -> None:
-        from advisor.measure.run import measure
+        from advisor.measurement.run import measure
 
         if self.model is None:
             raise ConstraintError("Measure needs a model: open the form with advise(model, example_inputs)")
@@ -384,7 +384,7 @@ class AdvisorUI:
 
     @_guard
     def _on_export(self, kind: str, _button: Any = None) -> None:
-        from advisor.report import report
+        from advisor.reports import report
 
         if self.recommendations is None and self.run is None:
             raise ConstraintError("Export: nothing to export yet; click Recommend (and Measure) first")

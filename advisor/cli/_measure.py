@@ -1,0 +1,236 @@
+"""Sub-commands that measure on this machine: measure, measure-training, sweep, regions, history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from advisor.cli._app import command, out
+
+__all__ = ["add_parsers"]
+
+
+@command("measure")
+def _measure(args: argparse.Namespace) -> int:
+    from advisor.measurement.carbon import get_intensity, resolve_region, what_if
+    from advisor.measurement.run import measure
+    from advisor.profile.model import load_model_spec
+
+    region = resolve_region(args.region)
+    if region:  # a typo in --region / --what-if / --pue fails before the model is built
+        get_intensity(region)
+    what_if(0.0, [r.strip() for r in (args.what_if or "").split(",") if r.strip()], args.pue)
+    loaded = load_model_spec(args.model)
+    techniques: Any = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "recommended"
+    run = measure(
+        loaded.model,
+        loaded.example_inputs,
+        techniques,
+        eval_fn=loaded.eval_fn,
+        top=args.recommended,
+        budget_s=args.budget_s,
+        store=args.store,
+        tdp_w=args.tdp_w,
+        progress=args.format == "table",
+        region=args.region,
+        pue=args.pue,
+        what_if=[r.strip() for r in args.what_if.split(",") if r.strip()] if args.what_if else None,
+    )
+    if args.out:
+        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if args.format == "json":
+        out(run.to_json())
+        return 0 if run.status == "finished" else 130
+    import pandas as pd
+
+    with pd.option_context("display.width", 220, "display.max_columns", None, "display.max_colwidth", 50):
+        cols = ["technique", "status", "latency_ms", "latency_ms_iqr", "speedup", "energy_j_per_call",
+                "energy_ratio", "energy_method", "top1_agreement", "accuracy_change", "predicted_latency_ratio",
+                "outside_prediction"]  # fmt: skip
+        if run.carbon and run.carbon.region:
+            cols.insert(cols.index("energy_method") + 1, "co2e_g_per_1k_calls")
+        out(run.table()[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return _run_footer(run, args.out)
+
+
+def _run_footer(run: Any, json_path: str | None) -> int:
+    """What every measurement command prints under its table: carbon, estimate and load warnings, where it is kept.
+
+    Returns:
+        The exit code: 0 for a finished run, 130 for an interrupted one.
+    """
+    if run.carbon:
+        out("\n".join(run.carbon.lines()))
+    methods = {r.timing.energy_method for r in run.all_results() if r.timing}
+    if any(m and m.startswith("estimated") for m in methods):
+        out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+    if run.meta.get("load", {}).get("note"):
+        out("WARNING: " + run.meta["load"]["note"])
+    out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {json_path}" if json_path else ""))
+    return 0 if run.status == "finished" else 130
+
+
+@command("measure-training")
+def _measure_training(args: argparse.Namespace) -> int:
+    from advisor.measurement.training import DEFAULT_TECHNIQUES, measure_training
+    from advisor.profile.model import load_model_spec
+
+    loaded = load_model_spec(args.model)  # factories return no targets: the default loss is used
+    techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else DEFAULT_TECHNIQUES
+    run = measure_training(loaded.model, loaded.example_inputs, techniques=techniques,
+                           steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
+                           store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
+                           progress=args.format == "table")  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if args.format == "json":
+        out(run.to_json())
+        return 0 if run.status == "finished" else 130
+    import pandas as pd
+
+    with pd.option_context("display.width", 240, "display.max_columns", None, "display.max_colwidth", 60):
+        out(run.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    m = run.meta
+    out(f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
+             f"example batch (no data loading, no evaluation); loss: {m['loss']}")  # fmt: skip
+    return _run_footer(run, args.out)
+
+
+@command("regions")
+def _regions(args: argparse.Namespace) -> int:
+    from advisor.measurement.carbon import search_regions
+
+    rows = search_regions(args.search)
+    if args.format == "json":
+        out(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+    if args.format == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["region", "kind", "name", "g_co2e_per_kwh", "year", "source"])
+        w.writerows([r.region, r.kind, r.name, f"{r.g_co2e_per_kwh:g}", r.year, r.source] for r in rows)
+        out(buf.getvalue().rstrip("\n"))
+        return 0
+    if not rows:
+        out(f"no region matches {args.search!r}; try a country name, ISO3 code or provider (e.g. gcp)")
+        return 0
+    lines = [f"{'region':<28} {'name':<44} {'gCO2e/kWh':>9} {'year':>4}  source"]
+    lines += [f"{r.region:<28} {r.name[:44]:<44} {r.g_co2e_per_kwh:>9g} {r.year:>4}  {r.source}" for r in rows]
+    lines.append(f"{len(rows)} region(s); annual averages; use an id with `measure --region ID`. See docs/carbon.md.")
+    out("\n".join(lines))
+    return 0
+
+
+@command("sweep")
+def _sweep(args: argparse.Namespace) -> int:
+    from advisor._errors import ConstraintError
+    from advisor.measurement.sweep import batch_sweep
+    from advisor.profile.model import load_model_spec
+
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        msg = f"--sizes: expected comma-separated integers such as 1,8,32, got {args.sizes!r}"
+        raise ConstraintError(msg) from None
+    loaded = load_model_spec(args.model)
+    rows = batch_sweep(loaded.model, loaded.example_inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w)
+    if args.format == "json":
+        out(json.dumps([r.to_dict() for r in rows], indent=2))
+        return 0
+
+    def f(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    lines = [f"{'batch':>6} {'status':<14} {'latency_ms':>11} {'iqr_ms':>8} {'ms/item':>9} {'items/s':>10} "
+             f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"{r.batch_size:>6} {r.status:<14} {f(r.latency_ms_median, '.3f'):>11} {f(r.latency_ms_iqr, '.3f'):>8} "
+            f"{f(r.latency_ms_per_item, '.4f'):>9} {f(r.throughput_per_s, '.1f'):>10} "
+            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mb, '.0f'):>9} {f(r.activation_mb, '.2f'):>8}"
+        )
+        if r.reason:
+            lines.append(f"       {r.reason}")
+    methods = sorted({r.energy_method for r in rows if r.energy_method})
+    if methods:
+        estimated = any(m.startswith("estimated") for m in methods)
+        est = " (ESTIMATED: no RAPL/NVML counter readable here)" if estimated else ""
+        lines.append(f"energy: {', '.join(methods)}{est}")
+    mem = sorted({r.memory_method for r in rows if r.memory_method})
+    if mem:
+        lines.append(f"peak memory: {', '.join(mem)}; act_MiB: leaf-module outputs of one forward pass")
+    out("\n".join(lines))
+    return 0
+
+
+@command("history")
+def _history(args: argparse.Namespace) -> int:
+    from advisor.measurement.store import ResultStore
+
+    store = ResultStore(args.store)
+    if args.run:
+        out(json.dumps(store.results(args.run), indent=2))
+        return 0
+    runs = store.runs(args.limit)
+    if not runs:
+        out(f"no runs in {store.path}")
+        return 0
+    import datetime as dt
+
+    for r in runs:
+        when = dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M")
+        out(f"{r['run_id']}  {when}  {r['status']:<11} {r['model_name']:<20} {r['n_results']} results")
+    return 0
+
+
+def add_parsers(sub: Any, add: Any) -> None:
+    """Add this group's sub-command parsers."""
+    me = add("measure", "apply techniques to your model and measure time, energy and quality here")
+    me.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    me.add_argument("--techniques", metavar="A,B", help="technique ids to measure (default: the recommended ones)")
+    me.add_argument("--recommended", type=int, default=5, metavar="N", help="measure the top N recommendations")
+    me.add_argument(
+        "--budget-s", type=float, default=120.0, help="seconds for measuring the baseline and techniques (not set-up)"
+    )
+    me.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    me.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    me.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    me.add_argument("--format", choices=["table", "json"], default="table")
+    me.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e: FRA, US-CA, gcp:europe-west1 "
+                    "(default $GREEN_ADVISOR_REGION; list with `green-advisor regions`)")  # fmt: skip
+    me.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")
+    me.add_argument("--what-if", metavar="R1,R2", help="also show the CO2e in these regions")
+
+    mt = add("measure-training", "time training techniques per step and project a whole run's time, energy, CO2e")
+    mt.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    mt.add_argument("--steps-per-epoch", type=int, required=True, metavar="N", help="optimizer steps per epoch")
+    mt.add_argument("--epochs", type=int, required=True, metavar="E", help="epochs of the run to project")
+    mt.add_argument("--techniques", metavar="A,B", help="training technique ids (default: all with an applier)")
+    mt.add_argument("--budget-s", type=float, default=60.0, help="time budget for the measurements, in seconds")
+    mt.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    mt.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e (default $GREEN_ADVISOR_REGION)")
+    mt.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")
+    mt.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    mt.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    mt.add_argument("--format", choices=["table", "json"], default="table")
+
+    rg = add("regions", "list the carbon-intensity table: region id, name, gCO2e/kWh, year, source")
+    rg.add_argument("--search", metavar="TEXT", help="keep rows whose id, name, kind or country contain every word")
+    rg.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+    sw = add("sweep", "time your model at several batch sizes: latency, throughput, energy per item, memory")
+    sw.add_argument("--model", required=True, metavar="SPEC", help="'module:factory' or 'path/file.py:factory'")
+    sw.add_argument("--sizes", default="1,8,32,128", metavar="A,B", help="batch sizes (default 1,8,32,128)")
+    sw.add_argument("--budget-s", type=float, default=30.0, help="time budget for the whole sweep, in seconds")
+    sw.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    sw.add_argument("--format", choices=["table", "json"], default="table")
+
+    h = add("history", "list past measurement runs (or one run's results with --run ID)")
+    h.add_argument("--store", metavar="PATH")
+    h.add_argument("--run", metavar="ID")
+    h.add_argument("--limit", type=int, default=20)

@@ -1,0 +1,39 @@
+"""The ``report`` sub-command: turn a results JSON into HTML, Markdown, JSON and BibTeX."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from advisor.cli._app import command, out
+
+__all__ = ["add_parsers"]
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from advisor.catalog import load_catalog
+    from advisor.reports._data import read_results
+    from advisor.reports._report import report
+
+    inputs, kind = read_results(args.results)
+    title = args.title or inputs.pop("title", None)
+    inputs.pop("title", None)
+    written = report(**inputs, out=args.out, formats=[args.format] if args.format else None, title=title,
+                     catalog=load_catalog(args.data) if args.data else None)  # fmt: skip
+    for fmt, path in written.items():
+        out(f"wrote {path} ({fmt}, from {kind} {args.results})")
+    return 0
+
+
+def add_parsers(sub: Any, add: Any) -> None:
+    """Add this group's sub-command parsers."""
+    r = add("report", "write a report (HTML, Markdown, JSON, BibTeX) from a results JSON")
+    r.add_argument(
+        "results",
+        metavar="RESULTS.json",
+        help="from `measure --out`, `recommend --format json`, the demo's advice.json, or a report.json",
+    )
+    r.add_argument("--out", required=True, metavar="FILE_OR_DIR", help="a .html/.md/.json/.bib file, or a directory")
+    r.add_argument("--format", choices=["html", "md", "json", "bib"], help="only this format")
+    r.add_argument("--title", metavar="T", help="the report's title")

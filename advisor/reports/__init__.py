@@ -1,0 +1,20 @@
+"""Reports of recommendations and measurements: HTML, Markdown, JSON and BibTeX.
+
+::
+
+    import advisor
+    run = advisor.measure(model, inputs, budget_s=60)
+    advisor.report(run, advisor.recommend(profile), out="green-report/")   # all four formats
+    from advisor.reports import load_results   # also advisor.load_results
+    advisor.report(**load_results("results.json"), out="report.html")
+
+``advisor.report`` is the function (bound in ``advisor/__init__.py``); import names from this
+package with ``from advisor.reports import ...``.
+
+Light to import: Jinja2 and matplotlib are loaded when a format that needs them is written.
+"""
+
+from advisor.reports._data import ReportError, build_data, load_results
+from advisor.reports._report import FORMATS, render, report
+
+__all__ = ["FORMATS", "ReportError", "build_data", "load_results", "render", "report"]
