@@ -6,30 +6,57 @@ catch one class. Messages say what was wrong and how to fix it.
 ::
 
     AdvisorError
-    ├── CatalogError                 the technique database could not be used
-    │   ├── DataValidationError      data files break the schema or cross-entry rules (.problems)
-    │   └── UnknownTechniqueError    an id that is not in the catalog (also a KeyError)
-    ├── ProfileError                 a model, model spec or profile file cannot be profiled
-    ├── HardwareError                a hardware profile file is malformed
-    ├── ConstraintError              an invalid constraint (phase, objective, budget, ...)
-    └── MissingExtraError            an optional dependency is missing; names the pip command
+    ├── CatalogError                       the technique database could not be used
+    │   ├── DataValidationError            data files break the schema or cross-entry rules (.problems)
+    │   │   └── IntensityTableError        the carbon-intensity table breaks a rule
+    │   └── UnknownTechniqueError          an id that is not in the catalog (also a KeyError)
+    ├── ProfileError                       a model, model spec or profile file cannot be profiled
+    ├── HardwareError                      a hardware profile file is malformed
+    ├── ConstraintError                    an invalid constraint (phase, objective, budget, ...; also a ValueError)
+    ├── RecommendationError                a question the recommendations cannot answer
+    │   └── ExcludedTechniqueError         the technique was excluded; says why (also a KeyError)
+    ├── MeasurementError                   a measurement could not be made
+    │   ├── NotApplicable                  a technique cannot be applied to this model here (a verdict)
+    │   │   └── MissingApplierDependencyError   ... because its optional package is missing
+    │   ├── MeterUnavailable               an energy counter cannot be read here (also a RuntimeError)
+    │   ├── StoreError                     the results store cannot be opened, written or read
+    │   └── MachineBusyError               the machine lock was not granted in time (also a TimeoutError)
+    ├── ReportError                        a report input is unreadable or of an unknown kind
+    ├── CampaignError                      a campaign plan is invalid or a campaign cannot run
+    └── MissingExtraError                  an optional dependency is missing; names the pip command (ImportError)
+        └── MissingApplierDependencyError  (also a NotApplicable)
+
+Every class is importable from ``advisor`` and from here; modules that used to define some of them
+(``advisor.measurement.store.StoreError``, ...) re-export the same class.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from advisor.catalog.validate import Problem
 
 __all__ = [
     "AdvisorError",
+    "CampaignError",
     "CatalogError",
     "ConstraintError",
     "DataValidationError",
+    "ExcludedTechniqueError",
     "HardwareError",
+    "IntensityTableError",
+    "MachineBusyError",
+    "MeasurementError",
+    "MeterUnavailable",
+    "MissingApplierDependencyError",
     "MissingExtraError",
+    "NotApplicable",
     "ProfileError",
+    "RecommendationError",
+    "ReportError",
+    "StoreError",
     "UnknownTechniqueError",
 ]
 
@@ -100,3 +127,69 @@ class MissingExtraError(AdvisorError, ImportError):
             f"{purpose} needs the optional dependency {module!r}, which is not installed. "
             f"Install it with: pip install 'green-dl-advisor[{extra}]'"
         )
+
+
+class IntensityTableError(DataValidationError):
+    """The carbon-intensity CSV breaks a rule; ``.problems`` has one entry per broken cell."""
+
+    def __init__(self, problems: list[Any], path: Path) -> None:
+        super().__init__(problems)
+        lines = "\n".join(str(p) for p in problems[:20])
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        self.args = (
+            f"{len(problems)} problem(s) in the carbon-intensity table {path}:\n{lines}{more}\n"
+            "Rebuild it with `python data/carbon/build_intensity.py CODECARBON_DIR` or fix the named cells "
+            "(see data/carbon/README.md).",
+        )
+
+
+class RecommendationError(AdvisorError):
+    """A question the recommendations cannot answer."""
+
+
+class ExcludedTechniqueError(RecommendationError, KeyError):
+    """``Recommendations[id]`` for a technique that was excluded (or never considered); says why."""
+
+    def __init__(self, technique_id: str, reasons: list[str]) -> None:
+        self.technique_id = technique_id
+        self.reasons = reasons
+        why = "; ".join(reasons) if reasons else "it is not in the catalog the recommendations were made from"
+        super().__init__(
+            f"{technique_id!r} is not among the recommendations: {why}. "
+            "See Recommendations.excluded() for every exclusion, or .explain(id)."
+        )
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class MeasurementError(AdvisorError):
+    """A measurement could not be made."""
+
+
+class NotApplicable(MeasurementError):  # noqa: N818 - it is a verdict, not a failure
+    """The technique cannot be applied to this model here; the message says why."""
+
+
+class MissingApplierDependencyError(MissingExtraError, NotApplicable):
+    """An applier's optional dependency is not installed; the message names the install command."""
+
+
+class MeterUnavailable(MeasurementError, RuntimeError):  # noqa: N818 - reads better at the call site
+    """An energy backend cannot read energy here; the message says why and how to fix it."""
+
+
+class StoreError(MeasurementError):
+    """The results store cannot be opened, written or read."""
+
+
+class MachineBusyError(MeasurementError, TimeoutError):
+    """The machine-wide measurement lock was not granted within the caller's timeout."""
+
+
+class ReportError(AdvisorError):
+    """A report input (file or object) is unreadable or not a kind of result the report understands."""
+
+
+class CampaignError(AdvisorError):
+    """A campaign plan is invalid, or a campaign cannot run."""

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from advisor._errors import ConstraintError, DataValidationError
+from advisor._errors import ConstraintError, IntensityTableError
 
 __all__ = [
     "KINDS",
@@ -88,20 +88,6 @@ class Intensity:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return asdict(self)
-
-
-class IntensityTableError(DataValidationError):
-    """The carbon-intensity CSV breaks a rule; ``.problems`` has one entry per broken cell."""
-
-    def __init__(self, problems: list[Any], path: Path) -> None:
-        super().__init__(problems)
-        lines = "\n".join(str(p) for p in problems[:20])
-        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        self.args = (
-            f"{len(problems)} problem(s) in the carbon-intensity table {path}:\n{lines}{more}\n"
-            "Rebuild it with `python data/carbon/build_intensity.py CODECARBON_DIR` or fix the named cells "
-            "(see data/carbon/README.md).",
-        )
 
 
 def default_intensity_path() -> Path:

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from advisor._errors import AdvisorError
+from advisor._errors import StoreError
 
 __all__ = ["ResultStore", "StoreError", "default_store_path"]
 
@@ -27,10 +27,6 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, technique)
 );
 """
-
-
-class StoreError(AdvisorError):
-    """The results store cannot be opened or written."""
 
 
 def default_store_path() -> Path:

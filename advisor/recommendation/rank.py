@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from advisor._errors import UnknownTechniqueError
+from advisor._errors import ExcludedTechniqueError, UnknownTechniqueError
 from advisor.catalog import schema as S
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import HardwareProfile
@@ -123,7 +123,8 @@ class Recommendations:
         for r in self.recommended:
             if r.id == technique_id:
                 return r
-        raise KeyError(technique_id)
+        excluded = next((e for e in self.excluded_items if e.id == technique_id), None)
+        raise ExcludedTechniqueError(technique_id, [f.text for f in excluded.reasons] if excluded else [])
 
     @property
     def ids(self) -> list[str]:

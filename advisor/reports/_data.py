@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from advisor._errors import AdvisorError
+from advisor._errors import ReportError
 
 __all__ = [
     "REPORT_KIND",
@@ -45,10 +45,6 @@ _HOW = (
 )
 _MEASURE_KEYS = ("run_id", "baseline", "results", "meta")
 _RECOMMEND_KEYS = ("recommended", "excluded", "constraints")
-
-
-class ReportError(AdvisorError):
-    """A report input (file or object) is unreadable or not a kind of result the report understands."""
 
 
 # --- loading ----------------------------------------------------------------------------------------

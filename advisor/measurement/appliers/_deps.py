@@ -9,17 +9,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from advisor._errors import MissingExtraError
-from advisor.measurement.appliers.base import NotApplicable
+from advisor._errors import MissingApplierDependencyError
 
 __all__ = ["REQUIRES", "MissingApplierDependencyError", "need"]
 
 # technique id -> modules its applier imports beyond torch (checked by ``available_ids``)
 REQUIRES: dict[str, tuple[str, ...]] = {}
-
-
-class MissingApplierDependencyError(MissingExtraError, NotApplicable):
-    """An applier's optional dependency is not installed; the message names the install command."""
 
 
 def need(module: str, extra: str, purpose: str) -> Any:

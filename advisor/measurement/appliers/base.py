@@ -7,11 +7,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from advisor._errors import NotApplicable
+
 __all__ = ["REGISTRY", "Applied", "Applier", "NotApplicable", "register"]
-
-
-class NotApplicable(Exception):  # noqa: N818 - it is a verdict, not a failure
-    """The technique cannot be applied to this model here; the message says why."""
 
 
 @dataclass

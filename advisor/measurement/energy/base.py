@@ -12,11 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor._errors import MeterUnavailable
+
 __all__ = ["EnergyMeter", "EnergyReading", "MeterUnavailable", "Ticker"]
-
-
-class MeterUnavailable(RuntimeError):  # noqa: N818 - reads better at the call site
-    """A backend cannot read energy here; the message says why and how to fix it."""
 
 
 @dataclass(frozen=True)
