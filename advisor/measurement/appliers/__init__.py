@@ -13,7 +13,31 @@ from advisor.measurement.appliers import pruning as _pruning  # noqa: F401
 from advisor.measurement.appliers import static_quant as _static_quant  # noqa: F401
 from advisor.measurement.appliers.base import REGISTRY, Applied, NotApplicable, no_grad_eval
 
-__all__ = ["REGISTRY", "Applied", "NotApplicable", "available_ids", "no_grad_eval"]
+__all__ = ["REGISTRY", "Applied", "NotApplicable", "apply_technique", "available_ids", "no_grad_eval"]
+
+from typing import Any
+
+
+def apply_technique(
+    variant_id: str, model: Any, example_inputs: tuple[Any, ...], *, calibration_data: Any = None
+) -> Applied:
+    """Apply one measured variant (a technique id, a ``+`` stack, optionally ``@setting``) to a copy of ``model``.
+
+    This is the only entry point the measurement engine calls.
+
+    Args:
+        variant_id: E.g. ``torch-compile``, ``onnx-runtime-inference+int8``, ``openvino-runtime@fp32``.
+        model: The user's model (never modified).
+        example_inputs: A batch of inputs, as a tuple of positional arguments.
+        calibration_data: Optional iterable of input batches for static quantizers.
+
+    Raises:
+        NotApplicable: The variant cannot be applied here; the message says why.
+    """
+    del calibration_data  # used by the static quantizers (runtimes issue)
+    if variant_id not in REGISTRY:
+        raise NotApplicable(f"no applier for {variant_id!r}; appliers exist for: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[variant_id](model, example_inputs)
 
 
 def available_ids() -> list[str]:
