@@ -1,6 +1,7 @@
 """The technique catalog: schema, loading, validation, graph and coverage gaps."""
 
 from advisor.catalog._catalog import Catalog, load_catalog
+from advisor.catalog._files import default_data_dir, read_data_dir
 from advisor.catalog.validate import Problem, validate_dir
 
-__all__ = ["Catalog", "Problem", "load_catalog", "validate_dir"]
+__all__ = ["Catalog", "Problem", "default_data_dir", "load_catalog", "read_data_dir", "validate_dir"]

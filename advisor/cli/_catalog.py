@@ -102,7 +102,7 @@ def _show(args: argparse.Namespace) -> int:
 # --- validate, schema, gaps ------------------------------------------------------------------------
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from advisor.catalog._files import read_data_dir
+    from advisor.catalog import read_data_dir
     from advisor.catalog.validate import parse
 
     parsed = parse(read_data_dir(args.data))
@@ -123,7 +123,7 @@ def _schema(args: argparse.Namespace) -> int:
     from advisor.catalog.export_schema import render, write_schemas
 
     if args.write:
-        from advisor.catalog._files import default_data_dir
+        from advisor.catalog import default_data_dir
 
         target = Path(args.write) if args.write != "-" else default_data_dir() / "schema"
         for path in write_schemas(target):

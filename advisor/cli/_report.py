@@ -13,8 +13,7 @@ __all__ = ["add_parsers"]
 @command("report")
 def _report(args: argparse.Namespace) -> int:
     from advisor.catalog import load_catalog
-    from advisor.reports._data import read_results
-    from advisor.reports._report import report
+    from advisor.reports import read_results, report
 
     inputs, kind = read_results(args.results)
     title = args.title or inputs.pop("title", None)

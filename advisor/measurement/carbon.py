@@ -93,11 +93,11 @@ class Intensity:
 def default_intensity_path() -> Path:
     """Where the shipped table is: ``<data dir>/carbon/intensity.csv``.
 
-    The data dir is :func:`advisor.catalog._files.default_data_dir` (``GREEN_ADVISOR_DATA``, the wheel's
+    The data dir is :func:`advisor.catalog.default_data_dir` (``GREEN_ADVISOR_DATA``, the wheel's
     ``advisor/_data``, the checkout's ``data/``); a ``GREEN_ADVISOR_DATA`` folder without a ``carbon/``
     table falls back to the shipped one.
     """
-    from advisor.catalog._files import default_data_dir
+    from advisor.catalog import default_data_dir
 
     first = default_data_dir() / "carbon" / "intensity.csv"
     if first.is_file():

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advisor._errors import CatalogError, MissingExtraError
+from advisor.catalog import Catalog, load_catalog
 from advisor.catalog import schema as S
-from advisor.catalog._catalog import Catalog, load_catalog
 from advisor.ui._explorer_detail import detail_html, placeholder_html
 from advisor.ui._explorer_rows import SORT_OPTIONS, build_rows, sort_ids, table_html, vocab_label
 
