@@ -31,34 +31,44 @@ RELATION_EDGE_TYPES = frozenset(S.RELATION_TYPES)
 def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
     """Build the taxonomy-and-relations graph of a catalog."""
     g = nx.MultiDiGraph()
-    for term in S.CATEGORIES:
-        g.add_node(f"category:{term}", kind="category", label=term)
-    for term in S.STAGES:
-        g.add_node(f"stage:{term}", kind="stage", label=term)
-    for term in S.LEVELS:
-        g.add_node(f"level:{term}", kind="level", label=term)
+    _add_vocabulary_nodes(g)
+    _add_survey_trees(g, catalog)
+    for t in catalog:
+        g.add_node(t.id, kind="technique", label=t.name, category=t.category, level=t.level)
+    for t in catalog:
+        _add_technique_edges(g, catalog, t)
+    return g
+
+
+def _add_vocabulary_nodes(g: nx.MultiDiGraph) -> None:
+    for kind, terms in (("category", S.CATEGORIES), ("stage", S.STAGES), ("level", S.LEVELS)):
+        for term in terms:
+            g.add_node(f"{kind}:{term}", kind=kind, label=term)
+
+
+def _add_survey_trees(g: nx.MultiDiGraph, catalog: Catalog) -> None:
     for tree in catalog.surveys.values():
         g.add_node(tree.survey, kind="survey", label=tree.title)
         for node in tree.nodes:
             g.add_node(node.id, kind="survey-node", label=node.title, survey=tree.survey)
         for node in tree.nodes:
             g.add_edge(node.id, node.parent or tree.survey, type="child-of")
-    for t in catalog:
-        g.add_node(t.id, kind="technique", label=t.name, category=t.category, level=t.level)
-    for t in catalog:
-        if t.category:
-            g.add_edge(t.id, f"category:{t.category}", type="in-category")
-        for stage in t.lifecycle_stages:
-            g.add_edge(t.id, f"stage:{stage}", type="in-stage")
-        if t.level:
-            g.add_edge(t.id, f"level:{t.level}", type="at-level")
-        for node in catalog.survey_nodes_of(t):
-            if node in g:
-                g.add_edge(t.id, node, type="discussed-in")
-        for rel in t.relations:
-            if rel.target in catalog:
-                g.add_edge(t.id, rel.target, type=rel.type, note=rel.note)
-    return g
+
+
+def _add_technique_edges(g: nx.MultiDiGraph, catalog: Catalog, t: S.Technique) -> None:
+    """Taxonomy edges (category, stages, level, survey nodes) and typed relations of one technique."""
+    if t.category:
+        g.add_edge(t.id, f"category:{t.category}", type="in-category")
+    for stage in t.lifecycle_stages:
+        g.add_edge(t.id, f"stage:{stage}", type="in-stage")
+    if t.level:
+        g.add_edge(t.id, f"level:{t.level}", type="at-level")
+    for node in catalog.survey_nodes_of(t):
+        if node in g:
+            g.add_edge(t.id, node, type="discussed-in")
+    for rel in t.relations:
+        if rel.target in catalog:
+            g.add_edge(t.id, rel.target, type=rel.type, note=rel.note)
 
 
 def relation_graph(g: nx.MultiDiGraph) -> nx.MultiDiGraph:

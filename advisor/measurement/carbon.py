@@ -118,12 +118,22 @@ def _problem(where: tuple[str, int], column: str, rule: str, expected: str, got:
 
 def _parse_row(row: dict[str, str], where: tuple[str, int], seen: dict[str, int], problems: list[Any]) -> Any:
     """The row as an :class:`Intensity`, or None after appending its problems."""
-    line = where[1]
     start = len(problems)
     cell = {k: (row.get(k) or "").strip() for k in COLUMNS}
     for col in REQUIRED:
         if not cell[col]:
             problems.append(_problem(where, col, "required", "a non-empty value", row.get(col)))
+    _check_region(cell, where, seen, problems)
+    g = _check_intensity(cell, where, problems)
+    year = _check_year(cell, where, problems)
+    if len(problems) > start:
+        return None
+    return Intensity(cell["region"], cell["name"], cell["kind"], g, year, cell["source"], cell["iso3"],
+                     cell["provider"], cell["source_url"], cell["note"])  # fmt: skip
+
+
+def _check_region(cell: dict[str, str], where: tuple[str, int], seen: dict[str, int], problems: list[Any]) -> None:
+    """Region id unique and well-formed, kind known, country and cloud ids consistent."""
     region, kind = cell["region"], cell["kind"]
     if region:
         key = region.casefold()
@@ -131,41 +141,46 @@ def _parse_row(row: dict[str, str], where: tuple[str, int], seen: dict[str, int]
             problems.append(_problem(where, "region", "unique", f"an id not used before (line {seen[key]} has it)",
                                      region))  # fmt: skip
         else:
-            seen[key] = line
+            seen[key] = where[1]
         if any(c.isspace() for c in region) or "," in region:
             problems.append(_problem(where, "region", "id", "no spaces or commas", region))
     if kind and kind not in KINDS:
         problems.append(_problem(where, "kind", "enum", f"one of {', '.join(KINDS)}", kind))
-    g = math.nan
-    if cell["g_co2e_per_kwh"]:
-        try:
-            g = float(cell["g_co2e_per_kwh"])
-        except ValueError:
-            problems.append(_problem(where, "g_co2e_per_kwh", "number", "a number in gCO2e/kWh",
-                                     cell["g_co2e_per_kwh"]))  # fmt: skip
-        else:
-            if not (0 < g < MAX_G_PER_KWH):
-                expected = f"0 < value < {MAX_G_PER_KWH:g} gCO2e/kWh"
-                problems.append(_problem(where, "g_co2e_per_kwh", "range", expected, cell["g_co2e_per_kwh"]))
-    year = 0
-    if cell["year"]:
-        try:
-            year = int(cell["year"])
-        except ValueError:
-            problems.append(_problem(where, "year", "integer", "a four-digit year", cell["year"]))
-        else:
-            if not (1990 <= year <= date.today().year):
-                problems.append(_problem(where, "year", "range", f"1990..{date.today().year}", cell["year"]))
     if kind == "country" and region and (cell["iso3"] != region or len(region) != 3 or not region.isalpha()):
         problems.append(_problem(where, "iso3", "country-id", "a country row's region equal to its 3-letter iso3",
                                  f"region={region!r}, iso3={cell['iso3']!r}"))  # fmt: skip
     if kind == "cloud-region" and (not cell["provider"] or not region.startswith(cell["provider"] + ":")):
         problems.append(_problem(where, "provider", "cloud-id", "a provider, and region written 'provider:id'",
                                  f"region={region!r}, provider={cell['provider']!r}"))  # fmt: skip
-    if len(problems) > start:
-        return None
-    return Intensity(region, cell["name"], kind, g, year, cell["source"], cell["iso3"], cell["provider"],
-                     cell["source_url"], cell["note"])  # fmt: skip
+
+
+def _check_intensity(cell: dict[str, str], where: tuple[str, int], problems: list[Any]) -> float:
+    """The intensity in gCO2e/kWh (NaN when missing or broken, with the problem appended)."""
+    if not cell["g_co2e_per_kwh"]:
+        return math.nan
+    try:
+        g = float(cell["g_co2e_per_kwh"])
+    except ValueError:
+        problems.append(_problem(where, "g_co2e_per_kwh", "number", "a number in gCO2e/kWh", cell["g_co2e_per_kwh"]))
+        return math.nan
+    if not (0 < g < MAX_G_PER_KWH):
+        expected = f"0 < value < {MAX_G_PER_KWH:g} gCO2e/kWh"
+        problems.append(_problem(where, "g_co2e_per_kwh", "range", expected, cell["g_co2e_per_kwh"]))
+    return g
+
+
+def _check_year(cell: dict[str, str], where: tuple[str, int], problems: list[Any]) -> int:
+    """The data year (0 when missing or broken, with the problem appended)."""
+    if not cell["year"]:
+        return 0
+    try:
+        year = int(cell["year"])
+    except ValueError:
+        problems.append(_problem(where, "year", "integer", "a four-digit year", cell["year"]))
+        return 0
+    if not (1990 <= year <= date.today().year):
+        problems.append(_problem(where, "year", "range", f"1990..{date.today().year}", cell["year"]))
+    return year
 
 
 _CACHE: dict[tuple[str, float], dict[str, Intensity]] = {}
