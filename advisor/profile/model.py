@@ -27,10 +27,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from advisor._errors import MissingExtraError, ProfileError
 from advisor._pydantic import first_error
 
-__all__ = ["LAYER_KINDS", "LoadedModel", "ModelProfile", "load_model_spec", "load_profile_file", "profile_model"]
+__all__ = [
+    "ARCHITECTURES",
+    "LAYER_KINDS",
+    "LoadedModel",
+    "ModelProfile",
+    "load_model_spec",
+    "load_profile_file",
+    "profile_model",
+]
 
 LAYER_KINDS = ("convolution", "linear", "attention", "recurrent", "normalization", "embedding", "other")
 Family = Literal["cnn", "transformer", "rnn", "mlp", "gnn", "llm", "unknown"]
+# Architecture traits, in the catalog's ``applicability.architectures`` vocabulary (without ``any``).
+Architecture = Literal[
+    "encoder-only",
+    "generative-decoder",
+    "encoder-decoder",
+    "convolutional",
+    "vision-transformer",
+    "recurrent",
+    "mlp",
+]
+ARCHITECTURES: tuple[str, ...] = Architecture.__args__
+# A convolution share of the FLOPs above this makes a model "convolutional" (a ViT's patch embedding is ~1-3 %).
+CONV_TRAIT_SHARE = 0.2
+# Hugging Face ``config.model_type`` values of vision transformers.
+VIT_MODEL_TYPES = frozenset(
+    {"vit", "deit", "beit", "dinov2", "swin", "swinv2", "vit_mae", "vit_msn", "dinat", "levit", "mobilevit", "dpt"}
+)
 
 
 class ModelProfile(BaseModel):
@@ -52,6 +77,12 @@ class ModelProfile(BaseModel):
             (exactly ``nn.Linear``, ``nn.LSTM``, ``nn.GRU`` and the RNN cells).
         depth: Number of weight layers (convolution, linear, recurrent, embedding modules).
         has_batchnorm: Whether batch normalisation is present (it folds into convolutions).
+        architectures: Architecture traits (``encoder-only``, ``generative-decoder``, ``encoder-decoder``,
+            ``convolutional``, ``vision-transformer``, ``recurrent``, ``mlp``); empty when unknown.
+        can_generate: Whether the model has a working ``generate`` method (autoregressive decoding).
+        sequence_length: Tokens (or patches/time steps) per example in the example input, if it is a sequence.
+        dtype: The dtype holding most of the parameter bytes (``float32``, ``bfloat16``, ...).
+        device: Where the parameters are (``cpu``, ``cuda:0``, ...).
         source: ``module``, ``spec:...`` or the profile file's path.
     """
 
@@ -71,6 +102,11 @@ class ModelProfile(BaseModel):
     dynamic_quantizable_share: float | None = Field(None, ge=0, le=1)
     depth: int | None = Field(None, ge=0)
     has_batchnorm: bool = False
+    architectures: list[Architecture] = Field(default_factory=list)
+    can_generate: bool = False
+    sequence_length: int | None = Field(None, ge=1)
+    dtype: str | None = None
+    device: str | None = None
     source: str = "file"
 
     def share(self, kind: str) -> float | None:
@@ -100,7 +136,17 @@ class ModelProfile(BaseModel):
             lines.append(f"FLOP mix: {mix}")
         if self.depth is not None:
             lines.append(f"weight layers: {self.depth}")
+        if self.architectures:
+            gen = ", has generate()" if self.can_generate else ""
+            seq = f", sequence length {self.sequence_length}" if self.sequence_length else ""
+            lines.append(f"architecture: {', '.join(self.architectures)}{gen}{seq}")
+        if self.dtype or self.device:
+            lines.append(f"dtype {self.dtype or '?'} on {self.device or '?'}")
         return lines
+
+    def trait_text(self) -> str:
+        """The traits in words for reasons, e.g. 'encoder-only' or 'convolutional' ('unknown' without any)."""
+        return "/".join(self.architectures) if self.architectures else "unknown architecture"
 
 
 # --- live module ----------------------------------------------------------------------------------
@@ -178,50 +224,23 @@ def _rnn_hook(name: str, sink: dict[str, int], torch: Any) -> Callable[..., None
     return hook
 
 
-def profile_model(
-    model: Any, example_inputs: Any, *, name: str | None = None, phase: str = "inference"
-) -> ModelProfile:
-    """Introspect a live model with one forward pass on the example inputs.
-
-    The model is run in eval mode under ``torch.no_grad`` and restored to its previous mode.
-
-    Args:
-        model: A ``torch.nn.Module``.
-        example_inputs: A tensor or tuple of tensors (positional arguments of ``forward``).
-        name: A label; defaults to the model's class name.
-        phase: ``training``, ``inference`` or ``both``.
-
-    Raises:
-        ProfileError: the object is not a module, or the forward pass fails.
-    """
-    torch = _torch()
-    nn = torch.nn
-    from torch.utils.flop_counter import FlopCounterMode
-
-    if not isinstance(model, nn.Module):
-        raise ProfileError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    inputs = _as_tuple(example_inputs)
-
-    n_params = sum(p.numel() for p in model.parameters())
+def _count_params(model: Any) -> tuple[int, dict[str, int]]:
+    """Number of parameters and bytes of parameters and buffers by dtype."""
     by_dtype: dict[str, int] = {}
     for t in [*model.parameters(), *model.buffers()]:
         key = str(t.dtype).replace("torch.", "")
         by_dtype[key] = by_dtype.get(key, 0) + t.numel() * t.element_size()
+    return sum(p.numel() for p in model.parameters()), by_dtype
 
-    kinds = {n: _kind_of(m, nn) for n, m in model.named_modules()}
-    counts = dict.fromkeys(LAYER_KINDS, 0)
-    for k in kinds.values():
-        if k:
-            counts[k] += 1
-    dyn_types = (nn.Linear, nn.LSTM, nn.GRU, nn.LSTMCell, nn.RNNCell, nn.GRUCell)
-    dyn_names = {n for n, m in model.named_modules() if type(m) in dyn_types}
 
+def _counted_forward(model: Any, inputs: tuple[Any, ...], torch: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """One forward pass under the FLOP counter: inclusive FLOPs per module path, plus RNN FLOPs by module name."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    nn = torch.nn
     rnn_flops: dict[str, int] = {}  # FlopCounterMode does not see inside aten::lstm/gru: count those here
-    hooks = []
-    for n, m in model.named_modules():
-        if isinstance(m, nn.RNNBase):
-            hooks.append(m.register_forward_hook(_rnn_hook(n, rnn_flops, torch)))
-
+    hooks = [m.register_forward_hook(_rnn_hook(n, rnn_flops, torch)) for n, m in model.named_modules()
+             if isinstance(m, nn.RNNBase)]  # fmt: skip
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
@@ -244,10 +263,17 @@ def profile_model(
             fastpath.set_fastpath_enabled(old_fast)
         for h in hooks:
             h.remove()
-
-    # FlopCounterMode reports inclusive totals per module path ("Global", "Root", "Root.layer1", ...).
-    root = type(model).__name__
     totals = {k: sum(v.values()) for k, v in counter.get_flop_counts().items() if k != "Global"}
+    return totals, rnn_flops
+
+
+def _flop_shares(
+    root: str, totals: dict[str, int], rnn_flops: dict[str, int], kinds: dict[str, str | None], dyn_names: set[str]
+) -> tuple[int, dict[str, float], int]:
+    """Total forward FLOPs, the share per layer kind, and the FLOPs in dynamically quantizable modules.
+
+    ``totals`` are FlopCounterMode's inclusive totals per module path ("Root", "Root.layer1", ...).
+    """
     for mod_name, flops in rnn_flops.items():
         parts = mod_name.split(".") if mod_name else []
         for i in range(len(parts) + 1):
@@ -268,16 +294,108 @@ def profile_model(
             continue
         mod_name = paths[path]
         kind = kinds.get(mod_name)
-        if kind is None:  # attribute loose ops to the nearest typed ancestor (e.g. attention matmuls)
-            parts = mod_name.split(".")
-            while parts and kind is None:
-                parts = parts[:-1]
-                kind = kinds.get(".".join(parts)) if parts else None
+        parts = mod_name.split(".")
+        while kind is None and parts:  # loose ops go to the nearest typed ancestor (e.g. attention matmuls)
+            parts = parts[:-1]
+            kind = kinds.get(".".join(parts)) if parts else None
         share[kind or "other"] += own
         if mod_name in dyn_names:
             dyn_flops += own
     flop_share = {k: round(v / total, 4) for k, v in share.items()} if total else {}
-    weight_layers = sum(counts[k] for k in ("convolution", "linear", "recurrent", "embedding"))
+    return total, flop_share, dyn_flops
+
+
+def _can_generate(model: Any) -> bool:
+    """Whether ``model.generate`` does autoregressive decoding (HF encoders have the method but cannot)."""
+    if not callable(getattr(model, "generate", None)):
+        return False
+    check = getattr(model, "can_generate", None)
+    if callable(check):
+        try:
+            return bool(check())
+        except Exception:  # noqa: BLE001 - a custom can_generate that fails: trust the method's presence
+            return True
+    return True
+
+
+def _sequence_length(inputs: tuple[Any, ...], torch: Any, has_attention_or_rnn: bool) -> int | None:
+    """Tokens per example: dim 1 of integer ids (B, S) or of a float sequence (B, S, D)."""
+    for x in inputs:
+        if not isinstance(x, torch.Tensor) or x.dim() < 2:
+            continue
+        if x.dim() == 2 and not x.is_floating_point():
+            return int(x.shape[1])
+        if x.dim() == 3 and has_attention_or_rnn:
+            return int(x.shape[1])
+    return None
+
+
+def _traits(model: Any, counts: dict[str, int], flop_share: dict[str, float], generates: bool) -> list[str]:
+    """Architecture traits from the config (Hugging Face models) and the layer mix."""
+    config = getattr(model, "config", None)
+    names = " ".join(type(m).__name__.lower() for m in model.modules())
+    attention = bool(counts.get("attention")) or "transformer" in names
+    conv_share = flop_share.get("convolution") if flop_share else None
+    has_conv = bool(counts.get("convolution"))
+    vit = str(getattr(config, "model_type", "")).lower() in VIT_MODEL_TYPES or (
+        attention and has_conv and conv_share is not None and conv_share < CONV_TRAIT_SHARE
+    )
+    out: list[str] = []
+    if getattr(config, "is_encoder_decoder", False) or isinstance(model, _torch().nn.Transformer):
+        out.append("encoder-decoder")
+    elif attention and generates:
+        out.append("generative-decoder")
+    elif vit:
+        out.append("vision-transformer")
+    elif attention:
+        out.append("encoder-only")
+    if has_conv and (conv_share is None or conv_share >= CONV_TRAIT_SHARE):
+        out.append("convolutional")
+    if counts.get("recurrent"):
+        out.append("recurrent")
+    if not out and counts.get("linear"):
+        out.append("mlp")
+    return out
+
+
+def _device_of(model: Any) -> str | None:
+    for t in model.parameters():
+        return str(t.device)
+    return None
+
+
+def profile_model(
+    model: Any, example_inputs: Any, *, name: str | None = None, phase: str = "inference"
+) -> ModelProfile:
+    """Introspect a live model with one forward pass on the example inputs.
+
+    The model is run in eval mode under ``torch.no_grad`` and restored to its previous mode.
+
+    Args:
+        model: A ``torch.nn.Module``.
+        example_inputs: A tensor or tuple of tensors (positional arguments of ``forward``).
+        name: A label; defaults to the model's class name.
+        phase: ``training``, ``inference`` or ``both``.
+
+    Raises:
+        ProfileError: the object is not a module, or the forward pass fails.
+    """
+    torch = _torch()
+    nn = torch.nn
+    if not isinstance(model, nn.Module):
+        raise ProfileError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    inputs = _as_tuple(example_inputs)
+    n_params, by_dtype = _count_params(model)
+    kinds = {n: _kind_of(m, nn) for n, m in model.named_modules()}
+    counts = dict.fromkeys(LAYER_KINDS, 0)
+    for k in kinds.values():
+        if k:
+            counts[k] += 1
+    dyn_types = (nn.Linear, nn.LSTM, nn.GRU, nn.LSTMCell, nn.RNNCell, nn.GRUCell)
+    dyn_names = {n for n, m in model.named_modules() if type(m) in dyn_types}
+    totals, rnn_flops = _counted_forward(model, inputs, torch)
+    total, flop_share, dyn_flops = _flop_shares(type(model).__name__, totals, rnn_flops, kinds, dyn_names)
+    generates = _can_generate(model)
     return ModelProfile(
         name=name or type(model).__name__,
         family=_guess_family(model, counts, n_params),
@@ -290,8 +408,13 @@ def profile_model(
         flop_share=flop_share,
         layer_counts={k: v for k, v in counts.items() if v},
         dynamic_quantizable_share=round(dyn_flops / total, 4) if total else None,
-        depth=weight_layers,
+        depth=sum(counts[k] for k in ("convolution", "linear", "recurrent", "embedding")),
         has_batchnorm=any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()),
+        architectures=_traits(model, counts, flop_share, generates),
+        can_generate=generates,
+        sequence_length=_sequence_length(inputs, torch, bool(counts["attention"] or counts["recurrent"])),
+        dtype=max(by_dtype, key=by_dtype.get) if by_dtype else None,
+        device=_device_of(model),
         source="module",
     )
 
