@@ -14,7 +14,18 @@ package with ``from advisor.reports import ...``.
 Light to import: Jinja2 and matplotlib are loaded when a format that needs them is written.
 """
 
+from advisor.reports._campaign import campaign_data, campaign_report
 from advisor.reports._data import ReportError, build_data, load_results, read_results
 from advisor.reports._report import FORMATS, render, report
 
-__all__ = ["FORMATS", "ReportError", "build_data", "load_results", "read_results", "render", "report"]
+__all__ = [
+    "FORMATS",
+    "ReportError",
+    "build_data",
+    "campaign_data",
+    "campaign_report",
+    "load_results",
+    "read_results",
+    "render",
+    "report",
+]

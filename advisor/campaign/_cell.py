@@ -1,0 +1,126 @@
+"""Run one campaign cell where the hardware is: load the model spec, measure (or tune), describe the node.
+
+This is the code a worker executes, in a Ray task or a local subprocess; it returns plain JSON so
+that the driver, possibly on another machine, can write it into its own store.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+__all__ = ["hardware_fingerprint", "run_cell"]
+
+
+def hardware_fingerprint(hw: Any) -> dict[str, Any]:
+    """What identifies a node type: CPU model and features, cores, memory, GPUs; plus a short hash of them."""
+    import hashlib
+    import json
+
+    facts = {
+        "cpu_model": hw.cpu_model,
+        "arch": hw.arch,
+        "logical_cores": hw.logical_cores,
+        "cpu_features": sorted(hw.cpu_features),
+        "memory_gib": round(hw.memory_gb),
+        "gpus": sorted(g.name for g in hw.gpus),
+        "energy_counters": [n for n, s in (("rapl", hw.rapl), ("nvml", hw.nvml)) if s.readable],
+    }
+    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+    return {**facts, "fingerprint": digest, "hostname": socket.gethostname(), "python": platform.python_version()}
+
+
+def _techniques_for(task: dict[str, Any]) -> tuple[Any, int]:
+    techniques = task["techniques"]
+    if isinstance(techniques, dict):
+        return "recommended", int(techniques["recommended"])
+    return techniques, 5
+
+
+def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_path: str) -> dict[str, Any]:
+    import advisor
+
+    common = {"budget_s": task["budget_s"], "region": task["region"], "pue": task["pue"]}
+    if task["techniques"] == "tune" and hasattr(advisor, "tune"):
+        plan = advisor.tune(model, inputs, eval_fn=eval_fn, store=store_path, progress=False, **common)
+        return {"kind": "tune", "tune": plan.to_dict(), "run": plan.run.to_dict()}
+    techniques, top = _techniques_for(task)
+    if techniques == "tune":  # tune is not available in this version: measure the top recommendations
+        techniques, top = "recommended", 5
+    run = advisor.measure(
+        model,
+        inputs,
+        techniques,
+        eval_fn=eval_fn,
+        top=top,
+        store=store_path,
+        progress=False,
+        name=task["model"],
+        **common,
+    )
+    return {"kind": "measure", "run": run.to_dict()}
+
+
+def run_cell(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one cell here and return its outcome as JSON-ready data.
+
+    Returns:
+        ``{"status": "ok", "run": ..., "hardware": ..., "wall_s": ...}``, or ``{"status": "error",
+        "error": "<one line>", "traceback": "<summary>"}`` when the model spec or the measurement raised
+        (a deterministic failure: not retried).
+    """
+    t0, started_at = time.monotonic(), time.time()
+    try:
+        from advisor.profile import detect_hardware
+        from advisor.profile.model import load_model_spec
+
+        hardware = hardware_fingerprint(detect_hardware())
+        loaded = load_model_spec(task["spec"])
+        inputs = loaded.example_inputs if isinstance(loaded.example_inputs, tuple) else (loaded.example_inputs,)
+        if task.get("batch_size"):
+            from advisor.measurement.sweep import resize_batch
+
+            inputs = resize_batch(inputs, task["batch_size"])
+        with tempfile.TemporaryDirectory(prefix="green-advisor-cell-") as tmp:
+            outcome = _measure(task, loaded.model, inputs, loaded.eval_fn, str(Path(tmp) / "cell.sqlite"))
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500],
+            "traceback": "".join(tb[-6:])[-3000:],
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+    return {
+        "status": "ok",
+        **outcome,
+        "hardware": hardware,
+        "wall_s": time.monotonic() - t0,
+        "pid": os.getpid(),
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }
+
+
+def main() -> int:
+    """``python -m advisor.campaign._cell TASK_JSON OUT_JSON``: run one cell in this process (the local runner)."""
+    import json
+
+    task = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    result = run_cell(task)
+    Path(sys.argv[2]).write_text(json.dumps(result, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
