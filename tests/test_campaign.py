@@ -34,9 +34,9 @@ models:
   - {name: encoder, spec: models.py:encoder}
 techniques: [inference-mode-and-no-grad]
 budget_s: 1
+retries: 2
 node_groups:
   - {name: group-a, resources: {group_a: 1}, region: FRA, pue: 1.2}
-retries: 2
 """
 
 
