@@ -22,6 +22,8 @@ def _technique(tid: str, category: str | None, **over: Any) -> dict[str, Any]:
         "name": tid.replace("-", " ").title(),
         "summary": f"A test technique called {tid}.",
         "category": category,
+        "kind": "model",
+        "parent": None,
         "lifecycle_stages": ["deployment"],
         "level": "model",
         "surveys": {"xu2021": ["xu2021:quantization"], "mehlin2023": [], "lee2021": []},
@@ -29,6 +31,8 @@ def _technique(tid: str, category: str | None, **over: Any) -> dict[str, Any]:
         "costs": {"accuracy_risk": "low", "effort": "low"},
         "applicability": {
             "model_families": ["any"],
+            "architectures": ["any"],
+            "architectures_note": None,
             "phases": ["inference"],
             "hardware": ["cpu"],
             "needs_retraining": "none",
@@ -42,6 +46,8 @@ def _technique(tid: str, category: str | None, **over: Any) -> dict[str, Any]:
                 "unit": "x",
                 "baseline": "fp32",
                 "setting": "test",
+                "hardware_class": "server-cpu",
+                "basis": "saving",
                 "reference": "alpha2020one",
                 "locator": "Table 1",
             }

@@ -19,11 +19,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "ARCHITECTURES",
+    "BASES",
     "CATEGORIES",
     "COST_KINDS",
     "DIRECTIONS",
     "EFFORTS",
     "HARDWARE",
+    "HARDWARE_CLASSES",
+    "KINDS",
     "LEVELS",
     "METRICS",
     "MODEL_FAMILIES",
@@ -48,6 +52,27 @@ __all__ = [
 ]
 
 Category = Literal["compact-networks", "efficient-training", "efficient-inference", "efficient-data"]
+Kind = Literal["model", "training", "data", "runtime", "infrastructure", "practice"]
+Architecture = Literal[
+    "any",
+    "encoder-only",
+    "generative-decoder",
+    "encoder-decoder",
+    "convolutional",
+    "vision-transformer",
+    "recurrent",
+    "mlp",
+]
+HardwareClass = Literal[
+    "datacenter-gpu",
+    "consumer-gpu",
+    "server-cpu",
+    "desktop-cpu",
+    "mobile-edge",
+    "accelerator",
+    "simulated",
+]
+Basis = Literal["saving", "more-hardware", "estimation-error"]
 Stage = Literal["it-infrastructure", "data", "modeling", "training", "deployment", "evaluation"]
 Level = Literal["model", "arithmetic", "implementation"]
 ModelFamily = Literal["any", "cnn", "transformer", "rnn", "mlp", "gnn", "llm"]
@@ -81,6 +106,8 @@ Metric = Literal[
     "model-size",
     "parameters",
     "data",
+    "communication",
+    "bit-width",
     "accuracy",
     "cost",
 ]
@@ -136,6 +163,10 @@ METRICS: tuple[str, ...] = Metric.__args__
 DIRECTIONS: tuple[str, ...] = Direction.__args__
 UNITS: tuple[str, ...] = Unit.__args__
 SURVEYS: tuple[str, ...] = Survey.__args__
+KINDS: tuple[str, ...] = Kind.__args__
+ARCHITECTURES: tuple[str, ...] = Architecture.__args__
+HARDWARE_CLASSES: tuple[str, ...] = HardwareClass.__args__
+BASES: tuple[str, ...] = Basis.__args__
 
 KEBAB_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 REFKEY_RE = r"^[a-z][a-z0-9]*$"
@@ -171,6 +202,15 @@ class Evidence(BaseModel):
     baseline: Text = Field(description="What the figure is compared against, e.g. 'BERT-base FP32'.")
     setting: Text = Field(description="Task, dataset, model and conditions of the measurement.")
     hardware: str | None = Field(None, description="Hardware the figure was obtained on, if stated.")
+    hardware_class: HardwareClass = Field(
+        description="Class of the hardware behind the figure, from the source's setting: 'datacenter-gpu', "
+        "'consumer-gpu', 'server-cpu', 'desktop-cpu', 'mobile-edge', 'accelerator' (TPU, FPGA, ASIC) or "
+        "'simulated' (counted, simulated or analytical: FLOPs, parameters, models of cost)."
+    )
+    basis: Basis = Field(
+        description="'saving' (resources saved for the same work), 'more-hardware' (faster by adding devices) or "
+        "'estimation-error' (the size of a misestimate, not a saving). Only 'saving' feeds expected savings."
+    )
     reference: RefKey = Field(description="Key of the source in data/references.json.")
     locator: Text = Field(description="Where in the source: 'Table 3', 'Section 4.2', 'p. 7', 'Abstract'.")
     note: str | None = Field(None, description="Caveats or how the figure was derived from the source.")
@@ -218,6 +258,14 @@ class Applicability(BaseModel):
     model_config = _STRICT
 
     model_families: list[ModelFamily] = Field(min_length=1, description="Model families it suits.")
+    architectures: list[Architecture] = Field(
+        min_length=1,
+        description="Model traits it needs: 'any', or the architectures it applies to (e.g. 'generative-decoder' "
+        "for KV-cache techniques, 'vision-transformer' for token merging).",
+    )
+    architectures_note: str | None = Field(
+        description="Why it needs those architectures (null when the list is just 'any' and that is obvious)."
+    )
     phases: list[Phase] = Field(min_length=1, description="Training, inference or both.")
     hardware: list[Hardware] = Field(min_length=1, description="Hardware on which it pays off.")
     requires_features: list[KebabId] = Field(
@@ -283,6 +331,14 @@ class Technique(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     summary: Text = Field(description="What it is and why it saves resources, in our own words.")
     category: Category | None = Field(description="Xu et al. 2021 category, or null if it has none.")
+    kind: Kind = Field(
+        description="What it changes: 'model' (the model or its numerics), 'training' (how it is trained), 'data', "
+        "'runtime' (how it is executed), 'infrastructure' (hardware, datacenter, region, scheduling) or 'practice' "
+        "(measuring, reporting, benchmarks)."
+    )
+    parent: KebabId | None = Field(
+        description="Id of the technique this one specialises (e.g. dynamic int8 under quantization), or null."
+    )
     lifecycle_stages: list[Stage] = Field(min_length=1, description="Mehlin et al. 2023 stages.")
     level: Level | None = Field(description="Lee et al. 2021 level, or null if it has none.")
     surveys: SurveyPlacement = Field(default_factory=SurveyPlacement)

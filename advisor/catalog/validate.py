@@ -77,6 +77,10 @@ VOCAB_KEYS = {
     "units": S.UNITS,
     "metrics": S.METRICS,
     "relation_types": S.RELATION_TYPES,
+    "kinds": S.KINDS,
+    "architectures": S.ARCHITECTURES,
+    "hardware_classes": S.HARDWARE_CLASSES,
+    "bases": S.BASES,
 }
 
 
