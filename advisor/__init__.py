@@ -25,6 +25,7 @@ from advisor._errors import (
     ExcludedTechniqueError,
     HardwareError,
     IntensityTableError,
+    KnowledgeError,
     MachineBusyError,
     MeasurementError,
     MeterUnavailable,
@@ -34,7 +35,9 @@ from advisor._errors import (
     ProfileError,
     RecommendationError,
     ReportError,
+    SaveError,
     StoreError,
+    TuneError,
     UnknownTechniqueError,
 )
 from advisor._version import __version__
@@ -44,6 +47,7 @@ from advisor.measurement.training import measure_training
 from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
 from advisor.recommendation import recommend
 from advisor.reports import report
+from advisor.tuning import tune
 
 __all__ = [
     "AdvisorError",
@@ -57,6 +61,7 @@ __all__ = [
     "HardwareError",
     "HardwareProfile",
     "IntensityTableError",
+    "KnowledgeError",
     "MachineBusyError",
     "MeasurementError",
     "MeterUnavailable",
@@ -67,7 +72,9 @@ __all__ = [
     "ProfileError",
     "RecommendationError",
     "ReportError",
+    "SaveError",
     "StoreError",
+    "TuneError",
     "UnknownTechniqueError",
     "__version__",
     "detect_hardware",
@@ -77,6 +84,7 @@ __all__ = [
     "profile_model",
     "recommend",
     "report",
+    "tune",
 ]
 
 _deprecated.install(__name__)  # old paths (advisor.measure.carbon, ...) warn and keep working

@@ -20,7 +20,10 @@ catch one class. Messages say what was wrong and how to fix it.
     │   │   └── MissingApplierDependencyError   ... because its optional package is missing
     │   ├── MeterUnavailable               an energy counter cannot be read here (also a RuntimeError)
     │   ├── StoreError                     the results store cannot be opened, written or read
+    │   ├── SaveError                      an applied variant cannot be saved as an artifact
     │   └── MachineBusyError               the machine lock was not granted in time (also a TimeoutError)
+    ├── KnowledgeError                     a knowledge file is unreadable or breaks the format
+    ├── TuneError                          tune cannot work with its arguments
     ├── ReportError                        a report input is unreadable or of an unknown kind
     ├── CampaignError                      a campaign plan is invalid or a campaign cannot run
     └── MissingExtraError                  an optional dependency is missing; names the pip command (ImportError)
@@ -47,6 +50,7 @@ __all__ = [
     "ExcludedTechniqueError",
     "HardwareError",
     "IntensityTableError",
+    "KnowledgeError",
     "MachineBusyError",
     "MeasurementError",
     "MeterUnavailable",
@@ -56,7 +60,9 @@ __all__ = [
     "ProfileError",
     "RecommendationError",
     "ReportError",
+    "SaveError",
     "StoreError",
+    "TuneError",
     "UnknownTechniqueError",
 ]
 
@@ -175,6 +181,10 @@ class MissingApplierDependencyError(MissingExtraError, NotApplicable):
     """An applier's optional dependency is not installed; the message names the install command."""
 
 
+class SaveError(MeasurementError):
+    """An applied variant could not be saved as a deployable artifact; the message says why."""
+
+
 class MeterUnavailable(MeasurementError, RuntimeError):  # noqa: N818 - reads better at the call site
     """An energy backend cannot read energy here; the message says why and how to fix it."""
 
@@ -185,6 +195,14 @@ class StoreError(MeasurementError):
 
 class MachineBusyError(MeasurementError, TimeoutError):
     """The machine-wide measurement lock was not granted within the caller's timeout."""
+
+
+class KnowledgeError(AdvisorError):
+    """A knowledge file (``green-advisor knowledge import``) is unreadable or breaks the format (file, entry, field)."""
+
+
+class TuneError(AdvisorError):
+    """``advisor.tune`` was called with arguments it cannot work with (phase, budget, constraints)."""
 
 
 class ReportError(AdvisorError):

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Quality", "fidelity", "first_tensor"]
+__all__ = ["FIDELITY_MIN", "Quality", "degenerate_reason", "fidelity", "first_tensor"]
+
+# below either figure a variant is flagged as losing fidelity, even when it is the fastest
+FIDELITY_MIN = {"cosine_similarity": 0.99, "top1_agreement": 0.99}
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Quality:
         cosine_similarity: Mean cosine similarity of the flattened outputs per example.
         max_abs_error: Largest absolute difference from the original outputs.
         error: Why quality could not be measured, if so.
+        degenerate: Why the outputs cannot be scored (constant or non-finite outputs), reported instead of scores.
+        fidelity_flag: Set when cosine or top-1 agreement falls below :data:`FIDELITY_MIN`: says which and by how much.
     """
 
     accuracy: float | None = None
@@ -33,6 +38,8 @@ class Quality:
     cosine_similarity: float | None = None
     max_abs_error: float | None = None
     error: str | None = None
+    degenerate: str | None = None
+    fidelity_flag: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -57,8 +64,45 @@ def first_tensor(out: Any) -> Any:
     return None
 
 
+def degenerate_reason(t: Any, reference: Any = None) -> str | None:
+    """Why an output tensor cannot be scored: non-finite values, one constant value, or the same row for every input.
+
+    The last is checked only against a ``reference`` whose rows differ (identical example inputs give
+    identical rows legitimately). Such outputs (e.g. constant logits from a broken quantization, or
+    vanishing activations) make cosine and top-1 agreement meaningless: they are reported, not scored.
+    """
+    import torch
+
+    t = t.detach().float()
+    if t.numel() == 0:
+        return "empty output"
+    if not bool(torch.isfinite(t).all()):
+        return f"non-finite output values ({int((~torch.isfinite(t)).sum())} NaN/inf of {t.numel()})"
+    scale = float(t.abs().max())
+    spread = float(t.max() - t.min())
+    if t.numel() > 1 and spread <= 1e-6 * max(1.0, scale):
+        return f"constant output (every value within {spread:.3g} of {float(t.flatten()[0]):.3g})"
+    if reference is not None and t.dim() > 1 and t.shape[0] > 1:
+        ref = reference.detach().float()
+        ref_scale = 1e-6 * max(1.0, float(ref.abs().max()))
+        if float((t - t[:1]).abs().max()) <= 1e-6 * max(1.0, scale) and float((ref - ref[:1]).abs().max()) > ref_scale:
+            return "the same output for every input in the batch (constant logits)"
+    return None
+
+
+def _flag(q: Quality) -> Quality:
+    low = [
+        f"{name.replace('_', ' ')} {value:.4f} < {FIDELITY_MIN[name]}"
+        for name, value in (("cosine_similarity", q.cosine_similarity), ("top1_agreement", q.top1_agreement))
+        if value is not None and value < FIDELITY_MIN[name]
+    ]
+    if not low:
+        return q
+    return Quality(**{**q.to_dict(), "fidelity_flag": "fidelity loss: " + "; ".join(low)})
+
+
 def fidelity(reference: Any, output: Any) -> Quality:
-    """Compare a variant's output with the original's."""
+    """Compare a variant's output with the original's (flagged below :data:`FIDELITY_MIN`; degenerate reported)."""
     import torch
 
     ref, out = first_tensor(reference), first_tensor(output)
@@ -69,13 +113,17 @@ def fidelity(reference: Any, output: Any) -> Quality:
     ref, out = ref.float(), out.float()
     if ref.shape != out.shape:
         return Quality(error=f"output shape changed from {tuple(ref.shape)} to {tuple(out.shape)}")
+    bad_ref, bad_out = degenerate_reason(ref), degenerate_reason(out, ref)
+    if bad_ref or bad_out:
+        which = f"original model: {bad_ref}" if bad_ref else f"variant: {bad_out}"
+        return Quality(degenerate=which, error=f"degenerate outputs, not scored ({which})")
     top1 = None
     if ref.dim() == 2 and ref.shape[1] > 1:
         top1 = float((ref.argmax(1) == out.argmax(1)).float().mean())
     flat_r = ref.reshape(ref.shape[0], -1) if ref.dim() > 1 else ref.reshape(1, -1)
     flat_o = out.reshape(out.shape[0], -1) if out.dim() > 1 else out.reshape(1, -1)
     cos = float(torch.nn.functional.cosine_similarity(flat_r, flat_o, dim=1).mean())
-    return Quality(top1_agreement=top1, cosine_similarity=cos, max_abs_error=float((ref - out).abs().max()))
+    return _flag(Quality(top1_agreement=top1, cosine_similarity=cos, max_abs_error=float((ref - out).abs().max())))
 
 
 def with_accuracy(q: Quality, eval_fn: Callable[[Any], float] | None, model: Any, baseline: float | None) -> Quality:

@@ -22,6 +22,8 @@ class Applied:
         context: A context manager factory wrapped around every call (autocast, inference mode).
         settings: What was done, for the record (dtype, threads, ...).
         restore: Undo process-wide settings (thread count) after measuring.
+        eager: The module before ``torch.compile`` (for saving; None when ``model`` is not compiled).
+        warnings: Things the user must know about this variant (e.g. bf16 on hardware without bf16 units).
     """
 
     model: Any
@@ -29,6 +31,8 @@ class Applied:
     context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
     settings: dict[str, Any] = field(default_factory=dict)
     restore: Callable[[], None] = lambda: None
+    eager: Any = None
+    warnings: list[str] = field(default_factory=list)
 
     def __call__(self) -> Any:
         """Run the transformed model once on its inputs, inside its context."""

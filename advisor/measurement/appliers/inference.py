@@ -66,28 +66,48 @@ def _no_fastpath() -> Iterator[None]:
             mha.set_fastpath_enabled(old)
 
 
-def _autocast(dtype_name: str) -> Any:
+def model_device_type(model: Any) -> str:
+    """``cuda``/``cpu``/... : where the model's first parameter (or buffer) lives; ``cpu`` for none."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device.type
+    return "cpu"
+
+
+def autocast_context(dtype_name: str, device_type: str = "cpu") -> Any:
+    """A context factory: ``torch.no_grad()`` and ``torch.autocast(device_type, dtype)``."""
     torch = _torch()
     dtype = getattr(torch, dtype_name)
 
     @contextlib.contextmanager
     def ctx() -> Iterator[None]:
-        with torch.no_grad(), torch.autocast("cpu", dtype=dtype):
+        with torch.no_grad(), torch.autocast(device_type, dtype=dtype):
             yield
 
     return ctx
 
 
+def _autocast_applied(model: Any, inputs: tuple[Any, ...], dtype_name: str) -> Applied:
+    from advisor.measurement.appliers._bf16 import hardware_warning
+
+    device = model_device_type(model)
+    m = _copy(model)
+    warning = hardware_warning(dtype_name, device)
+    settings: dict[str, Any] = {"autocast": dtype_name, "device": device}
+    if warning:
+        settings["warning"] = warning
+    return Applied(m, inputs, autocast_context(dtype_name, device), settings, warnings=[warning] if warning else [])
+
+
 @register("bfloat16")
 def bf16_autocast(model: Any, inputs: tuple[Any, ...]) -> Applied:
-    """Run under ``torch.autocast('cpu', dtype=torch.bfloat16)``."""
-    return Applied(_copy(model), inputs, _autocast("bfloat16"), {"autocast": "bfloat16", "device": "cpu"})
+    """Run under ``torch.autocast(<the model's device>, dtype=torch.bfloat16)``."""
+    return _autocast_applied(model, inputs, "bfloat16")
 
 
 @register("fp16-half-precision")
 def fp16_autocast(model: Any, inputs: tuple[Any, ...]) -> Applied:
-    """Run under ``torch.autocast('cpu', dtype=torch.float16)``."""
-    return Applied(_copy(model), inputs, _autocast("float16"), {"autocast": "float16", "device": "cpu"})
+    """Run under ``torch.autocast(<the model's device>, dtype=torch.float16)``."""
+    return _autocast_applied(model, inputs, "float16")
 
 
 @register("channels-last-memory-format")

@@ -1,0 +1,215 @@
+"""OpenVINO: convert the model, compile it for the CPU (or an Intel GPU), and NNCF post-training int8.
+
+``openvino-runtime`` is what a user gets from ``openvino.convert_model(model, example_input=...)``
+and ``core.compile_model(m, "CPU")``: the runtime's default inference precision, which is bf16 on
+CPUs with AVX-512 bf16 or AMX and fp32 elsewhere. ``openvino-runtime@fp32`` forces fp32. The
+precision actually used is read back from the compiled model (``INFERENCE_PRECISION_HINT``) and
+recorded. ``nncf-post-training-quantization`` quantizes the converted model to int8 with
+``nncf.quantize`` over the calibration batches (the transformer preset for transformer models).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import warnings
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from advisor.measurement.appliers._deps import REQUIRES, need
+from advisor.measurement.appliers.base import Applied, NotApplicable, register
+
+__all__ = ["OvModel", "is_transformer", "nncf_int8", "openvino_default", "openvino_fp32"]
+
+_PURPOSE_OV = "The openvino-runtime applier"
+_PURPOSE_NNCF = "The nncf-post-training-quantization applier"
+REQUIRES["openvino-runtime"] = REQUIRES["openvino-runtime@fp32"] = ("openvino",)
+REQUIRES["nncf-post-training-quantization"] = ("openvino", "nncf")
+
+
+class OvModel:
+    """An OpenVINO compiled model behind a torch-like call: tensors in, the original output type out.
+
+    Attributes:
+        compiled: The ``openvino.CompiledModel``.
+        ov_model: The ``openvino.Model`` it was compiled from (kept for saving as IR).
+        device: The OpenVINO device (``CPU``, ``GPU``).
+        config: The ``compile_model`` configuration used.
+        adapter: Rebuilds the original output type.
+    """
+
+    def __init__(self, compiled: Any, ov_model: Any, device: str, config: dict[str, str], adapter: Any) -> None:
+        self.compiled = compiled
+        self.ov_model = ov_model
+        self.device = device
+        self.config = config
+        self.adapter = adapter
+
+    def __call__(self, *args: Any) -> Any:
+        """Run the compiled model on torch tensors; return the output on the inputs' device."""
+        import torch
+
+        feeds = [a.detach().cpu().numpy() for a in args]
+        out = self.compiled(feeds)[self.compiled.output(0)]
+        device = args[0].device if args and isinstance(args[0], torch.Tensor) else "cpu"
+        return self.adapter(torch.from_numpy(out).to(device))
+
+    def eval(self) -> OvModel:
+        """No-op, so code that calls ``model.eval()`` keeps working."""
+        return self
+
+
+def is_transformer(model: Any) -> bool:
+    """Whether the model has attention blocks (``nn.MultiheadAttention`` or a ``...Attention`` module)."""
+    import torch
+
+    return any(
+        isinstance(m, torch.nn.MultiheadAttention) or type(m).__name__.endswith(("Attention", "SelfAttention"))
+        for m in model.modules()
+    )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the converters' and NNCF's progress bars, log lines and warnings."""
+    root = logging.getLogger()
+    level = root.level
+    nncf_logger = logging.getLogger("nncf")
+    nncf_level = nncf_logger.level
+    root.setLevel(logging.ERROR)
+    nncf_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+        nncf_logger.setLevel(nncf_level)
+
+
+def _tensor_inputs(inputs: tuple[Any, ...]) -> None:
+    import torch
+
+    if not all(isinstance(x, torch.Tensor) for x in inputs):
+        kinds = ", ".join(type(x).__name__ for x in inputs)
+        raise NotApplicable(f"the OpenVINO conversion here takes tensor inputs only; got {kinds}")
+
+
+def convert(model: Any, inputs: tuple[Any, ...]) -> tuple[Any, Any]:
+    """``openvino.convert_model`` on a copy of ``model`` (HF models wrapped); returns (ov.Model, adapter).
+
+    Raises:
+        NotApplicable: Non-tensor inputs, or the conversion fails.
+    """
+    from advisor.measurement.appliers._hf import as_tensor_module
+
+    ov = need("openvino", "openvino", _PURPOSE_OV)
+    _tensor_inputs(inputs)
+    m = copy.deepcopy(model).eval()
+    cpu_inputs = tuple(x.cpu() for x in inputs)
+    try:
+        m = m.cpu()
+        wrapped, adapter = as_tensor_module(m, cpu_inputs)
+        with _quiet():
+            ov_model = ov.convert_model(wrapped, example_input=cpu_inputs)
+    except NotApplicable:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotApplicable(f"openvino.convert_model failed ({type(exc).__name__}: {first[:300]})") from exc
+    return ov_model, adapter
+
+
+def _device(core: Any) -> str:
+    return "GPU" if any(d.startswith("GPU") for d in core.available_devices) else "CPU"
+
+
+def compile_ov(ov_model: Any, adapter: Any, *, precision: str | None) -> tuple[OvModel, dict[str, Any]]:
+    """Compile an ``openvino.Model``; ``precision`` None keeps the runtime's default, ``"f32"`` forces fp32."""
+    ov = need("openvino", "openvino", _PURPOSE_OV)
+    core = ov.Core()
+    device = _device(core)
+    config = {"INFERENCE_PRECISION_HINT": precision} if precision else {}
+    try:
+        compiled = core.compile_model(ov_model, device, config)
+    except Exception as exc:
+        raise NotApplicable(f"OpenVINO could not compile for {device} ({type(exc).__name__}: {exc})") from exc
+    used = compiled.get_property("INFERENCE_PRECISION_HINT")
+    settings = {
+        "openvino": ov.__version__.split("-")[0],
+        "device": device,
+        "available_devices": list(core.available_devices),
+        "precision_requested": precision or "runtime default",
+        "inference_precision": getattr(used, "type_name", None) or used.get_type_name(),
+        "performance_hint": str(compiled.get_property("PERFORMANCE_HINT")),
+        "inference_threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
+        "input_shapes": [str(i.get_partial_shape()) for i in ov_model.inputs],
+    }
+    return OvModel(compiled, ov_model, device, config, adapter), settings
+
+
+def _applied(model: Any, inputs: tuple[Any, ...], precision: str | None) -> Applied:
+    ov_model, adapter = convert(model, inputs)
+    wrapper, settings = compile_ov(ov_model, adapter, precision=precision)
+    settings = {"converter": "openvino.convert_model(model, example_input=...)", **settings}
+    return Applied(wrapper, inputs, contextlib.nullcontext, settings)
+
+
+@register("openvino-runtime")
+def openvino_default(model: Any, inputs: tuple[Any, ...]) -> Applied:
+    """Convert with ``openvino.convert_model`` and compile at the runtime's default precision.
+
+    Raises:
+        NotApplicable: openvino missing, non-tensor inputs, conversion or compilation fails.
+    """
+    return _applied(model, inputs, None)
+
+
+@register("openvino-runtime@fp32")
+def openvino_fp32(model: Any, inputs: tuple[Any, ...]) -> Applied:
+    """As ``openvino-runtime`` with ``INFERENCE_PRECISION_HINT=f32`` (no bf16 even where the CPU has it)."""
+    return _applied(model, inputs, "f32")
+
+
+@register("nncf-post-training-quantization")
+def nncf_int8(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None) -> Applied:
+    """Convert to OpenVINO, quantize with ``nncf.quantize`` (int8, calibrated), compile at the default precision.
+
+    Args:
+        model: The user's model (not modified).
+        inputs: Example inputs; the calibration set when ``calibration`` is None (optimistic).
+        calibration: Batches of inputs (each a tensor or a tuple of tensors) for the activation ranges.
+
+    Raises:
+        NotApplicable: openvino/nncf missing, conversion or quantization fails.
+    """
+    from advisor.measurement.appliers._calibration import calibration_batches
+
+    nncf = need("nncf", "openvino", _PURPOSE_NNCF)
+    batches, note = calibration_batches(calibration, inputs)
+    ov_model, adapter = convert(model, inputs)
+    transformer = is_transformer(model)
+    data = nncf.Dataset([[x.detach().cpu().numpy() for x in b] for b in batches])
+    kwargs: dict[str, Any] = {"subset_size": len(batches)}
+    if transformer:
+        kwargs["model_type"] = nncf.ModelType.TRANSFORMER
+    try:
+        with _quiet():
+            quantized = nncf.quantize(ov_model, data, **kwargs)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotApplicable(f"nncf.quantize failed ({type(exc).__name__}: {first[:300]})") from exc
+    wrapper, settings = compile_ov(quantized, adapter, precision=None)
+    fq = sum(1 for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize")
+    settings = {
+        "converter": "openvino.convert_model(model, example_input=...)",
+        "quantizer": f"nncf.quantize ({nncf.__version__}), int8 weights and activations",
+        "model_type": "TRANSFORMER preset (attention blocks found)" if transformer else "default (no attention)",
+        "fake_quantize_nodes": fq,
+        "calibration_batches": len(batches),
+        "calibration": note,
+        **settings,
+    }
+    return Applied(wrapper, inputs, contextlib.nullcontext, settings)
