@@ -60,6 +60,19 @@ def _cycle(d: dict[str, Any]) -> None:
     d["techniques"][B]["relations"] = [{"type": "requires", "target": "tech-a"}]
 
 
+def _app(rel: str, **fields: Any) -> Mutation:
+    def m(d: dict[str, Any]) -> None:
+        d["techniques"][rel]["applicability"].update(fields)
+
+    return m
+
+
+def _parent_cycle(d: dict[str, Any]) -> None:
+    d["techniques"][A]["parent"] = "tech-b"
+    d["techniques"][B]["parent"] = "tech-c"
+    d["techniques"][C]["parent"] = "tech-a"
+
+
 def _survey_parent(d: dict[str, Any]) -> None:
     pass  # handled in its own test (surveys are copied from the real data)
 
@@ -69,6 +82,22 @@ CASES: dict[str, tuple[Mutation, tuple[str, str, str]]] = {
     "file-syntax": (_syntax, ("tech-a.yaml", "(file)", "(file)")),
     "schema": (_set(A, saves=[]), ("tech-a.yaml", "tech-a", "saves")),
     "unit-vocabulary": (_ev(A, unit="furlongs"), ("tech-a.yaml", "tech-a", "evidence[0].unit")),
+    "kind-vocabulary": (_set(A, kind="library"), ("tech-a.yaml", "tech-a", "kind")),
+    "architecture-vocabulary": (
+        _app(A, architectures=["transformer"]),
+        ("tech-a.yaml", "tech-a", "applicability.architectures[0]"),
+    ),
+    "hardware-class-vocabulary": (
+        _ev(A, hardware_class="gpu"),
+        ("tech-a.yaml", "tech-a", "evidence[0].hardware_class"),
+    ),
+    "basis-vocabulary": (_ev(A, basis="speed-up"), ("tech-a.yaml", "tech-a", "evidence[0].basis")),
+    "architectures-note": (
+        _app(A, architectures=["convolutional"], architectures_note=None),
+        ("tech-a.yaml", "tech-a", "applicability.architectures_note"),
+    ),
+    "parent-exists": (_set(A, parent="no-such-technique"), ("tech-a.yaml", "tech-a", "parent")),
+    "parent-cycle": (_parent_cycle, ("tech-a.yaml", "tech-a", "parent")),
     "unique-id": (_dup, ("tech-a.yaml", "tech-a", "id")),
     "id-matches-filename": (_set(A, id="tech-z"), ("tech-a.yaml", "tech-z", "id")),
     "folder-matches-category": (_move, ("tech-a.yaml", "tech-a", "category")),
@@ -155,3 +184,107 @@ def test_schema_error_names_missing_field(make_data) -> None:
 def test_unknown_field_is_rejected(make_data) -> None:
     p = next(p for p in validate_dir(make_data(_set(A, colour="green"))) if p.rule == "schema")
     assert p.field == "colour" and "'green'" in p.got
+
+
+@pytest.mark.parametrize(
+    ("mutate", "rule", "field"),
+    [
+        (lambda d: d["techniques"][A].pop("kind"), "kind-vocabulary", "kind"),
+        (_app(A, architectures=[]), "architecture-vocabulary", "applicability.architectures"),
+        (lambda d: d["techniques"][A]["applicability"].pop("architectures"), "architecture-vocabulary", None),
+        (_ev(A, hardware_class=None), "hardware-class-vocabulary", "evidence[0].hardware_class"),
+        (_ev(A, basis=None), "basis-vocabulary", "evidence[0].basis"),
+        (lambda d: d["techniques"][A].pop("parent"), "schema", "parent"),
+        (_app(A, architectures=["any", "convolutional"]), "architectures-note", "applicability.architectures"),
+        (_set(A, parent="tech-a"), "relation-self", "parent"),
+    ],
+    ids=[
+        "kind-missing",
+        "architectures-empty",
+        "architectures-missing",
+        "hardware-class-missing",
+        "basis-missing",
+        "parent-missing",
+        "any-not-alone",
+        "parent-self",
+    ],
+)
+def test_classification_fields_present(mutate: Mutation, rule: str, field: str | None, make_data) -> None:
+    problems = validate_dir(make_data(mutate))
+    assert [p.rule for p in problems] == [rule], [str(p) for p in problems]
+    assert problems[0].field == (field or "applicability.architectures")
+
+
+def test_valid_architectures_with_note_and_parent_pass(make_data) -> None:
+    def m(d: dict[str, Any]) -> None:
+        _app(A, architectures=["generative-decoder"], architectures_note="Needs a KV cache.")(d)
+        d["techniques"][B]["parent"] = "tech-a"
+        d["techniques"][A]["kind"] = "runtime"
+
+    assert validate_dir(make_data(m)) == []
+
+
+def test_parent_cycle_is_reported_once(make_data) -> None:
+    hits = [p for p in validate_dir(make_data(_parent_cycle)) if p.rule == "parent-cycle"]
+    assert len(hits) == 1 and hits[0].got == "tech-a -> tech-b -> tech-c -> tech-a"
+
+
+def test_schema_error_stays_in_its_own_file(make_data) -> None:
+    """A broken entry is still a known technique and still cites its references: no errors elsewhere."""
+
+    def m(d: dict[str, Any]) -> None:
+        _orphan(d)  # a reference only tech-b cites
+        d["techniques"][B]["references"] = ["alpha2020one", "gamma2022three"]
+        del d["techniques"][B]["name"]
+        d["techniques"][C]["parent"] = "tech-b"
+
+    problems = validate_dir(make_data(m))
+    assert [(p.entry, p.field, p.rule) for p in problems] == [("tech-b", "name", "schema")], [str(p) for p in problems]
+
+
+def test_broken_entry_still_has_its_relations_and_references_checked(make_data) -> None:
+    def m(d: dict[str, Any]) -> None:
+        b = d["techniques"][B]
+        del b["name"]
+        b["references"] = ["alpha2020one", "nobody1999none"]
+        b["relations"] = [
+            {"type": "complements", "target": "no-such-technique"},
+            {"type": "requires", "target": "tech-b"},
+        ]
+        b["parent"] = "nowhere"
+
+    found = {(p.field, p.rule) for p in validate_dir(make_data(m)) if p.entry == "tech-b"}
+    assert found == {
+        ("name", "schema"),
+        ("references[1]", "reference-exists"),
+        ("relations[0].target", "relation-target-exists"),
+        ("relations[1].target", "relation-self"),
+        ("parent", "parent-exists"),
+    }
+
+
+def test_every_rule_is_one_function() -> None:
+    """The rule table, RULES and the checks agree: one ``_rule_*`` function per cross-entry rule."""
+    import advisor.catalog.validate as V
+
+    functions = {f.__name__.removeprefix("_rule_").replace("_", "-") for f in V._CHECKS}
+    loading = {
+        "file-syntax",
+        "schema",
+        "unit-vocabulary",
+        "kind-vocabulary",
+        "architecture-vocabulary",
+        "hardware-class-vocabulary",
+        "basis-vocabulary",
+    }
+    assert functions | loading == set(RULES)
+    for rule in RULES:
+        assert f"\n{rule} " in V.__doc__, f"{rule} missing from the rule table in the module docstring"
+
+
+def test_rule_table_in_curation_doc_matches() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "curation.md").read_text()
+    for rule in RULES:
+        assert f"| `{rule}` |" in doc, f"{rule} missing from the rule table in docs/curation.md"
