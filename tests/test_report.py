@@ -35,7 +35,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     model, x = tiny_mlp()
     store = tmp_path_factory.mktemp("report-store") / "r.sqlite"
     run = advisor.measure(model, x, ["post-training-dynamic-quantization", "inference-mode-and-no-grad",
-                                     "no-such-applier"], budget_s=8, store=store, progress=False)  # fmt: skip
+                                     "knowledge-distillation"], budget_s=8, store=store, progress=False)  # fmt: skip
     assert run.results[0].status == "ok", run.results[0].reason  # the figures the tests compare
     prof = advisor.profile_model(model, x, name="tiny-mlp")
     rec = advisor.recommend(prof, advisor.detect_hardware(), Constraints(phase="inference", objective="energy"))

@@ -1,9 +1,61 @@
-"""Live measurement: energy meters (NVML, RAPL, estimate), the harness, appliers and the batch-size sweep.
+"""Live measurement: the engine (interleaved paired rounds), the result model, meters, appliers, store.
 
 The function ``advisor.measure()`` is :func:`advisor.measurement.run.measure`; this package holds
-everything behind it (``from advisor.measurement import batch_sweep``).
+everything behind it::
+
+    from advisor.measurement import Interval, Comparison, TechniqueResult, MeasureRun, derive, batch_sweep
+
+Ratios are stored as variant / baseline (lower is better) with a 95 % interval; the speed-up is
+derived for display. See ``docs/measurement.md`` for the engine's design.
 """
 
+from advisor.measurement._derive import derive, median_interval, summarize_timing
+from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
+from advisor.measurement._results import (
+    SCHEMA_VERSION,
+    Block,
+    Comparison,
+    Interval,
+    MeasureRun,
+    Projection,
+    Round,
+    RunRecord,
+    TechniqueResult,
+    Timing,
+    TrainingQuality,
+    TrainingResult,
+    TrainingRun,
+    result_row,
+    run_from_dict,
+)
+from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
 
-__all__ = ["SweepRow", "batch_sweep"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Block",
+    "Comparison",
+    "EngineSettings",
+    "Interval",
+    "MeasureRun",
+    "Projection",
+    "ResultStore",
+    "Round",
+    "RunRecord",
+    "SweepRow",
+    "TechniqueResult",
+    "Timing",
+    "TrainingQuality",
+    "TrainingResult",
+    "TrainingRun",
+    "Variant",
+    "VariantSpec",
+    "batch_sweep",
+    "derive",
+    "load_summary",
+    "median_interval",
+    "result_row",
+    "run_engine",
+    "run_from_dict",
+    "summarize_timing",
+]

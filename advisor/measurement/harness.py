@@ -1,4 +1,7 @@
-"""Timing a callable properly: warm-up, repeats until the estimate is tight, spread, memory, energy.
+"""Timing one callable alone: warm-up, repeats until the estimate is tight, spread, memory, energy.
+
+Comparisons between variants do not use this: they go through the interleaved, paired rounds of
+:mod:`advisor.measurement._engine`. :func:`benchmark` stays for timing a single callable.
 
 :func:`benchmark` runs ``fn`` a few times to warm up, then in repeats until the 95 % confidence
 interval of the median latency is within ``rel_ci`` of it or ``budget_s`` runs out (at least
@@ -15,55 +18,14 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from advisor.measurement._results import Timing
 from advisor.measurement.energy import EnergyMeter, EnergyReading
 
 __all__ = ["CHUNK_S", "Timing", "benchmark", "idle_power_w"]
 
 CHUNK_S = 0.25  # energy is read in chunks of at least this long: counters and CPU clocks tick coarsely
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The result of timing one callable.
-
-    Attributes:
-        repeats: Timed calls.
-        latency_ms_median: Median wall time per call. Units: ms.
-        latency_ms_iqr: Inter-quartile range of the per-call times. Units: ms.
-        latency_ms_ci95: Half-width of the 95 % confidence interval of the median. Units: ms.
-        throughput_per_s: Items per second at the median (``items`` per call / median).
-        cpu_time_ms_per_call: Process CPU time per call (all threads). Units: ms.
-        peak_rss_mb: Peak resident memory of the process after the run. Units: MiB.
-        energy_j_per_call: Energy per call (None if no meter). Units: J.
-        energy_method: How the energy was obtained (``measured-rapl``, ``estimated-tdp``, ...).
-        energy_j_per_call_iqr: Spread of energy per call where it can be split per repeat, else None.
-        idle_power_w: Idle power subtracted from measured energy (None for estimates). Units: W.
-        achieved_gflops: FLOPs per call / median time, if FLOPs were given. Units: GFLOP/s.
-        stopped_by: ``ci`` (tight enough), ``budget`` or ``max_repeats``.
-        notes: Caveats carried from the meters.
-    """
-
-    repeats: int
-    latency_ms_median: float
-    latency_ms_iqr: float
-    latency_ms_ci95: float
-    throughput_per_s: float
-    cpu_time_ms_per_call: float
-    peak_rss_mb: float
-    energy_j_per_call: float | None
-    energy_method: str | None
-    energy_j_per_call_iqr: float | None = None
-    idle_power_w: float | None = None
-    achieved_gflops: float | None = None
-    stopped_by: str = "ci"
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
 
 
 def _median_ci(xs: list[float]) -> float:

@@ -1,25 +1,36 @@
-"""``advisor.measurement``: apply techniques to the user's model and measure them against the baseline.
+"""``advisor.measure``: apply variants to the user's model and measure them against the baseline.
 
-Each technique is applied to a fresh copy (at most one transformed copy is alive at a time),
-checked for quality, timed with the harness and written to the store at once. A technique that
-cannot apply or fails is recorded with its reason and the run goes on; Ctrl-C ends the run but
-keeps everything measured so far.
+The variants (technique ids, ``+`` stacks, ``@`` settings) are applied to copies of the model
+through :func:`advisor.measurement.appliers.apply_technique`, checked for quality, and timed with
+the baseline in interleaved, paired rounds by :mod:`advisor.measurement._engine`; the ratios, their
+95 % intervals and the verdicts come from :func:`advisor.measurement._derive.derive`. A variant
+that cannot apply or fails is recorded with its reason and the run goes on; Ctrl-C ends the run
+and keeps every finished round.
 """
 
 from __future__ import annotations
 
-import functools
+import difflib
 import gc
 import hashlib
-import json
 import os
 import platform
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.measurement.appliers import REGISTRY, Applied, NotApplicable, no_grad_eval
+from advisor._errors import ConstraintError, UnknownTechniqueError
+from advisor.measurement._derive import derive, summarize_timing
+from advisor.measurement._engine import (
+    EngineOutcome,
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    device_sync,
+    load_summary,
+    run_engine,
+)
+from advisor.measurement._results import MeasureRun, RunRecord, TechniqueResult
+from advisor.measurement.appliers import REGISTRY, Applied, apply_technique, no_grad_eval
 from advisor.measurement.carbon import (
     CarbonSummary,
     Intensity,
@@ -30,132 +41,13 @@ from advisor.measurement.carbon import (
 )
 from advisor.measurement.carbon import summarize as carbon_summary
 from advisor.measurement.energy import get_meters
-from advisor.measurement.harness import CHUNK_S, Timing, benchmark, idle_power_w
-from advisor.measurement.quality import Quality, fidelity, with_accuracy
+from advisor.measurement.harness import _peak_rss_mb, idle_power_w
+from advisor.measurement.quality import fidelity, with_accuracy
 from advisor.measurement.store import ResultStore
 
-__all__ = ["MeasureRun", "TechniqueResult", "measure"]
+__all__ = ["MeasureRun", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
 
-
-@dataclass
-class TechniqueResult:
-    """One technique's outcome.
-
-    Attributes:
-        technique: Catalog id (``baseline`` for the unmodified model).
-        status: ``ok``, ``not-applicable``, ``failed`` or ``skipped-budget``.
-        reason: Why it is not ``ok``.
-        timing: Latency, energy (with method) and memory figures.
-        speedup: Baseline median latency / this median latency (> 1 is faster).
-        energy_ratio: This energy per call / baseline's (< 1 saves energy).
-        quality: Accuracy change or fidelity against the original outputs.
-        predicted: The catalog's range and the advisor's adjusted estimate for the latency ratio.
-        outside_prediction: True when the measured latency ratio falls outside the predicted range.
-        settings: What the applier did.
-        co2e_g_per_call: CO2e of one call in the run's region, with its PUE (None without a region or energy).
-            Units: gCO2e.
-        co2e_g_per_1k_calls: The same for 1000 calls. Units: gCO2e.
-        co2e_g_per_call_iqr: Spread of ``co2e_g_per_call`` (from the energy IQR), where there is one. Units: gCO2e.
-        co2e_method: The energy method x the intensity used (an estimated energy gives an estimated CO2e).
-    """
-
-    technique: str
-    status: str
-    reason: str | None = None
-    timing: Timing | None = None
-    speedup: float | None = None
-    energy_ratio: float | None = None
-    quality: Quality | None = None
-    predicted: dict[str, Any] | None = None
-    outside_prediction: bool | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    co2e_g_per_call: float | None = None
-    co2e_g_per_1k_calls: float | None = None
-    co2e_g_per_call_iqr: float | None = None
-    co2e_method: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with unit-suffixed field names."""
-        return asdict(self)
-
-    def row(self) -> dict[str, Any]:
-        """The flat summary of this result: one row of :meth:`MeasureRun.table`."""
-        t, q = self.timing, self.quality
-        return {
-            "technique": self.technique,
-            "status": self.status if self.status == "ok" else f"{self.status}: {self.reason}",
-            "latency_ms": t.latency_ms_median if t else None,
-            "latency_ms_iqr": t.latency_ms_iqr if t else None,
-            "speedup": self.speedup,
-            "energy_j_per_call": t.energy_j_per_call if t else None,
-            "energy_ratio": self.energy_ratio,
-            "energy_method": t.energy_method if t else None,
-            "co2e_g_per_1k_calls": self.co2e_g_per_1k_calls,
-            "top1_agreement": q.top1_agreement if q else None,
-            "accuracy_change": q.accuracy_change if q else None,
-            "predicted_latency_ratio": (self.predicted or {}).get("adjusted"),
-            "outside_prediction": self.outside_prediction,
-        }
-
-
-@dataclass
-class RunRecord:
-    """What every measurement run reports (:class:`MeasureRun`, ``TrainingRun``).
-
-    Attributes:
-        run_id: Its id in the results store (None if the store could not be written).
-        status: ``finished`` or ``interrupted``.
-        baseline: The unmodified model's result.
-        results: One result per technique, in run order.
-        meters: Descriptions of the energy meters used.
-        unavailable_meters: Meter backend -> why it could not be used.
-        store_path: The SQLite results store.
-        meta: Hardware, versions, model profile, settings, harness, load.
-        carbon: The run's CO2e block (region, intensity, PUE, what-if).
-    """
-
-    run_id: str | None
-    status: str
-    baseline: Any
-    results: list[Any]
-    meters: list[str]
-    unavailable_meters: dict[str, str]
-    store_path: str | None
-    meta: dict[str, Any]
-    carbon: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "meters": self.meters,
-            "unavailable_meters": self.unavailable_meters,
-            "store": self.store_path,
-            "meta": self.meta,
-            "baseline": self.baseline.to_dict() if self.baseline else None,
-            "results": [r.to_dict() for r in self.results],
-            "carbon": self.carbon.to_dict() if self.carbon is not None else None,
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The run as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, default=str)
-
-    def all_results(self) -> list[Any]:
-        """The baseline (if measured) followed by every technique's result."""
-        return [self.baseline, *self.results] if self.baseline else list(self.results)
-
-
-@dataclass
-class MeasureRun(RunRecord):
-    """All results of one call to :func:`measure` (inference)."""
-
-    def table(self) -> Any:
-        """A pandas table: one row per technique, the baseline first."""
-        import pandas as pd
-
-        return pd.DataFrame([r.row() for r in self.all_results()])
+ORT_SUFFIXES = ("int8", "fp32", "fp16", "bf16")  # internal settings of an applier written as a '+' part
 
 
 def _fingerprint(model: Any) -> str:
@@ -168,20 +60,32 @@ def _fingerprint(model: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _load_note() -> dict[str, Any]:
-    """The machine's load when the run starts: a busy machine makes every timing noisy."""
-    import psutil
-
+def _start_load() -> dict[str, Any]:
+    """The 1-minute load average when the run starts: recorded, never a warning (it lags the present)."""
     try:
-        load_1m = os.getloadavg()[0]
+        return {"load_average_1m_at_start": round(os.getloadavg()[0], 2), "hardware_threads": os.cpu_count()}
     except (AttributeError, OSError):  # pragma: no cover - not on POSIX
-        return {"load_average_1m": None, "busy": None, "note": None}
-    threads = psutil.cpu_count(logical=True) or 1
-    busy = load_1m > 0.5 * threads
-    note = (f"the machine was busy when measuring started (1-minute load average {load_1m:.1f} on {threads} "
-            "hardware threads): other processes compete for the CPU, so timings and energy are noisy; "
-            "re-run on a quiet machine for figures to publish") if busy else None  # fmt: skip
-    return {"load_average_1m": round(load_1m, 2), "hardware_threads": threads, "busy": busy, "note": note}
+        return {"load_average_1m_at_start": None, "hardware_threads": os.cpu_count()}
+
+
+def check_variant_ids(ids: list[str], catalog: Any) -> None:
+    """Every part of every variant id must be a catalog id or a registered applier (see CONTRACTS).
+
+    An empty list is allowed here (the baseline alone is measured); the command line refuses it.
+
+    Raises:
+        UnknownTechniqueError: A part is unknown; the message suggests close ids.
+    """
+    known = {t.id for t in catalog}
+    for vid in ids:
+        if vid in REGISTRY:
+            continue
+        parts = vid.split("@", 1)[0].split("+")
+        for part in parts:
+            if part in known or part in REGISTRY or (part in ORT_SUFFIXES and part is not parts[0]):
+                continue
+            close = difflib.get_close_matches(part, sorted(known | set(REGISTRY)), n=3, cutoff=0.6)
+            raise UnknownTechniqueError(part, close)
 
 
 def _versions() -> dict[str, str]:
@@ -219,12 +123,127 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
     return out
 
 
+def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Predicted latency ratio per variant: the catalog's raw range and the advisor's adjusted one.
+
+    A stack or a setting is predicted by its first technique only when it has one part; stacks get none.
+    """
+    from advisor.profile.constraints import Constraints
+    from advisor.recommendation.estimate import estimate
+    from advisor.recommendation.rules import adjust
+
+    c = Constraints(phase="inference", objective="latency", retraining="full", data="labelled", effort="high",
+                    max_accuracy_drop_pp=100)  # fmt: skip
+    out = {}
+    for vid in ids:
+        tid = vid.split("@", 1)[0]
+        if tid not in cat:
+            continue
+        t = cat.get(tid)
+        raw = estimate(t, "latency", {"inference"})
+        adj, _ = adjust(t, raw, model_profile, hardware, c)
+        out[vid] = {
+            "literature_low": raw.low,
+            "literature_high": raw.high,
+            "adjusted": adj.ratio,
+            "adjusted_low": adj.low,
+            "adjusted_high": adj.high,
+            "confidence": raw.confidence,
+            "adjustments": list(adj.adjustments),
+        }
+    return out
+
+
+def _process_state() -> Callable[[], None]:
+    """A function that puts back the process-wide settings appliers change (threads, quantized engine)."""
+    import torch
+
+    threads, engine = torch.get_num_threads(), torch.backends.quantized.engine
+
+    def enter() -> None:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        if torch.backends.quantized.engine != engine:
+            torch.backends.quantized.engine = engine
+
+    return enter
+
+
+def _spec(vid: str, model: Any, inputs: tuple[Any, ...], *, reference: Any, eval_fn: Any, base_acc: float | None,
+          calibration_data: Any, size_bytes: int, items: int) -> VariantSpec:  # fmt: skip
+    """How to set up one variant: apply, check the forward pass, measure quality, remember its process state."""
+
+    def setup() -> Variant:
+        applied = apply_technique(vid, model, inputs, calibration_data=calibration_data)
+        try:
+            out = applied()
+        except Exception as exc:  # noqa: BLE001 - a variant that breaks the forward pass is reported
+            return Variant(vid, applied, items, teardown=applied.restore, info={"settings": applied.settings},
+                           failed=f"forward pass failed: {type(exc).__name__}: {exc}")  # fmt: skip
+        quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
+        return Variant(vid, applied, items, _process_state(), applied.restore,
+                       {"settings": applied.settings, "quality": quality})  # fmt: skip
+
+    return VariantSpec(vid, setup, size_bytes)
+
+
+def _resolve_ids(techniques: Any, top: int, prof: Any, hardware: Any, catalog: Any) -> list[str]:
+    if techniques in (None, "recommended"):
+        from advisor.profile.constraints import Constraints
+        from advisor.recommendation import recommend
+
+        c = Constraints(phase="inference", objective="energy", retraining="none", effort="high",
+                        max_accuracy_drop_pp=2.0)  # fmt: skip
+        rec = recommend(prof, hardware, c, catalog)
+        return [r.id for r in rec.recommended if r.id in REGISTRY][:top]
+    ids = [techniques] if isinstance(techniques, str) else list(techniques)
+    check_variant_ids(ids, catalog)
+    return ids
+
+
+def _check_args(budget_s: float, tdp_w: float | None) -> None:
+    if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
+        raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
+    if tdp_w is not None and not tdp_w > 0:
+        raise ConstraintError(f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}; e.g. tdp_w=65, "
+                              "or leave it out for the default per-thread power")  # fmt: skip
+
+
+def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str, Any], *, idle: float | None,
+                  method: str | None, notes: tuple[str, ...], flops: float | None,
+                  target_rel: float) -> dict[str, TechniqueResult]:  # fmt: skip
+    """Every variant's result from the engine's rounds and set-up records."""
+    measured = [v for v in ids if outcome.setups.get(v, ("",))[0] == "ok"]
+    comps = derive(outcome.rounds, "baseline", measured, predicted=predictions, idle_w=idle,
+                   energy_method=method, target_rel=target_rel)  # fmt: skip
+    stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
+    last_group = outcome.rounds[-1].group if outcome.rounds else None
+    out = {}
+    for vid in ids:
+        status, reason, info = outcome.setups.get(vid, ("interrupted", "interrupted before it was measured", {}))
+        r = TechniqueResult(vid, status, reason, predicted=predictions.get(vid), settings=info.get("settings") or {},
+                            quality=info.get("quality"))  # fmt: skip
+        if status == "ok":
+            r.timing = summarize_timing(outcome.rounds, vid, idle_w=idle, energy_method=method, notes=notes,
+                                        flops_per_call=flops, peak_rss_mb=_peak_rss_mb(),
+                                        stopped_by=stopped)  # fmt: skip
+            r.comparison = comps.get(vid)
+            in_last = any(vid in rd.blocks for rd in outcome.rounds if rd.group == last_group)
+            if r.timing is None:
+                r.status, r.reason = "interrupted", "interrupted (Ctrl-C) before its first round"
+            elif outcome.status == "interrupted" and in_last:
+                r.status, r.reason = "interrupted", f"interrupted (Ctrl-C) after {r.timing.rounds} rounds; figures kept"
+        out[vid] = r
+    return out
+
+
 def measure(
     model: Any,
     example_inputs: Any,
     techniques: list[str] | str | None = "recommended",
     *,
     eval_fn: Callable[[Any], float] | None = None,
+    calibration_data: Any = None,
     top: int = 5,
     budget_s: float = 120.0,
     store: ResultStore | str | None = None,
@@ -235,27 +254,35 @@ def measure(
     pue: float = 1.0,
     what_if: list[str] | None = None,
     name: str | None = None,
+    settings: EngineSettings | None = None,
 ) -> MeasureRun:
-    """Apply techniques to copies of ``model`` and measure each against the baseline.
+    """Apply variants to copies of ``model`` and measure each against the baseline in paired rounds.
 
     Args:
         model: The user's ``torch.nn.Module`` (never modified; its train/eval mode is restored).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
-        techniques: Technique ids, or ``"recommended"`` for the top ``top`` measurable recommendations.
+        techniques: Variant ids (``torch-compile``, ``torch-compile+bfloat16``, ``openvino-runtime@fp32``),
+            or ``"recommended"`` for the top ``top`` measurable recommendations.
         eval_fn: ``eval_fn(model) -> accuracy``; without it, fidelity to the original outputs is reported.
+        calibration_data: Input batches for static quantizers (passed to ``apply_technique``).
         top: How many recommendations to measure with ``"recommended"``.
-        budget_s: Wall-clock budget for measuring the baseline and the techniques, shared fairly between
-            them; set-up before it (profiling the model, loading the catalog, idle power) is not counted. Units: s.
+        budget_s: Wall-clock budget for setting the variants up and timing the rounds (profiling the
+            model, loading the catalog and idle power come first and do not count). Units: s.
         store: A :class:`ResultStore`, a path, or None for the default store.
         tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
         progress: Show a tqdm progress bar.
-        on_result: Called with each result (the baseline first) as soon as it is stored, e.g. to
-            fill a table live in a notebook. An exception it raises is not caught.
+        on_result: Called with each result (the baseline first) once the rounds are done, e.g. to
+            fill a table in a notebook. An exception it raises is not caught.
         region: Where the energy is drawn, for CO2e (``FRA``, ``US-CA``, ``gcp:europe-west1``; see
             ``green-advisor regions``); default ``$GREEN_ADVISOR_REGION``; None: CO2e is reported as None.
         pue: Power usage effectiveness of the facility (>= 1.0; 1.0 for a desktop).
-        what_if: Other regions to compare the CO2e of the baseline and each technique in.
+        what_if: Other regions to compare the CO2e of the baseline and each variant in.
         name: The model's name in the store and reports (default: its class name).
+        settings: The rounds' settings (block length, target interval, seed; default :class:`EngineSettings`).
+
+    Raises:
+        ConstraintError: A non-positive budget or TDP, a bad region or PUE.
+        UnknownTechniqueError: A technique id that is not in the catalog (with suggestions).
     """
     import torch
 
@@ -263,33 +290,21 @@ def measure(
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
 
+    _check_args(budget_s, tdp_w)
     intensity, carbon_meta = _carbon_setup(region, pue, what_if)  # unknown region / bad PUE fail before measuring
+    catalog = load_catalog()
+    if techniques not in (None, "recommended"):
+        check_variant_ids([techniques] if isinstance(techniques, str) else list(techniques), catalog)
+    settings = settings or EngineSettings()
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     was_training = model.training
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     hardware = detect_hardware()
     prof = profile_model(model, inputs, name=name)
-    catalog = load_catalog()
-    if techniques in (None, "recommended"):
-        from advisor.profile.constraints import Constraints
-        from advisor.recommendation import recommend
-
-        c = Constraints(phase="inference", objective="energy", retraining="none", effort="high",
-                        max_accuracy_drop_pp=2.0)  # fmt: skip
-        rec = recommend(prof, hardware, c, catalog)
-        ids = [r.id for r in rec.recommended if r.id in REGISTRY][:top]
-    else:
-        ids = [techniques] if isinstance(techniques, str) else list(techniques)
+    ids = _resolve_ids(techniques, top, prof, hardware, catalog)
     predictions = _predictions(catalog, prof, hardware, ids)
     meters, unavailable = get_meters(tdp_w)
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
-    per_item_s = budget_s * 0.9 / (len(ids) + 1)  # the baseline and each technique get a fair share
-    harness = {"warmup": 3, "min_repeats": 10, "rel_ci": 0.02, "budget_s_per_variant": per_item_s,
-               "min_time_s": min(1.0, per_item_s / 2), "energy_chunk_s": CHUNK_S}  # fmt: skip
-    bench = functools.partial(benchmark, meters=meters, items_per_call=prof.batch_size or 1,
-                              flops_per_call=prof.forward_flops, budget_s=per_item_s,
-                              min_time_s=harness["min_time_s"], warmup=harness["warmup"],
-                              min_repeats=harness["min_repeats"], rel_ci=harness["rel_ci"], idle_w=idle)  # fmt: skip
     meta = {
         "hardware": hardware.model_dump(mode="json"),
         "versions": _versions(),
@@ -299,63 +314,79 @@ def measure(
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
         "carbon": carbon_meta,
-        "harness": harness,
-        "load": _load_note(),
+        "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
+        "start": _start_load(),
     }
     run_id = store.start_run(prof.name, _fingerprint(model), meta)
-    results: list[TechniqueResult] = []
+    results: dict[str, TechniqueResult] = {}
     baseline: TechniqueResult | None = None
     status = "finished"
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(ids) + 1, desc="measuring", unit="technique")
-    t_start = time.perf_counter()  # the budget counts from here: set-up is done
+    outcome = EngineOutcome()
+    sync = device_sync(model, inputs)
     try:
         model.eval()
         base = Applied(model, inputs, no_grad_eval)
         with torch.no_grad():
             reference = model(*inputs)
-        timing = bench(base)
-        quality = with_accuracy(fidelity(reference, reference), eval_fn, model, None)
-        base_acc = quality.accuracy
-        baseline = TechniqueResult("baseline", "ok", timing=timing, quality=quality, speedup=1.0, energy_ratio=1.0)
-        _add_co2e(baseline, intensity, pue)
-        store.add_result(run_id, "baseline", "ok", baseline.to_dict())
-        if on_result:
-            on_result(baseline)
-        if bar:
-            bar.update(1)
-        for tid in ids:
-            if time.perf_counter() - t_start > budget_s:
-                r = TechniqueResult(tid, "skipped-budget", f"the {budget_s:g} s budget ran out")
-                results.append(r)
-                store.add_result(run_id, tid, r.status, r.to_dict())
-                if on_result:
-                    on_result(r)
-                continue
-            r = _measure_one(tid, model, inputs, reference, eval_fn, base_acc, baseline, bench, predictions.get(tid))
-            _add_co2e(r, intensity, pue)
-            results.append(r)
-            store.add_result(run_id, tid, r.status, r.to_dict())
-            if on_result:
-                on_result(r)
-            gc.collect()
-            if bar:
-                bar.update(1)
+        base_q = with_accuracy(fidelity(reference, reference), eval_fn, model, None)
+        gc.collect()
+        items = prof.batch_size or 1
+        specs = [_spec(v, model, inputs, reference=reference, eval_fn=eval_fn, base_acc=base_q.accuracy,
+                       calibration_data=calibration_data, size_bytes=2 * (prof.size_bytes or 0), items=items)
+                 for v in ids]  # fmt: skip
+        outcome = run_engine(Variant("baseline", base, items, _process_state()), specs, meters=meters,
+                             settings=settings, budget_s=budget_s, sync=sync, progress=progress,
+                             label=f"measure {prof.name}")  # fmt: skip
+        status = outcome.status
+        method = "+".join(sorted({m.method for m in meters})) or None
+        notes = tuple(dict.fromkeys(n for m in meters for n in _meter_notes(m)))
+        flops = prof.forward_flops
+        btiming = summarize_timing(outcome.rounds, "baseline", idle_w=idle, energy_method=method, notes=notes,
+                                   flops_per_call=flops, peak_rss_mb=_peak_rss_mb(),
+                                   stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget")  # fmt: skip
+        baseline = TechniqueResult("baseline", "ok" if btiming else "interrupted", None if btiming else
+                                   "interrupted before the first round", timing=btiming, quality=base_q)  # fmt: skip
+        results = _results_from(
+            outcome,
+            ids,
+            predictions,
+            idle=idle,
+            method=method,
+            notes=notes,
+            flops=flops,
+            target_rel=settings.target_rel,
+        )
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         model.train(was_training)
         for m in meters:
             m.close()
-        if bar:
-            bar.close()
-        store.finish_run(run_id, status)
-    carbon = _carbon_summary(intensity, pue, what_if, [baseline, *results] if baseline else results)
-    return MeasureRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
-                      str(store.path), meta, carbon)  # fmt: skip
+    meta["load"] = load_summary(outcome.rounds)
+    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
+    meta["groups"] = outcome.groups
+    meta["block_s"] = outcome.block_s
+    meta["stopped_by"] = outcome.stopped_by
+    ordered = [baseline, *results.values()] if baseline else list(results.values())
+    for r in ordered:
+        _add_co2e(r, intensity, pue)
+        store.add_result(run_id, r.technique, r.status, r.to_dict())
+        if on_result:
+            on_result(r)
+    store.finish_run(run_id, status)
+    carbon = _carbon_summary(intensity, pue, what_if, ordered)
+    run = MeasureRun(run_id, status, baseline, list(results.values()), [m.describe() for m in meters], unavailable,
+                     str(store.path), meta, carbon, outcome.rounds)  # fmt: skip
+    store.save_run(run)
+    return run
+
+
+def _meter_notes(meter: Any) -> tuple[str, ...]:
+    """The caveats a meter attaches to its readings (one zero-length reading)."""
+    try:
+        return meter.end(meter.begin()).notes
+    except Exception:  # noqa: BLE001 - a note is not worth failing a run for
+        return ()
 
 
 def _carbon_setup(region: str | None, pue: float, what_if: list[str] | None) -> tuple[Intensity | None, dict[str, Any]]:
@@ -389,49 +420,6 @@ def _carbon_summary(
     per_call = {r.technique: r.timing.energy_j_per_call if r.timing else None for r in rows if r.status == "ok"}
     methods = [r.timing.energy_method for r in rows if r.timing and r.timing.energy_method]
     return carbon_summary(intensity, per_call, pue=pue, what_if_regions=what_if, energy_methods=methods)
-
-
-def _measure_one(  # noqa: PLR0917 - a private step of measure(), called once
-    tid: str,
-    model: Any,
-    inputs: tuple[Any, ...],
-    reference: Any,
-    eval_fn: Callable[[Any], float] | None,
-    base_acc: float | None,
-    baseline: TechniqueResult,
-    bench: Callable[[Applied], Timing],
-    predicted: dict[str, Any] | None,
-) -> TechniqueResult:
-    applier = REGISTRY.get(tid)
-    if applier is None:
-        return TechniqueResult(tid, "not-applicable", f"no live applier for {tid!r} yet; have: {sorted(REGISTRY)}")
-    applied = None
-    try:
-        applied = applier(model, inputs)
-        try:
-            out = applied()
-        except Exception as exc:  # noqa: BLE001 - a technique that breaks the forward pass is reported
-            return TechniqueResult(tid, "failed", f"forward pass failed: {type(exc).__name__}: {exc}",
-                                   settings=applied.settings)  # fmt: skip
-        quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
-        timing = bench(applied)
-    except NotApplicable as exc:
-        return TechniqueResult(tid, "not-applicable", str(exc))
-    except Exception as exc:  # noqa: BLE001 - any applier failure is recorded and the run goes on
-        return TechniqueResult(tid, "failed", f"{type(exc).__name__}: {exc}")
-    finally:
-        if applied is not None:
-            applied.restore()
-    bt = baseline.timing
-    speedup = bt.latency_ms_median / timing.latency_ms_median if bt and timing.latency_ms_median else None
-    eratio = None
-    if bt and bt.energy_j_per_call and timing.energy_j_per_call is not None:
-        eratio = timing.energy_j_per_call / bt.energy_j_per_call
-    outside = None
-    if predicted and predicted.get("adjusted_low") is not None and speedup:
-        ratio = 1 / speedup
-        outside = not (predicted["adjusted_low"] <= ratio <= max(predicted["adjusted_high"], 1.0))
-    return TechniqueResult(tid, "ok", None, timing, speedup, eratio, quality, predicted, outside, applied.settings)
 
 
 class _Callable:

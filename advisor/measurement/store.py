@@ -1,5 +1,11 @@
 """A local SQLite store: every finished measurement is written at once, so nothing is lost.
 
+Three tables: ``runs`` (one row per run: when, status, model, meta), ``results`` (one row per
+variant, written as soon as it is known) and ``run_records`` (the whole typed run with its raw
+rounds, :meth:`ResultStore.save_run`). :meth:`ResultStore.load_run` reads a run back as a
+:class:`~advisor.measurement.MeasureRun` or ``TrainingRun``; for a run that ended before its record
+was written, it rebuilds the run from the two other tables.
+
 Default location: ``$GREEN_ADVISOR_STORE`` or ``~/.local/share/green-advisor/results.sqlite``.
 """
 
@@ -25,6 +31,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT, technique TEXT, status TEXT, created_at REAL, result_json TEXT,
     PRIMARY KEY (run_id, technique)
+);
+CREATE TABLE IF NOT EXISTS run_records (
+    run_id TEXT PRIMARY KEY, schema_version INTEGER, run_json TEXT
 );
 """
 
@@ -78,12 +87,18 @@ class ResultStore:
         """The latest runs, newest first, with their result counts."""
         rows = self._db.execute(
             "SELECT r.run_id, r.started_at, r.status, r.model_name, r.model_fingerprint, "
-            "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.run_id) "
+            "(SELECT COUNT(*) FROM results x WHERE x.run_id = r.run_id), r.meta_json "
             "FROM runs r ORDER BY r.started_at DESC LIMIT ?",
             (limit,),
         ).fetchall()
         keys = ("run_id", "started_at", "status", "model_name", "model_fingerprint", "n_results")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            d = dict(zip(keys, row[:-1], strict=True))
+            meta = json.loads(row[-1]) if row[-1] else {}
+            d["kind"] = "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
+            out.append(d)
+        return out
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """The results of one run, in the order they were written."""
@@ -91,6 +106,39 @@ class ResultStore:
             "SELECT technique, status, result_json FROM results WHERE run_id = ? ORDER BY created_at", (run_id,)
         ).fetchall()
         return [{"technique": t, "status": s, **json.loads(j)} for t, s, j in rows]
+
+    def save_run(self, run: Any) -> None:
+        """Write the whole typed run (``MeasureRun``/``TrainingRun``, with its rounds) under its run id."""
+        if run.run_id is None:
+            return
+        d = run.to_dict()
+        self._exec("INSERT OR REPLACE INTO run_records VALUES (?, ?, ?)",
+                   (run.run_id, d.get("schema_version"), json.dumps(d, default=str)))  # fmt: skip
+
+    def load_run(self, run_id: str) -> Any:
+        """The run with this id as a ``MeasureRun`` or ``TrainingRun``.
+
+        Raises:
+            StoreError: No run has this id (the message lists the latest ids).
+        """
+        from advisor.measurement._results import run_from_dict
+
+        row = self._db.execute("SELECT run_json FROM run_records WHERE run_id = ?", (run_id,)).fetchone()
+        if row:
+            return run_from_dict(json.loads(row[0]))
+        head = self._db.execute("SELECT status, meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if head is None:
+            latest = ", ".join(r["run_id"] for r in self.runs(5)) or "none"
+            raise StoreError(f"no run {run_id!r} in {self.path}; the latest are: {latest}. "
+                             "List them with `green-advisor history`.")  # fmt: skip
+        results = self.results(run_id)
+        base = next((r for r in results if r["technique"] == "baseline"), None)
+        meta = json.loads(head[1]) if head[1] else {}
+        d = {"schema_version": 1 if not any("comparison" in r for r in results) else 2, "run_id": run_id,
+             "status": head[0], "meta": meta, "baseline": base, "store": str(self.path),
+             "results": [r for r in results if r["technique"] != "baseline"],
+             "meters": meta.get("meters", [])}  # fmt: skip
+        return run_from_dict(d)
 
     def _exec(self, sql: str, args: tuple[Any, ...]) -> None:
         try:

@@ -2,7 +2,9 @@
 
 Not a model transform but a deployment choice: larger batches usually cost less energy per item
 and more latency per call. Inputs of each size are built from the example batch, repeated or
-sliced along dimension 0, so no data is needed beyond the example.
+sliced along dimension 0, so no data is needed beyond the example. The sizes are timed by the same
+engine as :func:`advisor.measure`: interleaved, paired rounds, the smallest size as the baseline,
+so each larger size gets a per-item time and energy ratio with a 95 % interval and a verdict.
 
 ::
 
@@ -13,14 +15,16 @@ sliced along dimension 0, so no data is needed beyond the example.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from advisor._errors import ConstraintError, ProfileError
+from advisor._errors import ConstraintError, NotApplicable, ProfileError
+from advisor.measurement._derive import derive, summarize_timing
+from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, device_sync, run_engine
+from advisor.measurement._results import Comparison
 from advisor.measurement.energy import EnergyMeter, get_meters
-from advisor.measurement.harness import benchmark, idle_power_w
+from advisor.measurement.harness import _peak_rss_mb, idle_power_w
 
 __all__ = ["SweepRow", "batch_sweep", "resize_batch"]
 
@@ -46,6 +50,8 @@ class SweepRow:
             mark of the whole process so far; sizes run in ascending order, so it grows with them).
         activation_mb: Bytes of all leaf-module outputs of one forward pass: an upper bound of the
             activation memory, which grows with the batch. Units: MiB.
+        comparison: Time and energy *per item* against the smallest size of the same rounds (ratios
+            < 1: cheaper per item), with intervals and verdicts (None for the smallest size).
     """
 
     batch_size: int
@@ -62,10 +68,13 @@ class SweepRow:
     peak_memory_mb: float | None = None
     memory_method: str | None = None
     activation_mb: float | None = None
+    comparison: Comparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with unit-suffixed field names."""
-        return asdict(self)
+        d = asdict(self)
+        d["comparison"] = self.comparison.to_dict() if self.comparison else None
+        return d
 
 
 def resize_batch(inputs: tuple[Any, ...], size: int) -> tuple[Any, ...]:
@@ -127,6 +136,64 @@ def _activation_mb(model: Any, inputs: tuple[Any, ...]) -> float:
     return total / 2**20
 
 
+def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, state: dict[str, Any]) -> Variant:
+    """Set up one batch size: build its inputs, count activations, record peak memory; OOM ends the sweep."""
+    import torch
+
+    if state.get("oom") is not None:
+        raise NotApplicable(f"not tried after out-of-memory at batch {state['oom']}")
+    try:
+        xs = resize_batch(inputs, size)
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        act_mb = _activation_mb(model, xs)
+    except Exception as exc:
+        if _is_oom(exc):
+            state["oom"] = size
+            return Variant(f"batch-{size}", lambda: None, size, failed=f"out-of-memory: {type(exc).__name__}: "
+                           f"{str(exc)[:200]}")  # fmt: skip
+        raise
+
+    def call(xs: tuple[Any, ...] = xs) -> Any:
+        with torch.no_grad():
+            return model(*xs)
+
+    if cuda:
+        peak, mem_method = torch.cuda.max_memory_allocated() / 2**20, "cuda-max-allocated"
+    else:
+        peak, mem_method = _peak_rss_mb(), "process-peak-rss"
+    return Variant(f"batch-{size}", call, size, info={"activation_mb": act_mb, "peak_memory_mb": peak,
+                                                      "memory_method": mem_method})  # fmt: skip
+
+
+def _row(size: int, status: str, reason: str | None, *, info: dict[str, Any], timing: Any,
+         comparison: Comparison | None) -> SweepRow:  # fmt: skip
+    if status.startswith("failed") and reason and reason.startswith("out-of-memory: "):
+        status, reason = "out-of-memory", reason.removeprefix("out-of-memory: ")
+    if status == "not-applicable" and reason and reason.startswith("not tried after out-of-memory"):
+        status = "skipped-budget"
+    if timing is None:
+        return SweepRow(size, status if status != "ok" else "interrupted", reason)
+    e, e_iqr = timing.energy_j_per_call, timing.energy_j_per_call_iqr
+    return SweepRow(
+        batch_size=size,
+        status=status,
+        reason=reason,
+        repeats=timing.repeats,
+        latency_ms_median=timing.latency_ms_median,
+        latency_ms_iqr=timing.latency_ms_iqr,
+        latency_ms_per_item=timing.latency_ms_median / size,
+        throughput_per_s=timing.throughput_per_s,
+        energy_j_per_item=e / size if e is not None else None,
+        energy_j_per_item_iqr=e_iqr / size if e_iqr is not None else None,
+        energy_method=timing.energy_method,
+        peak_memory_mb=info.get("peak_memory_mb"),
+        memory_method=info.get("memory_method"),
+        activation_mb=info.get("activation_mb"),
+        comparison=comparison,
+    )
+
+
 def batch_sweep(
     model: Any,
     example_inputs: Any,
@@ -135,31 +202,36 @@ def batch_sweep(
     budget_s: float = 30.0,
     meters: list[EnergyMeter] | None = None,
     tdp_w: float | None = None,
+    progress: bool = False,
+    settings: EngineSettings | None = None,
 ) -> list[SweepRow]:
-    """Time the model at each batch size (ascending) within a total budget.
+    """Time the model at each batch size in interleaved, paired rounds within a total budget.
 
-    The sweep stops at the first out-of-memory error or when the budget runs out; what was measured
-    is kept, and the sizes not measured are returned with their status.
+    The smallest size is the baseline: every other size gets a per-item time and energy ratio
+    against it with a 95 % interval. A size that runs out of memory is ``out-of-memory`` and the
+    larger ones are not tried; a size not set up before the budget ran out is ``skipped-budget``.
 
     Args:
         model: A ``torch.nn.Module`` (run in eval mode under ``torch.no_grad``; its mode is restored).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)``; dim 0 is the batch.
         sizes: Batch sizes to try (positive integers).
-        budget_s: Wall-clock budget for the whole sweep, shared between the sizes. Units: s.
+        budget_s: Wall-clock budget for the whole sweep. Units: s.
         meters: Energy meters; by default those :func:`advisor.measurement.energy.get_meters` finds.
         tdp_w: CPU TDP for the energy estimate when no counter is readable. Units: W.
+        progress: Show a tqdm progress bar.
+        settings: The rounds' settings (default :class:`~advisor.measurement.EngineSettings`).
 
     Returns:
         One :class:`SweepRow` per size, in ascending order of size.
 
     Raises:
-        ConstraintError: A size is not a positive integer, or the budget is not positive.
+        ConstraintError: A size is not a positive integer, or the budget or TDP is not positive.
         ProfileError: No input tensor has a batch dimension.
     """
-    import torch
-
-    if budget_s <= 0:
+    if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or budget_s <= 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}")
+    if tdp_w is not None and not tdp_w > 0:
+        raise ConstraintError(f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}")
     bad = [s for s in sizes if not isinstance(s, int) or isinstance(s, bool) or s < 1]
     if bad or not sizes:
         raise ConstraintError(f"sizes: expected positive integers such as (1, 8, 32), got {tuple(sizes)!r}")
@@ -169,65 +241,42 @@ def batch_sweep(
     own_meters = meters is None
     if meters is None:
         meters, _ = get_meters(tdp_w)
-    cuda = any(isinstance(x, torch.Tensor) and x.is_cuda for x in inputs)
-    sync = torch.cuda.synchronize if cuda else None
+    sync = device_sync(model, inputs)
+    cuda = sync is not None
     was_training = model.training
-    t_start = time.perf_counter()
-    rows: list[SweepRow] = []
+    state: dict[str, Any] = {}
     try:
         model.eval()
         idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
-        for i, size in enumerate(order):
-            left = budget_s - (time.perf_counter() - t_start)
-            if left <= 0:
-                rows += [SweepRow(s, "skipped-budget", f"the {budget_s:g} s budget ran out") for s in order[i:]]
-                break
-            per_size = left / (len(order) - i)
-            try:
-                xs = resize_batch(inputs, size)
-                if cuda:
-                    torch.cuda.reset_peak_memory_stats()
-                act_mb = _activation_mb(model, xs)
-
-                def call(xs: tuple[Any, ...] = xs) -> Any:
-                    with torch.no_grad():
-                        return model(*xs)
-
-                t = benchmark(call, meters=meters, items_per_call=size, budget_s=per_size,
-                              min_time_s=min(1.0, per_size / 2), warmup=2, idle_w=idle, sync=sync)  # fmt: skip
-            except Exception as exc:  # noqa: BLE001 - a size that breaks is recorded; OOM ends the sweep
-                if _is_oom(exc):
-                    rows.append(SweepRow(size, "out-of-memory", f"{type(exc).__name__}: {str(exc)[:200]}"))
-                    why = f"not tried after out-of-memory at batch {size}"
-                    rows += [SweepRow(s, "skipped-budget", why) for s in order[i + 1 :]]
-                    break
-                rows.append(SweepRow(size, "failed", f"{type(exc).__name__}: {str(exc)[:300]}"))
-                continue
-            if cuda:
-                peak, mem_method = torch.cuda.max_memory_allocated() / 2**20, "cuda-max-allocated"
-            else:
-                peak, mem_method = t.peak_rss_mb, "process-peak-rss"
-            e, e_iqr = t.energy_j_per_call, t.energy_j_per_call_iqr
-            rows.append(
-                SweepRow(
-                    batch_size=size,
-                    status="ok",
-                    repeats=t.repeats,
-                    latency_ms_median=t.latency_ms_median,
-                    latency_ms_iqr=t.latency_ms_iqr,
-                    latency_ms_per_item=t.latency_ms_median / size,
-                    throughput_per_s=t.throughput_per_s,
-                    energy_j_per_item=e / size if e is not None else None,
-                    energy_j_per_item_iqr=e_iqr / size if e_iqr is not None else None,
-                    energy_method=t.energy_method,
-                    peak_memory_mb=peak,
-                    memory_method=mem_method,
-                    activation_mb=act_mb,
-                )
-            )
+        try:
+            base = _size_variant(model, inputs, order[0], cuda, state)
+        except Exception as exc:  # noqa: BLE001 - the smallest size itself breaks: nothing to compare
+            return [SweepRow(order[0], "failed", f"{type(exc).__name__}: {str(exc)[:300]}")] + [
+                SweepRow(s, "skipped-budget", f"not tried: batch {order[0]} failed") for s in order[1:]
+            ]
+        if base.failed:
+            why = f"not tried after out-of-memory at batch {order[0]}"
+            return [SweepRow(order[0], "out-of-memory", base.failed.removeprefix("out-of-memory: "))] + [
+                SweepRow(s, "skipped-budget", why) for s in order[1:]
+            ]
+        specs = [VariantSpec(f"batch-{s}", lambda s=s: _size_variant(model, inputs, s, cuda, state)) for s in order[1:]]
+        outcome = run_engine(base, specs, meters=meters, settings=settings, budget_s=budget_s, sync=sync,
+                             progress=progress, label=f"sweep {type(model).__name__}")  # fmt: skip
     finally:
         model.train(was_training)
         if own_meters:
             for m in meters:
                 m.close()
+    method = "+".join(sorted({m.method for m in meters})) or None
+    names = [f"batch-{s}" for s in order[1:] if outcome.setups.get(f"batch-{s}", ("",))[0] == "ok"]
+    comps = derive(outcome.rounds, base.name, names, idle_w=idle, energy_method=method)
+    stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
+    outcome.setups[base.name] = ("ok", None, base.info)
+    rows = []
+    for s in order:
+        name = f"batch-{s}"
+        status, reason, info = outcome.setups.get(name, ("interrupted", "interrupted before it was measured", {}))
+        timing = summarize_timing(outcome.rounds, name, idle_w=idle, energy_method=method, stopped_by=stopped,
+                                  peak_rss_mb=_peak_rss_mb()) if status == "ok" else None  # fmt: skip
+        rows.append(_row(s, status, reason, info=info, timing=timing, comparison=comps.get(name)))
     return rows

@@ -7,171 +7,58 @@ For the baseline and each technique, a fresh copy of the model with its own opti
    "quality"),
 2. runs one step with its tensor allocations counted (peak memory of a step, see
    :mod:`advisor.measurement.step_memory`),
-3. is timed step by step with the harness (median/IQR, energy in chunks with its method label,
-   idle power subtracted where energy is measured).
+3. is timed with the baseline in interleaved, paired rounds by the measurement engine (the same
+   loop as :func:`advisor.measure`): step-time and step-energy ratios with 95 % intervals and a
+   verdict, energy with its method label, idle power subtracted where energy is measured.
 
 A projection multiplies the per-step figures by ``steps_per_epoch x epochs``: time, energy (with
 its method) and CO2e (through :mod:`advisor.measurement.carbon`; needs a region). For gradient
 accumulation a step is one *effective* step (k micro-batches + one optimizer step over the same
 samples as one baseline step), so the comparison is per sample. Spreads are propagated from the
 inter-quartile range of the step figures. Each result is written to the store at once; a failure
-is recorded and the run goes on; Ctrl-C ends the run and keeps what was measured.
+is recorded and the run goes on; Ctrl-C ends the run and keeps every finished round.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, ProfileError
+from advisor.measurement._derive import derive, summarize_timing
+from advisor.measurement._engine import (
+    EngineOutcome,
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    device_sync,
+    load_summary,
+    run_engine,
+)
+from advisor.measurement._results import Projection, Timing, TrainingQuality, TrainingResult, TrainingRun
 from advisor.measurement.appliers.base import NotApplicable
 from advisor.measurement.appliers.training import TRAINING_REGISTRY, TrainSetup, TrainStep, baseline_step, make_setup
 from advisor.measurement.energy import get_meters
-from advisor.measurement.harness import Timing, benchmark, idle_power_w
-from advisor.measurement.run import RunRecord, _fingerprint, _load_note, _versions
+from advisor.measurement.harness import _peak_rss_mb, idle_power_w
+from advisor.measurement.run import _check_args, _fingerprint, _meter_notes, _process_state, _start_load, _versions
 from advisor.measurement.store import ResultStore
 
-__all__ = ["DEFAULT_TECHNIQUES", "Projection", "TrainingQuality", "TrainingResult", "TrainingRun", "measure_training"]
+__all__ = [
+    "DEFAULT_TECHNIQUES",
+    "Projection",
+    "TrainingQuality",
+    "TrainingResult",
+    "TrainingRun",
+    "compare",
+    "measure_training",
+    "project",
+]
 
 DEFAULT_TECHNIQUES = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
 SEED = 0
-MIN_REPEATS_FOR_SPREAD = 3  # fewer timed steps give no inter-quartile range worth reporting
-
-
-@dataclass(frozen=True)
-class TrainingQuality:
-    """The loss trajectory of a few steps from the same weights, data and seed as the baseline.
-
-    Attributes:
-        losses: Loss after each of the first steps (whole-batch loss before that step's update).
-        finite: Every loss is finite.
-        final_loss: The last loss.
-        loss_change: ``final_loss`` minus the baseline's (0 for the baseline; small is good).
-        loss_rel_change: ``loss_change`` / abs(baseline final loss).
-        error: Why the trajectory could not be obtained, if so.
-    """
-
-    losses: list[float] = field(default_factory=list)
-    finite: bool | None = None
-    final_loss: float | None = None
-    loss_change: float | None = None
-    loss_rel_change: float | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A whole training run: per-step figures x ``steps`` (= steps per epoch x epochs).
-
-    Spreads scale the step's inter-quartile range (as if every step varied together: an upper
-    bound on the run's spread) and, for time, the 95 % CI half-width of the median step.
-
-    Attributes:
-        steps: Optimizer steps in the run (effective steps for gradient accumulation).
-        time_s: Projected training time. Units: s.
-        time_s_iqr: Step-time IQR x steps (None with fewer than 3 timed steps). Units: s.
-        time_s_ci95: Half-width of the 95 % CI of the median step x steps (None with < 6 repeats). Units: s.
-        energy_j: Projected energy (None without a meter). Units: J.
-        energy_j_iqr: Energy spread: the per-chunk energy IQR x steps, or the step-time relative IQR
-            applied to the energy when there were fewer than two energy chunks. Units: J.
-        energy_method: How the step energy was obtained (``measured-rapl``, ``estimated-default-power``...).
-        energy_kwh: ``energy_j`` in kWh. Units: kWh.
-        co2e_g: Projected emissions (None without a region or energy). Units: gCO2e.
-        co2e_g_iqr: ``energy_j_iqr`` converted the same way. Units: gCO2e.
-        co2e_method: The energy method x the annual grid intensity used.
-    """
-
-    steps: int
-    time_s: float
-    time_s_iqr: float | None
-    time_s_ci95: float | None
-    energy_j: float | None
-    energy_j_iqr: float | None
-    energy_method: str | None
-    energy_kwh: float | None
-    co2e_g: float | None
-    co2e_g_iqr: float | None
-    co2e_method: str | None
-
-
-@dataclass
-class TrainingResult:
-    """One training technique's outcome (or the baseline's).
-
-    Attributes:
-        technique: Catalog id (``baseline`` for the unmodified step).
-        status: ``ok``, ``not-applicable``, ``failed`` or ``skipped-budget``.
-        reason: Why it is not ``ok`` (for an ``ok`` result: a warning, e.g. a non-finite loss).
-        timing: Per-step latency, energy (with method) and spread; one call = one (effective) step.
-        peak_memory_mb: Peak memory one step allocates above what was alive before it. Units: MiB.
-        memory_method: ``tensor-accounting`` (CPU) or ``cuda-max-allocated``.
-        quality: The loss trajectory and its change against the baseline.
-        speedup: Baseline step time / this step time (> 1 is faster).
-        speedup_iqr: Spread of the speedup from both steps' relative IQRs (in quadrature).
-        energy_ratio: This step energy / the baseline's (< 1 saves energy).
-        peak_memory_ratio: This peak memory / the baseline's (< 1 saves memory).
-        projection: The whole run with this technique.
-        saving: Baseline projection minus this one: ``time_s``, ``energy_j``, ``co2e_g`` and their
-            ``*_iqr`` (IQRs combined in quadrature); positive saves.
-        settings: What the applier did (dtype, checkpointed modules, micro-batches, optimizer, loss).
-    """
-
-    technique: str
-    status: str
-    reason: str | None = None
-    timing: Timing | None = None
-    peak_memory_mb: float | None = None
-    memory_method: str | None = None
-    quality: TrainingQuality | None = None
-    speedup: float | None = None
-    speedup_iqr: float | None = None
-    energy_ratio: float | None = None
-    peak_memory_ratio: float | None = None
-    projection: Projection | None = None
-    saving: dict[str, float | None] | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with unit-suffixed field names."""
-        return asdict(self)
-
-
-@dataclass
-class TrainingRun(RunRecord):
-    """All results of one call to :func:`measure_training` (fields: see :class:`RunRecord`)."""
-
-    def table(self) -> Any:
-        """A pandas table: one row per technique, the baseline first; projected figures for the whole run."""
-        import pandas as pd
-
-        rows = []
-        for r in self.all_results():
-            t, p, q = r.timing, r.projection, r.quality
-            rows.append(
-                {
-                    "technique": r.technique,
-                    "status": r.status if r.status == "ok" else f"{r.status}: {r.reason}",
-                    "step_ms": t.latency_ms_median if t else None,
-                    "step_ms_iqr": t.latency_ms_iqr if t else None,
-                    "speedup": r.speedup,
-                    "energy_j_per_step": t.energy_j_per_call if t else None,
-                    "energy_ratio": r.energy_ratio,
-                    "energy_method": t.energy_method if t else None,
-                    "peak_memory_mb": r.peak_memory_mb,
-                    "peak_memory_ratio": r.peak_memory_ratio,
-                    "loss_change": q.loss_change if q else None,
-                    "projected_time_h": p.time_s / 3600 if p else None,
-                    "projected_time_h_iqr": p.time_s_iqr / 3600 if p and p.time_s_iqr is not None else None,
-                    "projected_energy_kwh": p.energy_kwh if p else None,
-                    "projected_co2e_g": p.co2e_g if p else None,
-                    "projected_co2e_g_iqr": p.co2e_g_iqr if p else None,
-                }
-            )
-        return pd.DataFrame(rows)
+MIN_ROUNDS_FOR_SPREAD = 3  # fewer rounds give no inter-quartile range worth reporting
 
 
 # --- arithmetic ---------------------------------------------------------------------------------------
@@ -191,7 +78,7 @@ def project(timing: Timing, steps: int, carbon: Callable[[float], float] | None,
         co2e_method: Label of the CO2e figure.
     """
     step_s = timing.latency_ms_median / 1000
-    iqr_s = timing.latency_ms_iqr / 1000 if timing.repeats >= MIN_REPEATS_FOR_SPREAD else None
+    iqr_s = timing.latency_ms_iqr / 1000 if (timing.rounds or timing.repeats) >= MIN_ROUNDS_FOR_SPREAD else None
     ci = timing.latency_ms_ci95 / 1000 if math.isfinite(timing.latency_ms_ci95) else None
     energy = energy_iqr = energy_kwh = co2e = co2e_iqr = None
     if timing.energy_j_per_call is not None:
@@ -228,17 +115,11 @@ def _diff(a: float | None, b: float | None) -> float | None:
 
 
 def compare(result: TrainingResult, base: TrainingResult) -> None:
-    """Fill the ratios and savings of ``result`` against ``base`` (both measured), in place."""
-    t, bt = result.timing, base.timing
-    if t is None or bt is None:
-        return
-    if t.latency_ms_median > 0:
-        result.speedup = bt.latency_ms_median / t.latency_ms_median
-        if min(t.repeats, bt.repeats) >= MIN_REPEATS_FOR_SPREAD and bt.latency_ms_median > 0:
-            rel = math.hypot(bt.latency_ms_iqr / bt.latency_ms_median, t.latency_ms_iqr / t.latency_ms_median)
-            result.speedup_iqr = result.speedup * rel
-    if bt.energy_j_per_call and t.energy_j_per_call is not None:
-        result.energy_ratio = t.energy_j_per_call / bt.energy_j_per_call
+    """Fill the peak-memory ratio and the savings of ``result`` against ``base``, in place.
+
+    The step-time and energy ratios with their intervals come from the paired rounds
+    (``result.comparison``); this adds what the rounds do not hold: memory and the projection.
+    """
     if base.peak_memory_mb and result.peak_memory_mb is not None:
         result.peak_memory_ratio = result.peak_memory_mb / base.peak_memory_mb
     p, bp = result.projection, base.projection
@@ -273,55 +154,42 @@ def _quality(losses: list[float], base: TrainingQuality | None) -> TrainingQuali
     return TrainingQuality(losses, finite, final, change, rel)
 
 
-@dataclass
-class _Context:
-    """What every technique's measurement shares within one run."""
-
-    setup: TrainSetup
-    loss_steps: int
-    steps: int
-    device: Any
-    bench: Callable[..., Timing]
-    carbon: Callable[[float], float] | None
-    co2e_label: Callable[[str | None], str | None]
-
-
-def _measure_step(tid: str, build: Callable[[], TrainStep], ctx: _Context, base: TrainingResult | None,
-                  budget_s: float) -> TrainingResult:  # fmt: skip
-    """Build, check, count memory, time and project one training step; failures become results."""
+def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, device: Any,
+                  base_quality: TrainingQuality | None) -> Variant:  # fmt: skip
+    """Build one training step, run its loss trajectory and count its memory; a broken step is ``failed``."""
     from advisor.measurement.step_memory import peak_call_memory_mb
 
-    t0 = time.perf_counter()
-    ts = None
+    ts = build()
     try:
-        ts = build()
-        try:
-            losses = _trajectory(ts, ctx.loss_steps)
-        except Exception as exc:  # noqa: BLE001 - a step that breaks (loss_fn, dtype, shapes) is reported
-            return TrainingResult(tid, "failed", f"training step failed: {type(exc).__name__}: {exc}",
-                                  settings=ts.settings)  # fmt: skip
-        quality = _quality(losses, base.quality if base else None)
-        peak_mb, mem_method = peak_call_memory_mb(ts.step, ctx.device)
-        left = max(budget_s - (time.perf_counter() - t0), 0.05)
-        timing = ctx.bench(ts.step, budget_s=left, min_time_s=min(1.0, left / 2))
-    except NotApplicable as exc:
-        return TrainingResult(tid, "not-applicable", str(exc))
-    except Exception as exc:  # noqa: BLE001 - any applier failure is recorded and the run goes on
-        return TrainingResult(tid, "failed", f"{type(exc).__name__}: {exc}", settings=ts.settings if ts else {})
-    finally:
-        if ts is not None:
-            ts.restore()
-    result = TrainingResult(tid, "ok", None, timing, peak_mb, mem_method, quality,
-                            settings={**ts.settings, "micro_batches": ts.micro_batches,
-                                      "samples_per_step": ts.samples_per_step})  # fmt: skip
-    if not quality.finite:
-        result.reason = f"the loss is not finite after {ctx.loss_steps} steps: {quality.losses}"
-    result.projection = project(timing, ctx.steps, ctx.carbon, ctx.co2e_label(timing.energy_method))
-    if base is None:
-        result.speedup, result.speedup_iqr, result.energy_ratio, result.peak_memory_ratio = 1.0, 0.0, 1.0, 1.0
-    else:
-        compare(result, base)
-    return result
+        losses = _trajectory(ts, loss_steps)
+    except Exception as exc:  # noqa: BLE001 - a step that breaks (loss_fn, dtype, shapes) is reported
+        return Variant(tid, ts.step, teardown=ts.restore, info={"settings": ts.settings},
+                       failed=f"training step failed: {type(exc).__name__}: {exc}")  # fmt: skip
+    quality = _quality(losses, base_quality)
+    peak_mb, mem_method = peak_call_memory_mb(ts.step, device)
+    settings = {**ts.settings, "micro_batches": ts.micro_batches, "samples_per_step": ts.samples_per_step}
+    info = {"settings": settings, "quality": quality, "peak_memory_mb": peak_mb, "memory_method": mem_method}
+    return Variant(tid, ts.step, 1, _process_state(), ts.restore, info)
+
+
+def _training_result(tid: str, outcome: EngineOutcome, comps: dict[str, Any], timing_of: Callable[[str], Any],
+                     proj: Callable[[Timing], Projection]) -> TrainingResult:  # fmt: skip
+    status, reason, info = outcome.setups.get(tid, ("interrupted", "interrupted before it was measured", {}))
+    r = TrainingResult(tid, status, reason, settings=info.get("settings") or {}, quality=info.get("quality"),
+                       peak_memory_mb=info.get("peak_memory_mb"), memory_method=info.get("memory_method"))  # fmt: skip
+    if status != "ok":
+        return r
+    r.timing = timing_of(tid)
+    r.comparison = comps.get(tid)
+    if r.timing is None:
+        r.status, r.reason = "interrupted", "interrupted (Ctrl-C) before its first round"
+        return r
+    if outcome.status == "interrupted":
+        r.status, r.reason = "interrupted", f"interrupted (Ctrl-C) after {r.timing.rounds} rounds; figures kept"
+    if r.quality is not None and not r.quality.finite:
+        r.reason = f"the loss is not finite: {r.quality.losses}"
+    r.projection = proj(r.timing)
+    return r
 
 
 def _carbon_fns(region: str | None, pue: float) -> tuple[Any, Callable[..., Any] | None, Callable[..., Any]]:
@@ -342,6 +210,35 @@ def _co2e(energy_j: float, *, it: Any, pue: float) -> float:
     return co2e_g(max(energy_j, 0.0), it, pue)
 
 
+def _check_training_ids(ids: list[str]) -> None:
+    """Unknown training ids fail with suggestions; catalog ids without a training applier are ``not-applicable``."""
+    import difflib
+
+    from advisor._errors import UnknownTechniqueError
+    from advisor.catalog import load_catalog
+
+    if not ids:
+        raise ConstraintError("techniques: expected at least one training technique id, got an empty list; "
+                              f"e.g. {list(DEFAULT_TECHNIQUES)}")  # fmt: skip
+    unknown = [t for t in ids if t not in TRAINING_REGISTRY]
+    if unknown:
+        known = {t.id for t in load_catalog()} | set(TRAINING_REGISTRY)
+        for t in unknown:
+            if t not in known:
+                raise UnknownTechniqueError(t, difflib.get_close_matches(t, sorted(known), n=3, cutoff=0.6))
+
+
+def _train_spec(tid: str, model: Any, setup: TrainSetup, *, loss_steps: int, device: Any,
+                base_quality: TrainingQuality | None, size: int) -> VariantSpec:  # fmt: skip
+    def build() -> Variant:
+        if tid not in TRAINING_REGISTRY:
+            raise NotApplicable(f"no live training applier for {tid!r}; have: {sorted(TRAINING_REGISTRY)}")
+        return _step_variant(tid, functools.partial(TRAINING_REGISTRY[tid], model, setup), loss_steps, device,
+                             base_quality)  # fmt: skip
+
+    return VariantSpec(tid, build, size)
+
+
 def measure_training(
     model: Any,
     example_inputs: Any,
@@ -359,6 +256,7 @@ def measure_training(
     progress: bool = True,
     tdp_w: float | None = None,
     loss_steps: int = 3,
+    settings: EngineSettings | None = None,
 ) -> TrainingRun:
     """Measure training techniques per step on copies of ``model`` and project a whole training run.
 
@@ -375,10 +273,9 @@ def measure_training(
         epochs: Epochs of the run to project.
         optimizer_fn: ``optimizer_fn(params) -> Optimizer``; default ``torch.optim.SGD(params, lr=1e-3)``.
             Every variant gets its own optimizer from it.
-        budget_s: Wall-clock budget for the measurements (after a few seconds of profiling the
-            model and sampling idle power). Each variant gets 80 % of what is left divided by the
-            variants still to measure; a technique not started before the budget runs out is
-            recorded as ``skipped-budget``. Units: s.
+        budget_s: Wall-clock budget for setting the steps up and timing the rounds (after a few
+            seconds of profiling the model and sampling idle power); a technique not set up before
+            it runs out is recorded as ``skipped-budget``. Units: s.
         store: A :class:`ResultStore`, a path, or None for the default store.
         region: Region id for CO2e (see ``green-advisor regions``); None reads ``$GREEN_ADVISOR_REGION``,
             and without either CO2e is not computed.
@@ -386,13 +283,13 @@ def measure_training(
         progress: Show a tqdm progress bar.
         tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
         loss_steps: Steps of the loss trajectory compared with the baseline's.
+        settings: The rounds' settings (default :class:`~advisor.measurement.EngineSettings`).
 
     Raises:
-        ConstraintError: non-positive steps/epochs, an unknown region or a PUE below 1.
+        ConstraintError: non-positive steps/epochs/budget/TDP, an empty list, an unknown region or a PUE below 1.
+        UnknownTechniqueError: a technique id in neither the catalog nor the training appliers.
         ProfileError: the model has no trainable parameters.
     """
-    import torch
-
     from advisor.measurement.carbon import summarize
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
@@ -400,12 +297,15 @@ def measure_training(
     hint = "pass the number of optimizer steps per epoch (dataset size / batch size) and the number of epochs"
     steps = _positive_int("steps_per_epoch", steps_per_epoch, hint) * _positive_int("epochs", epochs, hint)
     _positive_int("loss_steps", loss_steps, "the loss trajectory needs at least one step")
+    _check_args(budget_s, tdp_w)
     if not any(p.requires_grad for p in model.parameters()):
         raise ProfileError(f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
                            "train; unfreeze the layers you train before measuring training techniques")  # fmt: skip
     intensity, carbon_fn, co2e_label = _carbon_fns(region, pue)
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     ids = [techniques] if isinstance(techniques, str) else list(techniques)
+    _check_training_ids(ids)
+    settings = settings or EngineSettings()
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     device = next(model.parameters()).device
     prof = profile_model(model, inputs, phase="training")
@@ -413,13 +313,9 @@ def measure_training(
     meters, unavailable = get_meters(tdp_w)
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
     setup = make_setup(model, inputs, targets, loss_fn, optimizer_fn)
-    sync = functools.partial(torch.cuda.synchronize, device) if device.type == "cuda" else None
-    # warm-up: the loss-trajectory steps and the memory step have run just before the timing
-    bench = functools.partial(benchmark, meters=meters, items_per_call=setup.batch_size or 1, warmup=0,
-                              min_repeats=5, idle_w=idle, sync=sync)  # fmt: skip
-    ctx = _Context(setup, loss_steps, steps, device, bench, carbon_fn, co2e_label)
     meta = {
         "phase": "training",
+        "kind": "training",
         "hardware": hardware.model_dump(mode="json"),
         "versions": _versions(),
         "model": prof.model_dump(),
@@ -435,58 +331,86 @@ def measure_training(
         "device": str(device),
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
-        "load": _load_note(),
+        "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
+        "start": _start_load(),
     }
     run_id = store.start_run(prof.name, _fingerprint(model), meta)
     results: list[TrainingResult] = []
     baseline: TrainingResult | None = None
     status = "finished"
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(ids) + 1, desc="measuring training", unit="technique")
-    t_start = time.perf_counter()  # the budget covers the measurements; profiling and idle power come first
-
-    def share_s(items_left: int) -> float:  # what is left of the budget, shared by what is left to measure
-        return max(budget_s - (time.perf_counter() - t_start), 0.0) * 0.8 / items_left
-
+    outcome = EngineOutcome()
+    method = "+".join(sorted({m.method for m in meters})) or None
+    notes = tuple(dict.fromkeys(n for m in meters for n in _meter_notes(m)))
+    size = 4 * (prof.size_bytes or 0)  # a copy, its gradients and optimizer state
+    base_v = None
     try:
-        baseline = _measure_step("baseline", lambda: baseline_step(model, setup), ctx, None, share_s(len(ids) + 1))
-        store.add_result(run_id, "baseline", baseline.status, baseline.to_dict())
-        if bar:
-            bar.update(1)
-        for i, tid in enumerate(ids):
-            if baseline.status != "ok":
-                r = TrainingResult(tid, "failed", f"not measured: the baseline step failed ({baseline.reason})")
-            elif time.perf_counter() - t_start > budget_s:
-                r = TrainingResult(tid, "skipped-budget", f"the {budget_s:g} s budget ran out")
-            elif tid not in TRAINING_REGISTRY:
-                have = sorted(TRAINING_REGISTRY)
-                r = TrainingResult(tid, "not-applicable", f"no live training applier for {tid!r}; have: {have}")
-            else:
-                applier = TRAINING_REGISTRY[tid]
-                r = _measure_step(tid, functools.partial(applier, model, setup), ctx, baseline, share_s(len(ids) - i))
-            results.append(r)
-            store.add_result(run_id, tid, r.status, r.to_dict())
-            if bar:
-                bar.update(1)
-        if baseline.status != "ok":
+        try:
+            base_v = _step_variant("baseline", lambda: baseline_step(model, setup), loss_steps, device, None)
+        except Exception as exc:  # noqa: BLE001 - recorded: nothing else can be measured
+            base_v = Variant("baseline", lambda: None, failed=f"{type(exc).__name__}: {exc}")
+        if base_v.failed:
+            baseline = TrainingResult("baseline", "failed", base_v.failed, settings=base_v.info.get("settings") or {})
+            why = f"not measured: the baseline step failed ({base_v.failed})"
+            results = [TrainingResult(t, "failed", why) for t in ids]
             status = "failed"
+        else:
+            specs = [
+                _train_spec(
+                    t,
+                    model,
+                    setup,
+                    loss_steps=loss_steps,
+                    device=device,
+                    base_quality=base_v.info["quality"],
+                    size=size,
+                )
+                for t in ids
+            ]
+            outcome = run_engine(base_v, specs, meters=meters, settings=settings, budget_s=budget_s,
+                                 sync=device_sync(model, inputs), progress=progress,
+                                 label=f"measure-training {prof.name}")  # fmt: skip
+            status = outcome.status
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
+        if base_v is not None and base_v.teardown:
+            base_v.teardown()
         for m in meters:
             m.close()
-        if bar:
-            bar.close()
-        store.finish_run(run_id, status)
-    measured = [r for r in [baseline, *results] if r is not None and r.timing is not None]
+    if base_v is not None and not base_v.failed:
+        stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
+        timing_of = functools.partial(summarize_timing, outcome.rounds, idle_w=idle, energy_method=method,
+                                      notes=notes, peak_rss_mb=_peak_rss_mb(), stopped_by=stopped)  # fmt: skip
+
+        def proj(t: Timing) -> Projection:
+            return project(t, steps, carbon_fn, co2e_label(t.energy_method))
+
+        outcome.setups.setdefault("baseline", ("ok", None, base_v.info))
+        measured = [t for t in ids if outcome.setups.get(t, ("",))[0] == "ok"]
+        comps = derive(outcome.rounds, "baseline", measured, idle_w=idle, energy_method=method,
+                       target_rel=settings.target_rel)  # fmt: skip
+        baseline = _training_result("baseline", outcome, comps, timing_of, proj)
+        if baseline.timing is not None:
+            baseline.peak_memory_ratio = 1.0
+        results = [_training_result(t, outcome, comps, timing_of, proj) for t in ids]
+        for r in results:
+            compare(r, baseline)
+    meta["load"] = load_summary(outcome.rounds)
+    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
+    meta["groups"] = outcome.groups
+    meta["block_s"] = outcome.block_s
+    meta["stopped_by"] = outcome.stopped_by
+    for r in [baseline, *results] if baseline else results:
+        store.add_result(run_id, r.technique, r.status, r.to_dict())
+    store.finish_run(run_id, status)
+    timed = [r for r in [baseline, *results] if r is not None and r.timing is not None]
     summary = summarize(
         intensity,
-        {r.technique: r.timing.energy_j_per_call for r in measured},  # type: ignore[union-attr]
+        {r.technique: r.timing.energy_j_per_call for r in timed},  # type: ignore[union-attr]
         pue=pue,
-        energy_methods=[r.timing.energy_method for r in measured if r.timing.energy_method],  # type: ignore[union-attr]
+        energy_methods=[r.timing.energy_method for r in timed if r.timing.energy_method],  # type: ignore[union-attr]
     )
-    return TrainingRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
-                       str(store.path), meta, summary)  # fmt: skip
+    run = TrainingRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
+                      str(store.path), meta, summary, outcome.rounds)  # fmt: skip
+    store.save_run(run)
+    return run

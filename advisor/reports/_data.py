@@ -347,38 +347,30 @@ def _co2e(r: dict[str, Any], name: str) -> Any:
 
 
 def measurement_rows(m: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One flat row per measured variant (the baseline first), with the figures every format shows."""
+    """One flat row per measured variant (the baseline first), with the figures every format shows.
+
+    The figures come from :func:`advisor.measurement.result_row` (the one flattening of a result);
+    this adds the report's own columns (reason, quality text, settings).
+    """
+    from advisor.measurement import result_row
+
     if not m:
         return []
     rows = []
     for r in [m.get("baseline"), *m.get("results", [])]:
         if r is None:
             continue
-        t = r.get("timing") or {}
-        p = r.get("predicted") or {}
-        speedup = r.get("speedup")
+        flat = result_row(r)
         rows.append(
             {
-                "technique": r.get("technique"),
+                **flat,
                 "status": r.get("status"),
                 "reason": r.get("reason"),
-                "repeats": t.get("repeats"),
-                "stopped_by": t.get("stopped_by"),
-                "latency_ms_median": t.get("latency_ms_median"),
-                "latency_ms_iqr": t.get("latency_ms_iqr"),
-                "speedup": speedup,
-                "energy_j_per_call": t.get("energy_j_per_call"),
-                "energy_j_per_call_iqr": t.get("energy_j_per_call_iqr"),
-                "energy_method": t.get("energy_method"),
-                "energy_ratio": r.get("energy_ratio"),
+                "latency_ms_median": flat["latency_ms"],
                 "co2e_g_per_call": _co2e(r, "co2e_g_per_call"),
                 "co2e_g_per_1k_calls": _co2e(r, "co2e_g_per_1k_calls"),
                 "quality": quality_text(r.get("quality")),
-                "predicted_latency_ratio": p.get("adjusted"),
-                "predicted_low": p.get("adjusted_low"),
-                "predicted_high": p.get("adjusted_high"),
-                "measured_latency_ratio": (1 / speedup) if speedup else None,
-                "outside_prediction": r.get("outside_prediction"),
+                "measured_latency_ratio": flat["latency_ratio"],
                 "settings": r.get("settings") or {},
             }
         )

@@ -127,7 +127,18 @@ def _repeats_text(m: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     if not stored:
         origin = "harness defaults of the installed green-dl-advisor, not stored in the run"
     rule = ""
-    if settings:
+    if settings.get("engine") == "interleaved-paired-rounds":
+        rounds = [r["n_rounds"] for r in timed if r.get("n_rounds")]
+        n_text = f" ({min(rounds)}-{max(rounds)} paired rounds)" if rounds else ""
+        rule = (
+            f" Method ({origin}): the baseline and every variant were timed in interleaved rounds{n_text}, each "
+            f"variant one block of at least {settings['block_s'] * 1000:g} ms per round in an order shuffled per "
+            f"round (seed {settings['seed']}); ratios are per-round ratios against the baseline of the same round, "
+            "reported as their median with a distribution-free 95% interval (order statistics); the rounds stop "
+            f"once every interval is within {settings['target_rel'] * 100:g}% of its median ('interval') or the "
+            "budget runs out ('budget')."
+        )
+    elif settings:
         rule = (
             f" Stopping rule ({origin}): "
             f"{settings['warmup']} untimed warm-up calls, then at least {settings['min_repeats']} timed calls, "

@@ -109,14 +109,49 @@ def test_eval_fn_gives_accuracy_change(store) -> None:
     assert run.results[0].quality.accuracy_change <= 0.0
 
 
-def test_ctrl_c_keeps_what_was_measured(store, fault_appliers) -> None:
+def test_ctrl_c_during_set_up_keeps_every_result_marked_interrupted(store, fault_appliers) -> None:
     model, x = mlp()
     run = measure(model, x, ["inference-mode-and-no-grad", "x-interrupt", "post-training-dynamic-quantization"],
                   budget_s=6, store=store, progress=False)  # fmt: skip
     assert run.status == "interrupted"
-    assert [r.technique for r in run.results] == ["inference-mode-and-no-grad"]
+    assert [r.technique for r in run.results] == ["inference-mode-and-no-grad", "x-interrupt",
+                                                  "post-training-dynamic-quantization"]  # fmt: skip
+    assert {r.status for r in run.results} == {"interrupted"}
     runs = store.runs()
-    assert runs[0]["status"] == "interrupted" and runs[0]["n_results"] == 2
+    assert runs[0]["status"] == "interrupted" and runs[0]["n_results"] == 4
+
+
+@pytest.fixture
+def interrupt_after_1s():
+    """A variant whose forward pass raises KeyboardInterrupt (as Ctrl-C does) 1 s after its first call."""
+
+    def applier(model, inputs):
+        start = []
+
+        def forward(*a):
+            start.append(time.perf_counter()) if not start else None
+            if time.perf_counter() - start[0] > 1.0:
+                raise KeyboardInterrupt
+            return model(*a)
+
+        return Applied(forward, inputs, no_grad_eval)
+
+    REGISTRY["x-interrupt-later"] = applier
+    yield
+    REGISTRY.pop("x-interrupt-later")
+
+
+def test_ctrl_c_during_the_rounds_keeps_the_finished_rounds(store, interrupt_after_1s) -> None:
+    model, x = mlp()
+    run = measure(model, x, ["inference-mode-and-no-grad", "x-interrupt-later"], budget_s=20, store=store,
+                  progress=False)  # fmt: skip
+    assert run.status == "interrupted" and run.rounds
+    r = run.results[0]
+    assert r.status == "interrupted" and "figures kept" in r.reason
+    assert r.timing.rounds == len(run.rounds) and r.comparison.latency_ratio.n_rounds == len(run.rounds)
+    assert run.baseline.status == "ok" and run.baseline.timing.rounds == len(run.rounds)
+    back = store.load_run(run.run_id)
+    assert back.status == "interrupted" and len(back.rounds) == len(run.rounds)
 
 
 class SlowMLP(nn.Module):
@@ -132,10 +167,12 @@ class SlowMLP(nn.Module):
 
 
 def test_tiny_budget_skips_the_rest(store) -> None:
-    run = measure(SlowMLP(), torch.randn(8, 16), ["inference-mode-and-no-grad", "post-training-dynamic-quantization"],
-                  budget_s=0.01, store=store, progress=False)  # fmt: skip
+    ids = ["inference-mode-and-no-grad", "post-training-dynamic-quantization", "thread-tuning"]
+    run = measure(SlowMLP(), torch.randn(8, 16), ids, budget_s=0.01, store=store, progress=False)
     assert run.baseline is not None and run.baseline.timing.repeats >= 1
-    assert {r.status for r in run.results} == {"skipped-budget"}
+    assert run.results[-1].status == "skipped-budget" and "budget ran out" in run.results[-1].reason
+    measured = [r for r in run.results if r.status == "ok"]
+    assert all(r.verdict == "inconclusive" and "longer budget" in r.comparison.note for r in measured)
 
 
 def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ class EnergyMeter(abc.ABC):
     """
 
     method: str = "abstract"
+    min_block_s: float = 0.02  # shortest window this meter resolves well; the engine's blocks last at least this
 
     @abc.abstractmethod
     def _snapshot(self) -> Any:

@@ -36,6 +36,7 @@ class NvmlMeter(EnergyMeter):
     """
 
     method = "measured-nvml"
+    min_block_s = 0.1  # the energy counter updates every few tens of ms; sampled power every sample_s
 
     def __init__(self, nvml: Any = None, indices: list[int] | None = None, sample_s: float = 0.05) -> None:
         self.nvml = nvml or _import_pynvml()
@@ -56,6 +57,8 @@ class NvmlMeter(EnergyMeter):
             except self.nvml.NVMLError:
                 self.has_counter[i] = False
         self._sampled = [i for i, ok in self.has_counter.items() if not ok]
+        if self._sampled:
+            self.min_block_s = max(0.25, 5 * sample_s)
         self._lock = threading.Lock()
         self._integral_j = dict.fromkeys(self._sampled, 0.0)
         self._last: dict[int, tuple[float, float]] = {}

@@ -79,6 +79,7 @@ class RaplMeter(EnergyMeter):
     """
 
     method = "measured-rapl"
+    min_block_s = 0.02  # the counters update about every millisecond
 
     def __init__(self, root: Path = POWERCAP, poll_s: float = 1.0) -> None:
         self.zones = find_zones(root)

@@ -1,0 +1,259 @@
+"""From recorded rounds to ratios, intervals, verdicts and "outside the prediction": one pure function.
+
+Every ratio is paired: in each round, a variant's time (or energy) per item is divided by the
+baseline's in the *same* round, so a burst of load that lasts a round hits both. The estimate is
+the median of the per-round ratios; its 95 % interval is the distribution-free interval of a
+median from order statistics (the sign-test interval: the k-th smallest and k-th largest ratio,
+with k the largest rank whose binomial coverage is still >= 95 %). It needs no resampling, no seed
+and no normality, and a few burst-hit rounds move it little. Six rounds are the fewest that give a
+95 % interval; with fewer the interval is [min, max] at its lower coverage and the verdict is
+``inconclusive``. Speed-up and energy ratio come from the same rounds and this same estimator.
+
+Verdicts (in the spirit of Go's benchstat), for latency: ``faster`` when the whole interval is
+below 1, ``slower`` when it is above 1, ``no significant difference`` when it contains 1 and is
+narrow (half-width <= ``wide_rel`` of the median), else ``inconclusive``. Energy: ``less energy``,
+``more energy``, the same two otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from advisor.measurement._results import Block, Comparison, Interval, Round, Timing
+
+__all__ = [
+    "MIN_ROUNDS",
+    "derive",
+    "energy_verdict",
+    "median_interval",
+    "outside_prediction",
+    "ratios",
+    "ready_to_stop",
+    "summarize_timing",
+    "verdict",
+]
+
+CONFIDENCE = 0.95
+WIDE_REL = 0.10  # an interval containing 1 and wider than +-10 % says nothing: inconclusive
+MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median covers 95 %
+
+
+def _binom_cdf_half(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+
+def median_interval(xs: Sequence[float], confidence: float = CONFIDENCE) -> Interval | None:
+    """The median of ``xs`` with its distribution-free interval (see the module docstring).
+
+    Returns None for no values. With too few values for ``confidence``, the interval is
+    [min, max] and its ``confidence`` field says the coverage it really has.
+    """
+    s = sorted(x for x in xs if x is not None and math.isfinite(x))
+    n = len(s)
+    if n == 0:
+        return None
+    med = statistics.median(s)
+    # largest k (1-based rank) with coverage 1 - 2 P(X <= k-1) >= confidence
+    k, coverage = 0, 0.0
+    for cand in range(1, n // 2 + 1):
+        cov = 1 - 2 * _binom_cdf_half(cand - 1, n)
+        if cov < confidence:
+            break
+        k, coverage = cand, cov
+    if k == 0:
+        return Interval(med, s[0], s[-1], n, round(1 - 2 * 0.5**n, 4) if n > 1 else 0.0)
+    return Interval(med, s[k - 1], s[n - k], n, round(min(coverage, 1.0), 4) if coverage else confidence)
+
+
+def _per_item(b: Block, what: str, idle_w: float | None) -> float | None:
+    if b.calls <= 0 or b.items_per_call <= 0:
+        return None
+    items = b.calls * b.items_per_call
+    if what == "latency":
+        return b.wall_s / items
+    if b.energy_j is None:
+        return None
+    e = max(b.energy_j - idle_w * b.wall_s, 0.0) if idle_w else b.energy_j
+    return e / items
+
+
+def ratios(rounds: Iterable[Round], variant: str, baseline: str, what: str = "latency",
+           idle_w: float | None = None) -> list[float]:  # fmt: skip
+    """Per-round ratios ``variant / baseline`` of time (``latency``) or energy (``energy``) per item.
+
+    Only rounds in which both ran count (each memory group contains the baseline).
+    """
+    out = []
+    for r in rounds:
+        v, b = r.blocks.get(variant), r.blocks.get(baseline)
+        if v is None or b is None:
+            continue
+        num, den = _per_item(v, what, idle_w), _per_item(b, what, idle_w)
+        if num is not None and den:
+            out.append(num / den)
+    return out
+
+
+def verdict(iv: Interval | None, wide_rel: float = WIDE_REL) -> str:
+    """``faster`` / ``slower`` / ``no significant difference`` / ``inconclusive`` for a latency-ratio interval."""
+    if iv is None or iv.n_rounds < MIN_ROUNDS:
+        return "inconclusive"
+    if iv.high < 1.0:
+        return "faster"
+    if iv.low > 1.0:
+        return "slower"
+    return "no significant difference" if iv.rel_halfwidth <= wide_rel else "inconclusive"
+
+
+def energy_verdict(iv: Interval | None, wide_rel: float = WIDE_REL) -> str | None:
+    """``less energy`` / ``more energy`` / ``no significant difference`` / ``inconclusive`` (None: no energy)."""
+    if iv is None:
+        return None
+    v = verdict(iv, wide_rel)
+    return {"faster": "less energy", "slower": "more energy"}.get(v, v)
+
+
+def outside_prediction(iv: Interval | None, predicted: dict[str, Any] | None) -> bool | None:
+    """True when the measured latency-ratio interval and the predicted range do not overlap.
+
+    The predicted range is ``adjusted_low`` .. ``max(adjusted_high, 1)`` (no effect is never a
+    surprise); None when either is missing.
+    """
+    if iv is None or not predicted or predicted.get("adjusted_low") is None:
+        return None
+    lo = predicted["adjusted_low"]
+    hi = max(predicted.get("adjusted_high") or lo, 1.0)
+    return iv.high < lo or iv.low > hi
+
+
+def _note(iv: Interval | None, v: str, target_rel: float) -> str | None:
+    if iv is None:
+        return None
+    if iv.n_rounds < MIN_ROUNDS:
+        return (f"only {iv.n_rounds} paired round(s): at least {MIN_ROUNDS} give a 95 % interval; "
+                "give a longer budget")  # fmt: skip
+    if v == "inconclusive":
+        return (f"the interval (+-{iv.rel_halfwidth:.0%}) is too wide to tell; give a longer budget or "
+                "measure on a quieter machine")  # fmt: skip
+    if iv.rel_halfwidth > target_rel:
+        return (f"interval +-{iv.rel_halfwidth:.0%}, wider than the +-{target_rel:.0%} target: a longer budget "
+                "or a quieter machine tightens it")  # fmt: skip
+    return None
+
+
+def derive(
+    rounds: Sequence[Round],
+    baseline: str,
+    variants: Iterable[str] | None = None,
+    *,
+    predicted: dict[str, dict[str, Any] | None] | None = None,
+    idle_w: float | None = None,
+    energy_method: str | None = None,
+    confidence: float = CONFIDENCE,
+    wide_rel: float = WIDE_REL,
+    target_rel: float = 0.03,
+) -> dict[str, Comparison]:
+    """Every variant's :class:`Comparison` against ``baseline`` from the recorded rounds (pure).
+
+    Args:
+        rounds: The paired rounds.
+        baseline: The baseline's name in the rounds' blocks.
+        variants: Names to compare (default: every name in the rounds but the baseline).
+        predicted: Variant -> predicted latency ratio (``adjusted_low``/``adjusted_high``) for
+            "outside the prediction".
+        idle_w: Idle power to subtract from *measured* energy per block (None for estimates). Units: W.
+        energy_method: The energy method label, carried into each comparison.
+        confidence: Interval coverage.
+        wide_rel: Half-width (relative) above which an interval containing 1 is inconclusive.
+        target_rel: The half-width the run aimed for; a wider interval gets a note.
+    """
+    if variants is None:
+        variants = sorted({k for r in rounds for k in r.blocks if k != baseline})
+    out = {}
+    for v in variants:
+        lat = median_interval(ratios(rounds, v, baseline, "latency"), confidence)
+        en = median_interval(ratios(rounds, v, baseline, "energy", idle_w), confidence)
+        verdict_ = verdict(lat, wide_rel)
+        out[v] = Comparison(
+            latency_ratio=lat,
+            energy_ratio=en,
+            verdict=verdict_,
+            energy_verdict=energy_verdict(en, wide_rel),
+            energy_method=energy_method if en is not None else None,
+            outside_prediction=outside_prediction(lat, (predicted or {}).get(v)),
+            note=_note(lat, verdict_, target_rel),
+        )
+    return out
+
+
+def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str], target_rel: float,
+                  confidence: float = CONFIDENCE) -> bool:  # fmt: skip
+    """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side."""
+    for v in variants:
+        iv = median_interval(ratios(rounds, v, baseline, "latency"), confidence)
+        if iv is None or iv.n_rounds < MIN_ROUNDS or iv.rel_halfwidth > target_rel:
+            return False
+    return True
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float]:
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4)
+    return q[0], q[2]
+
+
+def summarize_timing(
+    rounds: Sequence[Round],
+    name: str,
+    *,
+    idle_w: float | None = None,
+    energy_method: str | None = None,
+    notes: tuple[str, ...] = (),
+    flops_per_call: float | None = None,
+    peak_rss_mb: float = 0.0,
+    stopped_by: str = "interval",
+) -> Timing | None:
+    """One variant's :class:`Timing` from its blocks (per call; medians and IQRs over rounds)."""
+    blocks = [r.blocks[name] for r in rounds if name in r.blocks and r.blocks[name].calls > 0]
+    if not blocks:
+        return None
+    per_call = [b.wall_s / b.calls for b in blocks]
+    med = statistics.median(per_call)
+    q1, q3 = _quartiles(per_call)
+    iv = median_interval(per_call)
+    ci = (iv.high - iv.low) / 2 if iv and iv.n_rounds >= MIN_ROUNDS else math.nan
+    calls = sum(b.calls for b in blocks)
+    items = blocks[0].items_per_call
+    cpu = [b.cpu_s for b in blocks if b.cpu_s is not None]
+    energy = [(_per_item(b, "energy", idle_w) or 0.0) * b.items_per_call for b in blocks if b.energy_j is not None]
+    e_med = statistics.median(energy) if energy else None
+    e_iqr = None
+    if len(energy) >= 2:
+        e1, e3 = _quartiles(energy)
+        e_iqr = e3 - e1
+    subtract = bool(idle_w) and bool(energy_method) and energy_method.startswith("measured-")  # type: ignore[union-attr]
+    if subtract:
+        notes = (*notes, f"idle power {idle_w:.1f} W subtracted")
+    return Timing(
+        repeats=calls,
+        latency_ms_median=med * 1000,
+        latency_ms_iqr=(q3 - q1) * 1000,
+        latency_ms_ci95=ci * 1000,
+        throughput_per_s=items / med if med > 0 else math.inf,
+        cpu_time_ms_per_call=sum(cpu) / calls * 1000 if cpu else math.nan,
+        peak_rss_mb=peak_rss_mb,
+        energy_j_per_call=e_med,
+        energy_method=energy_method if energy else None,
+        energy_j_per_call_iqr=e_iqr,
+        idle_power_w=idle_w if subtract else None,
+        achieved_gflops=(flops_per_call / med / 1e9) if flops_per_call and med > 0 else None,
+        stopped_by=stopped_by,
+        notes=notes,
+        rounds=len(blocks),
+        calls_per_block=blocks[-1].calls,
+    )

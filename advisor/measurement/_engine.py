@@ -1,0 +1,461 @@
+"""The one measurement loop: interleaved, paired rounds that a busy machine cannot fool.
+
+Every variant (the baseline included) is a callable with a set-up and a tear-down. A run:
+
+1. plans memory groups: as many variants as fit in memory at once, each group with the baseline;
+2. per group, sets every variant up (apply, check, warm up, size its block so it lasts at least
+   ``block_s``), then times **rounds**: each round runs every variant of the group for one block,
+   in an order shuffled per round by a seeded RNG, so drift and bursts of load hit every variant
+   alike. Energy is read per block from the meters; CPU time of other processes and VM steal time
+   are sampled per round. The machine-wide measurement lock is held around every round;
+3. stops when every latency ratio's interval is tight enough (``target_rel``), the budget is
+   spent, or ``max_rounds`` is reached; Ctrl-C stops it too and keeps every finished round.
+
+Ratios, intervals and verdicts are not computed here: :func:`advisor.measurement._derive.derive`
+computes them from the recorded rounds. GPU work is synchronised after every call (``sync``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from advisor.measurement._derive import MIN_ROUNDS, ready_to_stop
+from advisor.measurement._results import Block, Round
+
+__all__ = [
+    "EngineOutcome",
+    "EngineSettings",
+    "LoadSampler",
+    "Variant",
+    "VariantSpec",
+    "device_sync",
+    "load_summary",
+    "plan_groups",
+    "run_engine",
+]
+
+
+@dataclass
+class Variant:
+    """A set-up variant, ready to time.
+
+    Attributes:
+        name: Its id (``baseline``, a variant id, ``batch-32``).
+        call: One call (a forward pass, a training step).
+        items_per_call: Items one call processes (ratios are per item).
+        enter: Re-establishes the process-wide state this variant was set up with (threads,
+            quantized engine) before each of its blocks; None when it needs none.
+        teardown: Frees the variant (and undoes its process-wide settings).
+        info: Whatever the caller wants back (settings, quality).
+        failed: Set by a set-up that applied but found the variant broken (the reason); it is torn
+            down and recorded as ``failed``.
+    """
+
+    name: str
+    call: Callable[[], Any]
+    items_per_call: int = 1
+    enter: Callable[[], None] | None = None
+    teardown: Callable[[], None] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    failed: str | None = None
+
+
+@dataclass
+class VariantSpec:
+    """A variant before set-up: ``setup()`` returns the :class:`Variant` or raises.
+
+    ``NotApplicable`` from ``setup`` is recorded as ``not-applicable``, any other exception as
+    ``failed``; ``size_bytes`` is the memory it is expected to hold once set up (for the groups).
+    """
+
+    name: str
+    setup: Callable[[], Variant]
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the rounds are run; recorded in every run's meta as ``harness``.
+
+    Attributes:
+        block_s: Shortest block: calls per block are chosen so a block lasts at least this long. Units: s.
+        warmup: Untimed calls per variant after set-up.
+        min_rounds: Rounds to reach before the interval rule may stop the run.
+        max_rounds: Hard cap on rounds per group.
+        target_rel: Stop when every latency ratio's interval half-width is below this share of its median.
+        confidence: Interval coverage.
+        seed: Seed of the per-round shuffle.
+        max_calls_per_block: Cap on calls in a block (very fast calls).
+        lock_timeout_s: Give up waiting for the machine lock after this long (None: wait). Units: s.
+        max_variants_in_memory: Variants set up at once besides the baseline (None: from free memory).
+    """
+
+    block_s: float = 0.05
+    warmup: int = 3
+    min_rounds: int = MIN_ROUNDS
+    max_rounds: int = 5000
+    target_rel: float = 0.03
+    confidence: float = 0.95
+    seed: int = 0
+    max_calls_per_block: int = 100_000
+    lock_timeout_s: float | None = None
+    max_variants_in_memory: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class EngineOutcome:
+    """What the engine returns.
+
+    Attributes:
+        rounds: Every finished round, all groups.
+        setups: Name -> (status, reason, variant info) for every spec; status ``ok``,
+            ``not-applicable``, ``failed``, ``skipped-budget`` or ``interrupted``.
+        status: ``finished`` or ``interrupted``.
+        stopped_by: Per group: ``interval``, ``budget``, ``max_rounds`` or ``interrupted``.
+        lock_waited_s: Total time spent waiting for the machine lock. Units: s.
+        groups: The memory groups (names, baseline first).
+        block_s: The block length used (the longest of the setting and the meters' resolution). Units: s.
+    """
+
+    rounds: list[Round] = field(default_factory=list)
+    setups: dict[str, tuple[str, str | None, dict[str, Any]]] = field(default_factory=dict)
+    status: str = "finished"
+    stopped_by: list[str] = field(default_factory=list)
+    lock_waited_s: float = 0.0
+    groups: list[list[str]] = field(default_factory=list)
+    block_s: float = 0.05
+
+
+# --- pieces --------------------------------------------------------------------------------------------
+def plan_groups(names: Sequence[str], sizes: Sequence[int], available_bytes: int,
+                max_per_group: int | None = None) -> list[list[str]]:  # fmt: skip
+    """Split the variants (not the baseline) into groups that fit in memory together (pure).
+
+    Half of the available memory is used; every group holds at least one variant.
+
+    Args:
+        names: Variant names in run order.
+        sizes: Expected bytes each holds once set up.
+        available_bytes: Memory free now.
+        max_per_group: A cap on variants per group, if any.
+    """
+    budget = available_bytes // 2
+    groups: list[list[str]] = []
+    cur: list[str] = []
+    used = 0
+    for name, size in zip(names, sizes, strict=True):
+        full = (max_per_group is not None and len(cur) >= max_per_group) or (cur and used + size > budget)
+        if full:
+            groups.append(cur)
+            cur, used = [], 0
+        cur.append(name)
+        used += size
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+class LoadSampler:
+    """CPU time taken by other processes, and VM steal time, between two samples.
+
+    ``other_cpu_frac`` = (all CPUs' busy time - this process's CPU time) / (wall x CPUs);
+    ``steal_frac`` = steal time / (wall x CPUs) (0 outside a VM; None where not reported).
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._n = psutil.cpu_count(logical=True) or 1
+
+    def sample(self) -> tuple[float, float, float, float | None]:
+        """(wall, system busy CPU s, this process CPU s, steal s)."""
+        ct = self._psutil.cpu_times()
+        idle = ct.idle + getattr(ct, "iowait", 0.0)
+        steal = getattr(ct, "steal", None)
+        total = sum(getattr(ct, f) for f in ct._fields if f not in ("guest", "guest_nice"))
+        busy = total - idle - (steal or 0.0)
+        return time.perf_counter(), busy, time.process_time(), steal
+
+    def delta(self, a: tuple[float, float, float, float | None], b: tuple[float, float, float, float | None]
+              ) -> dict[str, float | None]:  # fmt: skip
+        """The load between samples ``a`` and ``b``."""
+        wall = max(b[0] - a[0], 1e-9)
+        other = max((b[1] - a[1]) - (b[2] - a[2]), 0.0)
+        steal = (b[3] - a[3]) if a[3] is not None and b[3] is not None else None
+        cap = wall * self._n
+        return {"other_cpu_frac": round(min(other / cap, 1.0), 4),
+                "steal_frac": round(min(max(steal, 0.0) / cap, 1.0), 4) if steal is not None else None,
+                "wall_s": round(wall, 4)}  # fmt: skip
+
+
+def load_summary(rounds: Sequence[Round], busy_frac: float = 0.25) -> dict[str, Any]:
+    """The load seen while measuring: medians and 90th percentiles over rounds, and a warning if high.
+
+    A round is *busy* when other processes (or a hypervisor's steal) took more than ``busy_frac``
+    of the CPUs. Nothing is dropped: busy rounds stay in the data; the paired design cancels most of
+    their effect, and the warning says how many there were.
+    """
+    other = sorted(r.load.get("other_cpu_frac") or 0.0 for r in rounds if r.load)
+    steal = sorted(r.load.get("steal_frac") or 0.0 for r in rounds if r.load)
+    if not other:
+        return {"rounds": 0, "busy_rounds": 0, "note": None}
+
+    def pct(xs: list[float], q: float) -> float:
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    busy = sum(1 for r in rounds if r.load and (r.load.get("other_cpu_frac") or 0) + (r.load.get("steal_frac") or 0)
+               > busy_frac)  # fmt: skip
+    out: dict[str, Any] = {
+        "rounds": len(other),
+        "other_cpu_frac_median": pct(other, 0.5),
+        "other_cpu_frac_p90": pct(other, 0.9),
+        "steal_frac_median": pct(steal, 0.5) if steal else None,
+        "steal_frac_p90": pct(steal, 0.9) if steal else None,
+        "busy_rounds": busy,
+        "busy_threshold": busy_frac,
+        "busy": busy > 0.1 * len(other),
+        "note": None,
+    }
+    if out["busy"]:
+        out["note"] = (
+            f"other processes were busy during {busy} of {len(other)} rounds (they took a median "
+            f"{pct(other, 0.5):.0%} and a 90th percentile {pct(other, 0.9):.0%} of the CPUs"
+            + (f"; VM steal {pct(steal, 0.9):.0%} at the 90th percentile" if steal and pct(steal, 0.9) > 0.01 else "")
+            + "); the paired rounds cancel most of it, but the intervals are wider: measure on a quieter "
+            "machine for figures to publish"
+        )
+    return out
+
+
+def device_sync(model: Any = None, inputs: Sequence[Any] = ()) -> Callable[[], None] | None:
+    """``torch.cuda.synchronize`` for a model or inputs on a CUDA device, else None."""
+    import torch
+
+    def is_cuda(x: Any) -> bool:
+        dev = getattr(x, "device", None)
+        return getattr(dev, "type", None) == "cuda"
+
+    cuda = any(is_cuda(x) for x in inputs)
+    if not cuda and model is not None and hasattr(model, "parameters"):
+        cuda = any(is_cuda(p) for p in model.parameters())
+    return torch.cuda.synchronize if cuda else None
+
+
+def _calls_per_block(v: Variant, sync: Callable[[], None] | None, warmup: int, block_s: float, cap: int) -> int:
+    """Warm up, then choose calls per block so a block lasts at least ``block_s``."""
+    times = []
+    for _ in range(max(warmup, 1)):
+        t0 = time.perf_counter()
+        v.call()
+        if sync:
+            sync()
+        times.append(time.perf_counter() - t0)
+    t = min(times[1:] or times)
+    return max(1, min(cap, math.ceil(block_s / t) if t > 0 else cap))
+
+
+def _block(v: Variant, calls: int, meters: Sequence[Any], sync: Callable[[], None] | None) -> Block:
+    if v.enter:
+        v.enter()
+    tokens = [m.begin() for m in meters]
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        v.call()
+        if sync:
+            sync()
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    energy = sum(m.end(tk).energy_j for m, tk in zip(meters, tokens, strict=True)) if meters else None
+    return Block(calls, wall, v.items_per_call, energy, cpu)
+
+
+@dataclass
+class _Ctx:
+    meters: Sequence[Any]
+    settings: EngineSettings
+    sync: Callable[[], None] | None
+    label: str
+    bar: Any
+    on_round: Callable[[Round], None] | None
+    lock_path: Any
+    sampler: LoadSampler
+    outcome: EngineOutcome
+    rng: random.Random
+    t_start: float
+    budget_s: float
+
+
+def _one_round(ctx: _Ctx, group: int, live: list[Variant], calls: dict[str, int]) -> Round:
+    from advisor.measurement._lock import machine_lock
+
+    order = list(live)
+    ctx.rng.shuffle(order)
+    with machine_lock(label=ctx.label, timeout_s=ctx.settings.lock_timeout_s, path=ctx.lock_path) as grant:
+        ctx.outcome.lock_waited_s += grant.waited_s
+        ctx.t_start += grant.waited_s  # waiting for another measurement does not eat the budget
+        a = ctx.sampler.sample()
+        blocks = {v.name: _block(v, calls[v.name], ctx.meters, ctx.sync) for v in order}
+        b = ctx.sampler.sample()
+    return Round(len(ctx.outcome.rounds), group, [v.name for v in order], blocks, ctx.sampler.delta(a, b))
+
+
+def _time_group(ctx: _Ctx, group: int, live: list[Variant], deadline_share: float) -> str:
+    """Rounds for one group until the interval rule, the budget or max_rounds stops them."""
+    s = ctx.settings
+    calls = {v.name: _calls_per_block(v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block)
+             for v in live}  # fmt: skip
+    names = [v.name for v in live[1:]]
+    base = live[0].name
+    mine: list[Round] = []
+    n = 0
+    while True:
+        r = _one_round(ctx, group, live, calls)
+        mine.append(r)
+        ctx.outcome.rounds.append(r)
+        n += 1
+        if ctx.on_round:
+            ctx.on_round(r)
+        elapsed = time.perf_counter() - ctx.t_start
+        if ctx.bar is not None:
+            ctx.bar.n = min(round(elapsed, 1), ctx.bar.total or elapsed)
+            ctx.bar.set_postfix(rounds=len(ctx.outcome.rounds), group=group, refresh=False)
+            ctx.bar.refresh()
+        if n >= s.max_rounds:
+            return "max_rounds"
+        if not names and n >= s.min_rounds:
+            return "interval"  # nothing to compare with: the baseline's own figures are enough
+        if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(mine, base, names, s.target_rel, s.confidence):
+            return "interval"
+        deadline = ctx.budget_s * deadline_share
+        if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
+            return "budget"
+
+
+def _set_up(ctx: _Ctx, spec: VariantSpec) -> Variant | None:
+    """Set one variant up; record its status. Returns None when it is not measurable."""
+    from advisor._errors import NotApplicable
+
+    try:
+        v = spec.setup()
+    except NotApplicable as exc:
+        ctx.outcome.setups[spec.name] = ("not-applicable", str(exc), {})
+        return None
+    except Exception as exc:  # noqa: BLE001 - any set-up failure is recorded and the run goes on
+        ctx.outcome.setups[spec.name] = ("failed", f"{type(exc).__name__}: {exc}", {})
+        return None
+    if v.failed is not None:
+        ctx.outcome.setups[spec.name] = ("failed", v.failed, v.info)
+        if v.teardown:
+            v.teardown()
+        return None
+    ctx.outcome.setups[spec.name] = ("ok", None, v.info)
+    return v
+
+
+def _teardown(live: list[Variant]) -> None:
+    for v in reversed(live):
+        if v.teardown:
+            v.teardown()
+
+
+def _run_groups(ctx: _Ctx, baseline: Variant, specs: list[VariantSpec], groups: list[list[str]]) -> None:
+    by_name = {s.name: s for s in specs}
+    done_variants = 0
+    total = max(len(specs), 1)
+    for gi, group in enumerate(groups):
+        live = [baseline]
+        try:
+            for name in group:
+                if time.perf_counter() - ctx.t_start > ctx.budget_s:
+                    ctx.outcome.setups[name] = ("skipped-budget", f"the {ctx.budget_s:g} s budget ran out", {})
+                    continue
+                v = _set_up(ctx, by_name[name])
+                if v is not None:
+                    live.append(v)
+                if baseline.enter:
+                    baseline.enter()  # the next applier starts from the baseline's process state
+            done_variants += len(group)
+            share = done_variants / total if specs else 1.0
+            if len(live) > 1 or gi == 0:
+                ctx.outcome.stopped_by.append(_time_group(ctx, gi, live, share))
+        finally:
+            _teardown(live[1:])
+            if baseline.enter:
+                baseline.enter()
+
+
+def run_engine(
+    baseline: Variant,
+    specs: Sequence[VariantSpec],
+    *,
+    meters: Sequence[Any] = (),
+    settings: EngineSettings | None = None,
+    budget_s: float = 60.0,
+    sync: Callable[[], None] | None = None,
+    progress: bool = False,
+    label: str = "",
+    on_round: Callable[[Round], None] | None = None,
+    lock_path: Any = None,
+    available_bytes: int | None = None,
+) -> EngineOutcome:
+    """Set up every variant (in memory groups) and time them in interleaved, paired rounds.
+
+    The budget counts from this call (set-up of variants included; time spent waiting for the
+    machine lock excluded). A variant not set up before the budget ran out is ``skipped-budget``.
+    Ctrl-C stops the rounds: the outcome keeps every finished round, status ``interrupted``, and
+    variants not yet set up are ``interrupted``.
+
+    Args:
+        baseline: The set-up baseline (kept for the whole run).
+        specs: The other variants, in run order.
+        meters: Energy meters read per block.
+        settings: Round settings (default :class:`EngineSettings`).
+        budget_s: Wall-clock budget. Units: s.
+        sync: Called after every call (``torch.cuda.synchronize`` for CUDA models).
+        progress: Show a tqdm bar of the budget's seconds.
+        label: What is measured, for the machine lock's waiting message.
+        on_round: Called with each finished round.
+        lock_path: The machine lock file (default: the lock module's default).
+        available_bytes: Free memory for the groups (default: psutil's available memory).
+    """
+    import psutil
+
+    settings = settings or EngineSettings()
+    specs = list(specs)
+    resolution = max([getattr(m, "min_block_s", 0.0) for m in meters] or [0.0])
+    outcome = EngineOutcome(block_s=max(settings.block_s, resolution))
+    avail = available_bytes if available_bytes is not None else psutil.virtual_memory().available
+    outcome.groups = [[baseline.name, *g] for g in plan_groups([s.name for s in specs], [s.size_bytes for s in specs],
+                                                             avail, settings.max_variants_in_memory)]  # fmt: skip
+    if not specs:
+        outcome.groups = [[baseline.name]]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=round(budget_s, 1), desc="measuring (interleaved rounds)", unit="s",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")  # fmt: skip
+    ctx = _Ctx(meters, settings, sync, label or baseline.name, bar, on_round, lock_path, LoadSampler(), outcome,
+               random.Random(settings.seed), time.perf_counter(), budget_s)  # noqa: S311  # fmt: skip
+    try:
+        _run_groups(ctx, baseline, specs, [g[1:] for g in outcome.groups])
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+        outcome.stopped_by.append("interrupted")
+        for s in specs:
+            outcome.setups.setdefault(s.name, ("interrupted", "interrupted (Ctrl-C) before it was measured", {}))
+    finally:
+        if bar is not None:
+            bar.close()
+    return outcome

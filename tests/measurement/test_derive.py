@@ -1,0 +1,188 @@
+"""The pure derivation: fixed rounds in, ratios, intervals, verdicts and 'outside the prediction' out.
+
+Every polarity is pinned: a variant that takes half the baseline's time per item must come out
+as latency ratio 0.5, speed-up 2, verdict 'faster'; inverting any of these fails a test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from advisor.measurement import Block, Comparison, Interval, MeasureRun, Round, TechniqueResult, derive, result_row
+from advisor.measurement._derive import (
+    MIN_ROUNDS,
+    median_interval,
+    outside_prediction,
+    ratios,
+    ready_to_stop,
+    summarize_timing,
+    verdict,
+)
+
+
+def rounds_of(per_item_s: dict[str, list[float]], *, items: dict[str, int] | None = None,
+              energy_w: dict[str, float] | None = None) -> list[Round]:  # fmt: skip
+    """Rounds where variant v takes per_item_s[v][i] seconds per item in round i (10 calls per block)."""
+    n = len(next(iter(per_item_s.values())))
+    items = items or {}
+    out = []
+    for i in range(n):
+        blocks = {}
+        for name, xs in per_item_s.items():
+            k = items.get(name, 1)
+            wall = xs[i] * 10 * k
+            e = (energy_w or {}).get(name)
+            blocks[name] = Block(10, wall, k, e * wall if e is not None else None, wall)
+        out.append(Round(i, 0, list(blocks), blocks, {"other_cpu_frac": 0.0, "steal_frac": 0.0}))
+    return out
+
+
+# --- the interval of a median ---------------------------------------------------------------------------
+def test_median_interval_uses_order_statistics() -> None:
+    xs = [float(i) for i in range(1, 21)]  # n = 20: the sign-test 95 % interval is [x(6), x(15)]
+    iv = median_interval(xs)
+    assert iv.median == 10.5 and (iv.low, iv.high) == (6.0, 15.0) and iv.n_rounds == 20
+    assert iv.confidence >= 0.95
+    few = median_interval([1.0, 2.0, 3.0])
+    assert (few.low, few.high) == (1.0, 3.0) and few.confidence < 0.95
+    assert median_interval([]) is None
+    six = median_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert six.n_rounds == MIN_ROUNDS == 6 and (six.low, six.high) == (1.0, 6.0) and six.confidence >= 0.95
+
+
+def test_a_burst_in_a_few_rounds_barely_moves_the_median() -> None:
+    xs = [0.5] * 17 + [5.0, 6.0, 7.0]
+    iv = median_interval(xs)
+    assert iv.median == 0.5 and iv.high == 0.5
+
+
+# --- polarity ---------------------------------------------------------------------------------------------
+def test_half_the_time_is_ratio_half_speedup_two_and_faster() -> None:
+    rs = rounds_of({"baseline": [0.010] * 10, "fast": [0.005] * 10, "slow": [0.020] * 10})
+    c = derive(rs, "baseline")
+    fast, slow = c["fast"], c["slow"]
+    assert fast.latency_ratio.median == pytest.approx(0.5) and fast.speedup.median == pytest.approx(2.0)
+    assert fast.verdict == "faster" and fast.text().startswith("2.00x faster (2.00-2.00)")
+    assert slow.latency_ratio.median == pytest.approx(2.0) and slow.speedup.median == pytest.approx(0.5)
+    assert slow.verdict == "slower" and slow.text().startswith("2.00x slower")
+    r = TechniqueResult("fast", "ok", comparison=fast)
+    assert r.speedup == pytest.approx(2.0)
+
+
+def test_ratios_pair_each_round_with_its_own_baseline() -> None:
+    # the machine is twice as slow in odd rounds; the variant is always 0.8x the baseline of its round
+    base = [0.010 if i % 2 == 0 else 0.020 for i in range(12)]
+    var = [b * 0.8 for b in base]
+    rs = rounds_of({"baseline": base, "v": var})
+    assert ratios(rs, "v", "baseline") == pytest.approx([0.8] * 12)
+    c = derive(rs, "baseline")["v"]
+    assert c.latency_ratio.median == pytest.approx(0.8) and c.latency_ratio.rel_halfwidth == pytest.approx(0)
+    assert c.verdict == "faster"
+
+
+def test_ratios_are_per_item() -> None:
+    # batch 4 takes 2x the time per call of batch 1: per item it is half
+    rs = rounds_of({"b1": [0.010] * 8, "b4": [0.005] * 8}, items={"b1": 1, "b4": 4})
+    assert derive(rs, "b1")["b4"].latency_ratio.median == pytest.approx(0.5)
+
+
+def test_energy_ratio_comes_from_the_same_rounds_and_estimator() -> None:
+    rs = rounds_of({"baseline": [0.010] * 8, "v": [0.005] * 8}, energy_w={"baseline": 10.0, "v": 30.0})
+    c = derive(rs, "baseline", energy_method="estimated-tdp")["v"]
+    assert c.energy_ratio.median == pytest.approx(1.5)  # half the time at three times the power
+    assert c.energy_verdict == "more energy" and c.energy_method == "estimated-tdp"
+    assert c.energy_ratio.n_rounds == c.latency_ratio.n_rounds
+    less = derive(rounds_of({"baseline": [0.01] * 8, "v": [0.005] * 8}, energy_w={"baseline": 10.0, "v": 10.0}),
+                  "baseline")["v"]  # fmt: skip
+    assert less.energy_ratio.median == pytest.approx(0.5) and less.energy_verdict == "less energy"
+
+
+def test_idle_power_is_subtracted_from_both_sides() -> None:
+    rs = rounds_of({"baseline": [0.010] * 8, "v": [0.010] * 8}, energy_w={"baseline": 20.0, "v": 15.0})
+    assert derive(rs, "baseline")["v"].energy_ratio.median == pytest.approx(0.75)
+    assert derive(rs, "baseline", idle_w=10.0)["v"].energy_ratio.median == pytest.approx(0.5)
+
+
+# --- verdicts ------------------------------------------------------------------------------------------------
+def test_verdicts() -> None:
+    assert verdict(Interval(0.8, 0.75, 0.85, 20)) == "faster"
+    assert verdict(Interval(1.2, 1.1, 1.3, 20)) == "slower"
+    assert verdict(Interval(1.0, 0.98, 1.03, 20)) == "no significant difference"
+    assert verdict(Interval(1.0, 0.7, 1.4, 20)) == "inconclusive"  # contains 1 but too wide to say
+    assert verdict(Interval(0.5, 0.4, 0.6, 5)) == "inconclusive"  # too few rounds for a 95 % interval
+    assert verdict(None) == "inconclusive"
+
+
+def test_noise_around_one_is_no_significant_difference_and_inconclusive_says_what_to_do() -> None:
+    wiggle = [1.0 + 0.01 * ((i * 7) % 5 - 2) for i in range(20)]
+    rs = rounds_of({"baseline": [0.01] * 20, "v": [0.01 * w for w in wiggle]})
+    c = derive(rs, "baseline")["v"]
+    assert c.verdict == "no significant difference" and c.latency_ratio.contains(1.0)
+    assert c.text().startswith("no significant difference")
+    wide = [1.0 + 0.4 * ((i * 7) % 5 - 2) / 2 for i in range(20)]
+    c = derive(rounds_of({"baseline": [0.01] * 20, "v": [0.01 * w for w in wide]}), "baseline")["v"]
+    assert c.verdict == "inconclusive" and "longer budget" in c.note and c.text().startswith("inconclusive")
+
+
+def test_outside_prediction() -> None:
+    pred = {"adjusted_low": 0.4, "adjusted_high": 0.6}
+    assert outside_prediction(Interval(0.5, 0.45, 0.55, 10), pred) is False
+    assert outside_prediction(Interval(0.2, 0.15, 0.3, 10), pred) is True  # better than predicted
+    assert outside_prediction(Interval(1.5, 1.3, 1.7, 10), pred) is True  # slower than predicted or 1
+    assert outside_prediction(Interval(0.95, 0.9, 1.0, 10), pred) is False  # overlaps up to 1 (no effect)
+    assert outside_prediction(Interval(0.5, 0.45, 0.55, 10), None) is None
+    rs = rounds_of({"baseline": [0.01] * 8, "v": [0.002] * 8})
+    assert derive(rs, "baseline", predicted={"v": pred})["v"].outside_prediction is True
+
+
+def test_ready_to_stop_needs_every_interval_tight() -> None:
+    steady = rounds_of({"baseline": [0.01] * 12, "a": [0.005] * 12, "b": [0.02] * 12})
+    assert ready_to_stop(steady, "baseline", ["a", "b"], 0.03)
+    b = [0.02 * (1 + (i % 3) * 0.2) for i in range(12)]
+    jumpy = rounds_of({"baseline": [0.01] * 12, "a": [0.005] * 12, "b": b})
+    assert not ready_to_stop(jumpy, "baseline", ["a", "b"], 0.03)
+    assert not ready_to_stop(steady[:5], "baseline", ["a"], 0.03)  # fewer rounds than a 95 % interval needs
+
+
+def test_summarize_timing_per_call() -> None:
+    rs = rounds_of({"baseline": [0.010] * 8}, items={"baseline": 4}, energy_w={"baseline": 10.0})
+    t = summarize_timing(rs, "baseline", energy_method="estimated-tdp")
+    assert t.latency_ms_median == pytest.approx(40.0) and t.throughput_per_s == pytest.approx(100.0)
+    assert t.energy_j_per_call == pytest.approx(0.4) and t.repeats == 80 and t.rounds == 8
+    assert t.calls_per_block == 10 and math.isfinite(t.latency_ms_ci95)
+
+
+# --- the result model ------------------------------------------------------------------------------------------
+def test_run_round_trips_through_its_dict_and_flattens_into_rows() -> None:
+    rs = rounds_of({"baseline": [0.010] * 8, "v": [0.005] * 8}, energy_w={"baseline": 10.0, "v": 10.0})
+    c = derive(rs, "baseline", energy_method="estimated-tdp")["v"]
+    base = TechniqueResult("baseline", "ok", timing=summarize_timing(rs, "baseline", energy_method="estimated-tdp"))
+    v = TechniqueResult("v", "ok", timing=summarize_timing(rs, "v", energy_method="estimated-tdp"), comparison=c)
+    run = MeasureRun("r1", "finished", base, [v], ["estimate"], {}, None, {"budget_s": 1}, None, rs)
+    d = run.to_dict()
+    assert d["schema_version"] == 2 and d["kind"] == "measure" and "speedup" not in d["results"][0]
+    assert d["results"][0]["comparison"]["latency_ratio"]["median"] == pytest.approx(0.5)
+    back = MeasureRun.from_dict(d)
+    assert back.results[0].comparison == c and back.rounds == rs and back.baseline.timing == base.timing
+    row = result_row(d["results"][0])
+    assert row == result_row(v) and row["speedup"] == pytest.approx(2.0) and row["verdict"] == "faster"
+    assert row["comparison"] == "2.00x faster (2.00-2.00)" and row["energy_ratio"] == pytest.approx(0.5)
+    assert result_row(base)["speedup"] == 1.0 and result_row(base)["verdict"] == "baseline"
+    old = {"technique": "v", "status": "ok", "speedup": 1.7, "energy_ratio": 0.6, "timing": {}}  # schema 1
+    assert result_row(old)["speedup"] == 1.7 and result_row(old)["energy_ratio"] == 0.6
+
+
+def test_a_newer_schema_is_refused_with_the_fix() -> None:
+    from advisor._errors import MeasurementError
+
+    with pytest.raises(MeasurementError, match="upgrade"):
+        MeasureRun.from_dict({"schema_version": 99, "results": []})
+
+
+def test_comparison_round_trips() -> None:
+    c = Comparison(Interval(0.7, 0.68, 0.72, 30), Interval(0.8, 0.7, 0.9, 30), "faster", "less energy", "estimated-tdp")
+    assert Comparison.from_dict(c.to_dict()) == c
+    assert c.text() == f"{1 / 0.7:.2f}x faster ({1 / 0.72:.2f}-{1 / 0.68:.2f})"
+    assert c.energy_text().startswith("energy x0.80 (0.70-0.90), less energy")
