@@ -25,7 +25,8 @@ def test_recommend_on_a_model_in_the_users_file(capsys) -> None:
                          "--explain", "quantization-aware-training")  # fmt: skip
     assert code == 0, err
     assert "model: make (transformer)" in out
-    assert "Top 5 of" in out and "  1. " in out
+    assert "recommended in five groups" in out and "  1. " in out
+    assert out.index("(1) Apply to your model now") < out.index("Where you run it") < out.index("Practices")
     assert "Excluded" in out and "why:" in out
     assert "quantization-aware-training" in out
 

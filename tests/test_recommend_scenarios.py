@@ -122,7 +122,9 @@ def test_training_phase_excludes_inference_only_techniques() -> None:
 def test_carbon_objective_surfaces_region_choice() -> None:
     r = rec(BERT, A100_SERVER, phase="training", objective="carbon", retraining="full", effort="high")
     assert r.rank_of("carbon-aware-region-selection") is not None
-    assert r.rank_of("carbon-aware-region-selection") <= 10, r.table(12)
+    where = next(g for g in r.groups() if g.key == "where-you-run")
+    tops = [e.rec.id for e in where.entries]  # families, each ranked by its best member
+    assert "carbon-aware-region-selection" in tops[:3], tops
 
 
 def test_zero_accuracy_budget_keeps_only_lossless_techniques() -> None:

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 from advisor._errors import AdvisorError
 from advisor._version import __version__
-from advisor.cli import _advise, _campaign, _catalog, _demo, _measure, _report
+from advisor.cli import _advise, _campaign, _catalog, _demo, _measure, _report, _tune
 from advisor.cli._app import COMMANDS
 
 __all__ = ["main"]
 
-GROUPS = (_catalog, _advise, _measure, _report, _demo, _campaign)
+GROUPS = (_catalog, _advise, _measure, _report, _demo, _campaign, _tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

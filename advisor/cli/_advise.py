@@ -83,7 +83,9 @@ def _recommend(args: argparse.Namespace) -> int:
     prof = _model_profile(args)
     if args.phase is None:
         constraints = Constraints.make(**{**constraints.model_dump(), "phase": prof.phase})
-    result = recommend(prof, _hardware(args), constraints, load_catalog(args.data))
+    hw = _hardware(args)
+    measurable, knowledge = _measurable_and_knowledge(args, hw)
+    result = recommend(prof, hw, constraints, load_catalog(args.data), measurable=measurable, knowledge=knowledge)
     if args.format == "json":
         out(result.to_json())
         return 0
@@ -93,16 +95,11 @@ def _recommend(args: argparse.Namespace) -> int:
         f"goal: less {c.objective} for {c.phase}; max accuracy drop {c.max_accuracy_drop_pp:g} pp; "
         f"retraining {c.retraining}; data {c.data}; target {c.target}; effort {c.effort}"
     )
-    lines.append("")
-    lines.append(
-        f"Top {min(args.top, len(result))} of {len(result)} recommended ({len(result.excluded_items)} excluded):"
-    )
-    for r in result.recommended[: args.top]:
-        flag = " [measurable here]" if r.measurable_here else ""
-        lines.append(f"{r.rank:>3}. {r.id}  score {r.score:.1f}: {r.expected_text()}{flag}")
-        reasons = [f for f in r.why if f.kind == "evidence"][:1] + [f for f in r.why if f.kind != "evidence"][:1]
-        lines += [f"       why: {f.text}" for f in reasons]
-        lines += [f"       WARNING: {w.text}" for w in r.warnings]
+    lines.append(f"{len(result)} recommended in five groups ({len(result.excluded_items)} excluded); "
+                 f"this machine counts as {result.machine_class}")  # fmt: skip
+    if result.observations_used:
+        lines.append(f"{result.observations_used} technique(s) ranked with measurements made on this machine")
+    lines += _group_lines(result, args.top)
     stacks = result.stacks()
     if stacks:
         lines += ["", "Compatible stacks (combined estimate discounts overlapping savings):"]
@@ -116,6 +113,37 @@ def _recommend(args: argparse.Namespace) -> int:
         lines += ["", result.explain(tid)]
     out("\n".join(lines))
     return 0
+
+
+def _measurable_and_knowledge(args: argparse.Namespace, hw: Any) -> tuple[list[str], list[Any]]:
+    """What can be measured here, and this machine's earlier measurements (none for a planned hardware file)."""
+    if getattr(args, "hardware", None):
+        return [], []
+    from advisor.measurement.store import ResultStore
+    from advisor.tuning import knowledge_for, measurable_here
+
+    phase = "training" if args.phase == "training" else "inference"
+    return measurable_here(phase), knowledge_for(ResultStore(args.store), hw)
+
+
+def _group_lines(result: Any, top: int) -> list[str]:
+    """Each group's title and its first ``top`` rows; children are indented under their parent."""
+    lines: list[str] = []
+    for i, g in enumerate(result.groups(), 1):
+        rows = g.rows()
+        if not rows:
+            continue
+        lines += ["", f"({i}) {g.title}:"]
+        for depth, r in rows[:top]:
+            pad = "     " + "   " * depth
+            lines.append(f"{pad}{r.rank:>3}. {r.id}  score {r.score:.1f}: {r.expected_text()}")
+            first = [f for f in r.why if f.kind == "measurement"][:1] or [f for f in r.why if f.kind == "evidence"][:1]
+            reasons = first + [f for f in r.why if f.kind in ("profile", "hardware", "constraint")][:1]
+            lines += [f"{pad}       why: {f.text}" for f in reasons]
+            lines += [f"{pad}       WARNING: {w.text}" for w in r.warnings]
+        if len(rows) > top:
+            lines.append(f"       ... and {len(rows) - top} more in this group (use --format json)")
+    return lines
 
 
 def add_parsers(sub: Any, add: Any) -> None:
@@ -138,6 +166,7 @@ def add_parsers(sub: Any, add: Any) -> None:
     r.add_argument("--target", choices=["server", "desktop", "edge", "mobile"], default=None)
     r.add_argument("--effort", choices=["low", "medium", "high"], default=None)
     r.add_argument("--hardware", metavar="FILE", help="plan for the hardware in this file instead of this machine")
-    r.add_argument("--top", type=int, default=10)
+    r.add_argument("--top", type=int, default=5, help="rows shown per group")
+    r.add_argument("--store", metavar="PATH", help="results store whose runs here inform the ranking")
     r.add_argument("--explain", action="append", metavar="ID", help="explain why (or why not) this technique")
     r.add_argument("--format", choices=["table", "json"], default="table")

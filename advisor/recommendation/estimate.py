@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from advisor.catalog import schema as S
+from advisor.recommendation._context import CLASS_LABEL, evidence_weight, is_saving
 
 __all__ = ["DIRECT", "PROXY", "Estimate", "accuracy_drops_pp", "estimate", "evidence_ratio"]
 
@@ -48,6 +49,8 @@ class Estimate:
         basis: Indices of the evidence items used.
         proxy: Whether the items are proxies rather than direct measurements.
         adjustments: What was changed for this hardware and model, in words.
+        measured: Runs on this machine the figure rests on (``run_id`` values); empty for literature only.
+        discount: Weight of the best item's hardware class against this machine (1.0: same class).
     """
 
     objective: str
@@ -58,6 +61,8 @@ class Estimate:
     basis: tuple[int, ...] = ()
     proxy: bool = False
     adjustments: tuple[str, ...] = field(default_factory=tuple)
+    measured: tuple[str, ...] = field(default_factory=tuple)
+    discount: float = 1.0
 
     @property
     def saving(self) -> float | None:
@@ -98,37 +103,72 @@ def evidence_ratio(ev: S.Evidence) -> float | None:
     return 1.0 + mag / 100.0
 
 
-def estimate(t: S.Technique, objective: str, phases: set[str] | None = None, *, allow_proxy: bool = True) -> Estimate:
+def _items(
+    t: S.Technique, metrics: tuple[str, ...], skip: set[str], machine_class: str | None
+) -> list[tuple[int, float, bool, float]]:
+    """(index, ratio, up-to, hardware weight) of the end-to-end ``saving`` items on ``metrics``."""
+    return [
+        (i, r, ev.qualifier == "up-to", evidence_weight(getattr(ev, "hardware_class", None), machine_class))
+        for i, ev in enumerate(t.evidence)
+        if ev.metric in metrics
+        and ev.metric not in skip
+        and ev.scope == "end-to-end"
+        and is_saving(ev)
+        and (r := evidence_ratio(ev)) is not None
+    ]
+
+
+def _discount_note(t: S.Technique, items: list[tuple[int, float, bool, float]], machine_class: str) -> str:
+    classes = sorted({getattr(t.evidence[i], "hardware_class", None) or "unstated hardware" for i, *_ in items})
+    labels = ", ".join(CLASS_LABEL.get(c, c) for c in classes)
+    best = max(w for *_, w in items)
+    return (
+        f"evidence from {labels}, not {CLASS_LABEL.get(machine_class, machine_class)} like this machine: "
+        f"counted at {best:.0%} of its effect"
+    )
+
+
+def estimate(
+    t: S.Technique,
+    objective: str,
+    phases: set[str] | None = None,
+    *,
+    allow_proxy: bool = True,
+    machine_class: str | None = None,
+) -> Estimate:
     """Estimate the technique's effect on ``objective`` from its end-to-end evidence.
 
     Component-level items (one operation, kernel or a hardware peak) are not whole-model savings
-    and are left out. An ``up-to`` figure is a best case: it sets the range's best end, but counts
-    with half its (log) effect in the central estimate. ``allow_proxy=False`` uses direct metrics
-    only (a speed-up bought with more hardware is no energy saving).
+    and are left out, as are items whose ``basis`` is not ``saving``. An ``up-to`` figure is a best
+    case: it sets the range's best end, but counts with half its (log) effect in the central
+    estimate. ``allow_proxy=False`` uses direct metrics only (a speed-up bought with more hardware is
+    no energy saving). With ``machine_class`` (see :func:`advisor.recommendation._context.hardware_class_of`),
+    items from other hardware classes weigh less, and when none is from this class the effect is
+    shrunk by the best item's weight and the confidence drops one step.
     """
     skip = set()
     if phases is not None and "training" not in phases:
         skip.add("training-time")
     plan = [(DIRECT[objective], False)] + ([(PROXY[objective], True)] if allow_proxy else [])
     for metrics, proxy in plan:
-        items = [
-            (i, r, ev.qualifier == "up-to")
-            for i, ev in enumerate(t.evidence)
-            if ev.metric in metrics
-            and ev.metric not in skip
-            and ev.scope == "end-to-end"
-            and (r := evidence_ratio(ev)) is not None
-        ]
+        items = _items(t, metrics, skip, machine_class)
         if not items:
             continue
-        ratios = [r for _, r, _ in items]
-        logs = [math.log(r) * (0.5 if upto else 1.0) for _, r, upto in items]
-        geo = math.exp(sum(logs) / len(logs))
+        weights = [w for *_, w in items]
+        best = max(weights)
+        logs = [math.log(r) * (0.5 if upto else 1.0) * w for _, r, upto, w in items]
+        geo = math.exp(sum(logs) / sum(weights) * best)  # weighted mean, shrunk by the best class match
+        ratios = [math.exp(math.log(r) * best) for _, r, _, _ in items]
         if proxy:  # a proxy stands in for the objective: one step less sure than a direct figure
             conf = "medium" if len(items) >= 3 else "low"
         else:
             conf = "high" if len(items) >= 2 else "medium"
-        return Estimate(objective, geo, min(ratios), max([*ratios, geo]), conf, tuple(i for i, *_ in items), proxy)
+        notes: tuple[str, ...] = ()
+        if best < 1.0 and machine_class is not None:
+            conf = {"high": "medium", "medium": "low"}.get(conf, conf)
+            notes = (_discount_note(t, items, machine_class),)
+        basis = tuple(i for i, *_ in items)
+        return Estimate(objective, geo, min(ratios), max([*ratios, geo]), conf, basis, proxy, notes, discount=best)
     return Estimate(objective, None, None, None, "none")
 
 

@@ -11,16 +11,21 @@ from advisor.catalog import schema as S
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import HardwareProfile
 from advisor.profile.model import ModelProfile
+from advisor.recommendation._context import hardware_class_of
+from advisor.recommendation._groups import Group, group_of, nest, parent_of
+from advisor.recommendation._knowledge import Observation, prior_estimate, reason_text
 from advisor.recommendation.estimate import DIRECT, PROXY, Estimate, estimate
 from advisor.recommendation.rules import Finding, adjust, exclusion_reasons
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pandas as pd
 
     from advisor.catalog import Catalog
     from advisor.recommendation.stacks import Stack
 
-__all__ = ["Excluded", "Recommendation", "Recommendations", "recommend"]
+__all__ = ["Excluded", "Recommendation", "Recommendations", "measurable_ids", "recommend"]
 
 OBJECTIVE_SAVES = {
     "energy": {"energy"},
@@ -44,13 +49,6 @@ STAGE_FIT = {
 }
 
 
-def _live_appliers() -> frozenset[str]:
-    """Technique ids that can be applied and measured on this machine (the measure package)."""
-    from advisor.measurement.appliers import available_ids  # light: appliers import torch only when run
-
-    return frozenset(available_ids())
-
-
 @dataclass(frozen=True)
 class Recommendation:
     """One recommended technique.
@@ -65,8 +63,11 @@ class Recommendation:
         effort: From the catalog: low, medium, high.
         why: The reasons, each pointing at evidence, a profile fact or a constraint.
         warnings: What may stop it from paying off here.
-        measurable_here: Whether `advisor.measure` can apply and measure it on this machine.
+        measurable_here: Whether the caller can apply and measure it here (the ``measurable`` argument).
         implementations: Library calls that apply it.
+        group: ``apply-now``, ``more-effort``, ``how-you-run``, ``where-you-run`` or ``practices``.
+        kind: The catalog's kind (``model``, ``training``, ``data``, ``runtime``, ``infrastructure``, ``practice``).
+        parent: The technique it specialises, if any.
     """
 
     id: str
@@ -80,6 +81,9 @@ class Recommendation:
     warnings: tuple[Finding, ...]
     measurable_here: bool
     implementations: tuple[str, ...] = ()
+    group: str = "more-effort"
+    kind: str | None = None
+    parent: str | None = None
 
     def expected_text(self) -> str:
         """The expected saving in words, e.g. '30% less energy (15-45%, medium confidence)'."""
@@ -91,6 +95,8 @@ class Recommendation:
         if e.low is not None and e.high is not None and pct(e.high) != pct(e.low):
             rng = f"{pct(e.high)} to {pct(e.low)}"
         proxy = ", from proxies" if e.proxy else ""
+        if e.measured:
+            proxy += f", measured here in run {e.measured[0]}"
         word = "less" if e.ratio <= 1 else "MORE"
         amount = pct(e.ratio) if e.ratio <= 1 else f"{(e.ratio - 1) * 100:.0f}%"
         return f"{amount} {word} {e.objective} (" + (f"{rng}, " if rng else "") + f"{e.confidence} confidence{proxy})"
@@ -115,6 +121,8 @@ class Recommendations:
     hardware: HardwareProfile
     constraints: Constraints
     catalog: Catalog = field(repr=False)
+    machine_class: str | None = None
+    observations_used: int = 0
 
     def __len__(self) -> int:
         return len(self.recommended)
@@ -130,6 +138,15 @@ class Recommendations:
     def ids(self) -> list[str]:
         """Recommended ids, best first."""
         return [r.id for r in self.recommended]
+
+    def groups(self) -> list[Group]:
+        """The advice in its five groups, in order; parents head the recommended techniques that specialise them."""
+        parents = {t.id: parent_of(t) for t in self.catalog}
+        return nest(self.recommended, parents)
+
+    def in_group(self, key: str) -> list[Recommendation]:
+        """The recommendations of one group (``apply-now``, ``more-effort``, ...), in rank order."""
+        return [r for r in self.recommended if r.group == key]
 
     def rank_of(self, technique_id: str) -> int | None:
         """1-based rank, or None if excluded."""
@@ -152,6 +169,9 @@ class Recommendations:
                 "accuracy_risk": r.accuracy_risk,
                 "effort": r.effort,
                 "measurable_here": r.measurable_here,
+                "group": r.group,
+                "parent": r.parent,
+                "measured_here": bool(r.estimate.measured),
                 "warnings": len(r.warnings),
                 "name": r.name,
             }
@@ -217,6 +237,8 @@ class Recommendations:
             "hardware": self.hardware.model_dump(mode="json"),
             "recommended": [rec(r) for r in self.recommended],
             "excluded": [asdict(e) for e in self.excluded_items],
+            "groups": [g.to_dict() for g in self.groups()],
+            "machine_class": self.machine_class,
             "stacks": [s.to_dict() for s in self.stacks()],
         }
 
@@ -225,31 +247,43 @@ class Recommendations:
         return json.dumps(self.to_dict(), indent=indent, default=list)
 
 
-def _why(t: S.Technique, est: Estimate, model: ModelProfile, hw: HardwareProfile, c: Constraints) -> list[Finding]:
-    why: list[Finding] = []
-    aligned = OBJECTIVE_SAVES[c.objective] & set(t.saves)
-    if aligned:
-        why.append(Finding("constraint", f"saves {', '.join(sorted(aligned))}, your objective", "technique.saves"))
+def _evidence_findings(t: S.Technique, est: Estimate, c: Constraints) -> list[Finding]:
+    out: list[Finding] = []
     for i in est.basis:
         ev = t.evidence[i]
         hw_text = f" on {ev.hardware}" if ev.hardware else ""
-        why.append(
-            Finding(
-                "evidence",
-                f"{ev.describe()} ({ev.setting}{hw_text}) [{ev.reference}, {ev.locator}]",
-                f"evidence[{i}]",
-            )
-        )
+        cls = getattr(ev, "hardware_class", None)
+        cls_text = f", {cls}" if cls else ""
+        text = f"{ev.describe()} ({ev.setting}{hw_text}{cls_text}) [{ev.reference}, {ev.locator}]"
+        out.append(Finding("evidence", text, f"evidence[{i}]"))
+    metrics = (*DIRECT[c.objective], *PROXY[c.objective])
     for i, ev in enumerate(t.evidence):
-        if ev.scope == "component" and ev.metric in (*DIRECT[c.objective], *PROXY[c.objective]):
-            why.append(
-                Finding(
-                    "evidence",
-                    f"context, not counted (one component, not a whole model): {ev.describe()} "
-                    f"[{ev.reference}, {ev.locator}]",
-                    f"evidence[{i}]",
-                )
-            )
+        basis = getattr(ev, "basis", None) or "saving"
+        if ev.metric not in metrics or (ev.scope != "component" and basis == "saving"):
+            continue
+        why = "one component, not a whole model" if ev.scope == "component" else f"basis {basis}, not a saving"
+        text = f"context, not counted ({why}): {ev.describe()} [{ev.reference}, {ev.locator}]"
+        out.append(Finding("evidence", text, f"evidence[{i}]"))
+    return out
+
+
+def _why(
+    t: S.Technique,
+    est: Estimate,
+    model: ModelProfile,
+    hw: HardwareProfile,
+    c: Constraints,
+    *,
+    measured: list[Finding],
+) -> list[Finding]:
+    why: list[Finding] = [*measured]
+    aligned = OBJECTIVE_SAVES[c.objective] & set(t.saves)
+    if aligned:
+        why.append(Finding("constraint", f"saves {', '.join(sorted(aligned))}, your objective", "technique.saves"))
+    why += _evidence_findings(t, est, c)
+    if est.discount < 1.0:
+        note = next((a for a in est.adjustments if a.startswith("evidence from")), "evidence from other hardware")
+        why.append(Finding("hardware", f"discounted: {note}", "evidence.hardware_class"))
     if est.proxy:
         why.append(
             Finding("evidence", f"no direct {c.objective} figure: estimated from time/compute proxies", "evidence")
@@ -257,6 +291,9 @@ def _why(t: S.Technique, est: Estimate, model: ModelProfile, hw: HardwareProfile
     fams = t.applicability.model_families
     if model.family != "unknown" and model.family in fams:
         why.append(Finding("profile", f"made for {model.family} models like yours", "profile.family"))
+    archs = set(getattr(t.applicability, "architectures", None) or []) - {"any"}
+    if archs & set(model.architectures):
+        why.append(Finding("profile", f"suits {model.trait_text()} models like yours", "applicability.architectures"))
     if t.applicability.needs_retraining == "none":
         why.append(Finding("constraint", "needs no retraining", "applicability.needs_retraining"))
     feats = [f for f in t.applicability.requires_features if hw.has(f)]
@@ -265,13 +302,16 @@ def _why(t: S.Technique, est: Estimate, model: ModelProfile, hw: HardwareProfile
     return why
 
 
-def _score(t: S.Technique, est: Estimate, c: Constraints, *, aligned: bool, live: bool) -> float:
-    """See docs/advisor.md; ``aligned``: the technique lists the objective among what it saves."""
+def _score(t: S.Technique, est: Estimate, c: Constraints, *, aligned: bool) -> float:
+    """See docs/advisor.md; ``aligned``: the technique lists the objective among what it saves.
+
+    The score does not depend on what can be measured here (nor on which optional packages are installed).
+    """
     saving = est.saving
     if saving is None:
         saving = QUALITATIVE_PRIOR if aligned else QUALITATIVE_PRIOR / 3
     saving = max(min(saving, 0.95), -1.0)
-    n = len(est.basis)
+    n = len(est.basis) + len(est.measured)
     if n:  # shrink toward no effect when few items back the figure: n / (n + 1)
         saving *= n / (n + 1)
     score = 100.0 * saving * CONFIDENCE_WEIGHT[est.confidence]
@@ -285,9 +325,61 @@ def _score(t: S.Technique, est: Estimate, c: Constraints, *, aligned: bool, live
         score *= max(fits, default=0.4)
         if not t.implementations:  # no library call applies it to a model: a hardware or research option
             score *= NOT_ACTIONABLE_WEIGHT
-        if live:
-            score *= 1.05
     return round(score, 2)
+
+
+def measurable_ids(measurable: Iterable[str] | None) -> frozenset[str]:
+    """Catalog ids measurable here from variant ids (``openvino-runtime@fp32`` counts for ``openvino-runtime``)."""
+    return frozenset(v.split("@", 1)[0] for v in (measurable or ()) if "+" not in v.split("@", 1)[0])
+
+
+@dataclass
+class _Context:
+    model: ModelProfile
+    hardware: HardwareProfile
+    constraints: Constraints
+    machine_class: str
+    live: frozenset[str]
+    observations: list[Observation]
+
+
+def _assess(t: S.Technique, cx: _Context) -> Recommendation | Excluded:
+    """One technique: excluded with its reasons, or a recommendation with its estimate and reasons."""
+    c = cx.constraints
+    reasons = exclusion_reasons(t, cx.model, cx.hardware, c)
+    if reasons:
+        return Excluded(t.id, t.name, tuple(reasons))
+    # time stands in for energy only "at equal power": not for techniques that do not claim to
+    # save the objective (e.g. data parallelism buys speed with more hardware)
+    aligned = bool(OBJECTIVE_SAVES[c.objective] & set(t.saves))
+    # where and how carefully you run does not depend on the hardware the evidence came from
+    cls = None if getattr(t, "kind", None) in ("infrastructure", "practice") else cx.machine_class
+    est = estimate(t, c.objective, c.phases, allow_proxy=aligned, machine_class=cls)
+    est, warnings = adjust(t, est, cx.model, cx.hardware, c)
+    est, used = prior_estimate(t.id, est, cx.observations, cx.model, c.objective)
+    measured = [Finding("measurement", reason_text(o, sim, c.objective), f"run {o.run_id}") for o, sim in used]
+    if est.ratio is not None and est.ratio >= 1.0 and est.confidence in ("high", "medium"):
+        why = measured[:1] or [
+            Finding("evidence", f"the cited evidence shows no {c.objective} saving here", "evidence")
+        ]
+        return Excluded(t.id, t.name, (*why, *warnings))
+    live = t.id in cx.live
+    return Recommendation(
+        id=t.id,
+        name=t.name,
+        rank=0,
+        score=_score(t, est, c, aligned=aligned),
+        estimate=est,
+        accuracy_risk=t.costs.accuracy_risk,
+        effort=t.costs.effort,
+        why=tuple(_why(t, est, cx.model, cx.hardware, c, measured=measured)),
+        warnings=tuple(warnings),
+        measurable_here=live,
+        implementations=tuple(i.call for i in t.implementations),
+        group=group_of(t, live),
+        kind=getattr(t, "kind", None),
+        parent=parent_of(t),
+    )
 
 
 def recommend(
@@ -295,14 +387,22 @@ def recommend(
     hardware: HardwareProfile | None = None,
     constraints: Constraints | None = None,
     catalog: Catalog | None = None,
+    *,
+    measurable: Iterable[str] | None = None,
+    knowledge: Iterable[Observation] | None = None,
 ) -> Recommendations:
-    """Rank every catalog technique for this model, machine and constraints.
+    """Rank every catalog technique for this model, machine and constraints, in five groups.
 
     Args:
         model: From :func:`advisor.profile_model`, a profile file or a spec.
         hardware: Defaults to :func:`advisor.detect_hardware`.
         constraints: Defaults to ``Constraints()`` with the model's phase.
         catalog: Defaults to :func:`advisor.load_catalog`.
+        measurable: Technique (or variant) ids the caller can apply and measure here, e.g. from
+            ``advisor.measurement.appliers.available_ids()``; they form the group "apply now". None: none.
+            The score does not depend on it.
+        knowledge: Measurements on this machine (:class:`Observation` records, e.g. from
+            ``advisor.tuning.knowledge_for``); a similar model's result outweighs the literature.
 
     Returns:
         Every technique either recommended with a score or excluded with its reasons.
@@ -313,48 +413,16 @@ def recommend(
     hardware = hardware or detect_hardware()
     constraints = constraints or Constraints(phase=model.phase)
     catalog = catalog or load_catalog()
-    live_ids = _live_appliers()
-    scored: list[tuple[float, str, Recommendation]] = []
+    phase_ok = {"inference"} if constraints.phases == {"inference"} else constraints.phases
+    obs = [o for o in (knowledge or ()) if o.phase in phase_ok]
+    cx = _Context(model, hardware, constraints, hardware_class_of(hardware), measurable_ids(measurable), obs)
+    recs: list[Recommendation] = []
     excluded: list[Excluded] = []
     for t in catalog:
-        reasons = exclusion_reasons(t, model, hardware, constraints)
-        if reasons:
-            excluded.append(Excluded(t.id, t.name, tuple(reasons)))
-            continue
-        # time stands in for energy only "at equal power": not for techniques that do not claim to
-        # save the objective (e.g. data parallelism buys speed with more hardware)
-        aligned = bool(OBJECTIVE_SAVES[constraints.objective] & set(t.saves))
-        est = estimate(t, constraints.objective, constraints.phases, allow_proxy=aligned)
-        est, warnings = adjust(t, est, model, hardware, constraints)
-        if est.ratio is not None and est.ratio >= 1.0 and est.confidence in ("high", "medium"):
-            excluded.append(
-                Excluded(
-                    t.id,
-                    t.name,
-                    (
-                        Finding(
-                            "evidence", f"the cited evidence shows no {constraints.objective} saving here", "evidence"
-                        ),
-                        *warnings,
-                    ),
-                )
-            )
-            continue
-        live = t.id in live_ids
-        rec = Recommendation(
-            id=t.id,
-            name=t.name,
-            rank=0,
-            score=_score(t, est, constraints, aligned=aligned, live=live),
-            estimate=est,
-            accuracy_risk=t.costs.accuracy_risk,
-            effort=t.costs.effort,
-            why=tuple(_why(t, est, model, hardware, constraints)),
-            warnings=tuple(warnings),
-            measurable_here=live,
-            implementations=tuple(i.call for i in t.implementations),
-        )
-        scored.append((-rec.score, t.id, rec))
-    scored.sort(key=lambda x: (x[0], x[1]))
-    ranked = [replace(r, rank=i + 1) for i, (_, _, r) in enumerate(scored)]
-    return Recommendations(ranked, sorted(excluded, key=lambda e: e.id), model, hardware, constraints, catalog)
+        got = _assess(t, cx)
+        (recs if isinstance(got, Recommendation) else excluded).append(got)
+    result = Recommendations(recs, sorted(excluded, key=lambda e: e.id), model, hardware, constraints, catalog,
+                             cx.machine_class, sum(bool(r.estimate.measured) for r in recs))  # fmt: skip
+    ordered = [r for g in result.groups() for _, r in g.rows()]
+    result.recommended = [replace(r, rank=i + 1) for i, r in enumerate(ordered)]
+    return result

@@ -22,7 +22,7 @@ from advisor.profile.hardware import HardwareProfile
 from advisor.profile.model import ModelProfile
 from advisor.recommendation.estimate import Estimate, accuracy_drops_pp
 
-__all__ = ["INT8_CPU", "Finding", "adjust", "exclusion_reasons"]
+__all__ = ["INT8_CPU", "Finding", "adjust", "architecture_reason", "exclusion_reasons"]
 
 # Techniques whose CPU gain rests on int8 dot-product instructions (VNNI, AMX, Arm dotprod).
 INT8_CPU = frozenset(
@@ -76,7 +76,7 @@ class Finding:
     """One reason, tied to what it rests on.
 
     Attributes:
-        kind: ``constraint``, ``profile``, ``hardware`` or ``evidence``.
+        kind: ``constraint``, ``profile``, ``hardware``, ``evidence`` or ``measurement`` (a run on this machine).
         text: The reason in plain words.
         ref: The field or evidence it points at (``hardware.cpu_features``, ``evidence[2]``, ...).
     """
@@ -115,10 +115,28 @@ def _family_fits(families: list[str], model: ModelProfile) -> bool:
     return model.family == "llm" and "transformer" in families
 
 
+def architecture_reason(t: S.Technique, model: ModelProfile) -> Finding | None:
+    """Why the technique does not suit the model's architecture traits, or None when it does (or is unknown)."""
+    archs = list(getattr(t.applicability, "architectures", None) or ["any"])
+    mine = set(getattr(model, "architectures", None) or [])
+    if "any" in archs or not mine or mine & set(archs):
+        return None
+    note = getattr(t.applicability, "architectures_note", None)
+    why = f": {note.strip().rstrip('.')}" if note else ""
+    return Finding(
+        "profile",
+        f"needs a {' or '.join(archs)} model{why}; yours is {model.trait_text()}",
+        "applicability.architectures",
+    )
+
+
 def exclusion_reasons(t: S.Technique, model: ModelProfile, hw: HardwareProfile, c: Constraints) -> list[Finding]:
     """Every reason the technique does not fit; empty when it does."""
     app = t.applicability
     out: list[Finding] = []
+    arch = architecture_reason(t, model)
+    if arch is not None:
+        out.append(arch)
     if not c.phases & set(app.phases):
         out.append(
             Finding("constraint", f"applies to {'/'.join(app.phases)}; you asked for {c.phase}", "constraints.phase")

@@ -1,0 +1,255 @@
+"""The knowledge base: every stored measurement is evidence about the machine it ran on.
+
+:func:`observations_from_store` turns the results store's runs into plain
+:class:`~advisor.recommendation.Observation` records (one per variant measured ``ok`` with a latency
+ratio), each tagged with the fingerprint of the hardware it ran on. :func:`knowledge_for` keeps those
+of this machine's fingerprint, adds the ones imported from team-mates' files, and is what
+``recommend(knowledge=...)`` receives.
+
+``green-advisor knowledge export FILE`` writes every observation (JSON, ``schema_version``);
+``import FILE`` validates a file (messages name the file, the entry and the field) and keeps its
+entries beside the store (``<store>.knowledge.json``), deduplicated by run and variant. Nothing is
+shipped pre-filled: every figure comes from a user's own runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from advisor._errors import KnowledgeError, StoreError
+from advisor._pydantic import first_error
+from advisor.recommendation import Observation
+
+__all__ = [
+    "KNOWLEDGE_FORMAT",
+    "KNOWLEDGE_VERSION",
+    "export_knowledge",
+    "hardware_fingerprint",
+    "import_knowledge",
+    "knowledge_for",
+    "observations_from_store",
+]
+
+KNOWLEDGE_FORMAT = "green-advisor-knowledge"
+KNOWLEDGE_VERSION = 1
+MAX_RUNS = 500  # newest runs read from the store
+
+
+def hardware_fingerprint(hw: Any) -> str:
+    """A short hash of what makes timings comparable: CPU model and features, cores, memory, GPUs.
+
+    Args:
+        hw: A :class:`advisor.HardwareProfile` or its ``model_dump(mode="json")`` dict.
+    """
+    get = hw.get if isinstance(hw, dict) else lambda k, d=None: getattr(hw, k, d)
+    gpus = get("gpus", []) or []
+    facts = {
+        "cpu_model": get("cpu_model", ""),
+        "arch": get("arch", ""),
+        "logical_cores": get("logical_cores", 0),
+        "cpu_features": sorted(get("cpu_features", []) or []),
+        "memory_gib": round(float(get("memory_gb", 0) or 0)),
+        "gpus": sorted(g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _date_of(run_id: str, fallback: float | None = None) -> str:
+    try:
+        return dt.datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").date().isoformat()
+    except ValueError:
+        return dt.datetime.fromtimestamp(fallback, dt.UTC).date().isoformat() if fallback else ""
+
+
+def _quality_ok(result: Any, max_drop_pp: float) -> bool | None:
+    q = getattr(result, "quality", None)
+    if q is None:
+        return None
+    change = getattr(q, "accuracy_change", None)
+    if change is not None:
+        return change >= -max_drop_pp
+    agree = getattr(q, "top1_agreement", None)
+    if agree is not None:
+        return agree >= 0.99
+    cos = getattr(q, "cosine_similarity", None)
+    return None if cos is None else cos >= 0.99
+
+
+def _observation(r: Any, run: Any, fingerprint: str, model: dict[str, Any], phase: str) -> Observation | None:
+    c = getattr(r, "comparison", None)
+    lr = getattr(c, "latency_ratio", None) if c else None
+    if r.technique == "baseline" or r.status != "ok" or lr is None or not lr.median > 0:
+        return None
+    er = getattr(c, "energy_ratio", None)
+    return Observation(
+        technique=r.technique,
+        latency_ratio=float(lr.median),
+        latency_low=float(lr.low),
+        latency_high=float(lr.high),
+        energy_ratio=float(er.median) if er else None,
+        verdict=c.verdict,
+        run_id=run.run_id or "",
+        measured_at=_date_of(run.run_id or ""),
+        model_name=str(model.get("name") or "model"),
+        architectures=tuple(model.get("architectures") or ()),
+        n_parameters=model.get("n_parameters"),
+        batch_size=model.get("batch_size"),
+        phase=phase,
+        quality_ok=_quality_ok(r, 1.0),
+        energy_method=c.energy_method,
+        fingerprint=fingerprint,
+    )
+
+
+def observations_from_store(store: Any, limit: int = MAX_RUNS) -> list[Observation]:
+    """Every variant measured ``ok`` in the store's newest ``limit`` runs (any machine), as observations."""
+    out: list[Observation] = []
+    for head in store.runs(limit):
+        if head.get("kind") not in ("measure", "training", None):
+            continue
+        try:
+            run = store.load_run(head["run_id"])
+        except (StoreError, KeyError, TypeError, ValueError):  # an unreadable old run is skipped, not fatal
+            continue
+        meta = run.meta or {}
+        if not meta.get("hardware"):
+            continue
+        fp = hardware_fingerprint(meta["hardware"])
+        phase = "training" if getattr(run, "kind", "measure") == "training" else "inference"
+        model = meta.get("model") or {}
+        for r in run.results:
+            obs = _observation(r, run, fp, model, phase)
+            if obs is not None:
+                out.append(obs)
+    return out
+
+
+def _imported_path(store: Any) -> Path:
+    return Path(str(store.path) + ".knowledge.json")
+
+
+def _read_imported(store: Any) -> list[Observation]:
+    path = _imported_path(store)
+    if not path.is_file():
+        return []
+    return _parse(path)
+
+
+def knowledge_for(store: Any, hardware: Any) -> list[Observation]:
+    """The observations measured on a machine with ``hardware``'s fingerprint: this store's and imported ones."""
+    fp = hardware_fingerprint(hardware)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for o in [*observations_from_store(store), *_read_imported(store)]:
+        key = (o.run_id, o.technique)
+        if o.fingerprint == fp and key not in seen:
+            seen.add(key)
+            out.append(o)
+    return out
+
+
+# --- the exchange file ------------------------------------------------------------------------------------
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    technique: str = Field(min_length=1)
+    latency_ratio: float = Field(gt=0)
+    latency_low: float | None = Field(None, gt=0)
+    latency_high: float | None = Field(None, gt=0)
+    energy_ratio: float | None = Field(None, gt=0)
+    verdict: Literal["faster", "slower", "no significant difference", "inconclusive"]
+    run_id: str = Field(min_length=1)
+    measured_at: str
+    model_name: str
+    architectures: list[str] = Field(default_factory=list)
+    n_parameters: int | None = Field(None, ge=0)
+    batch_size: int | None = Field(None, ge=1)
+    phase: Literal["inference", "training"] = "inference"
+    quality_ok: bool | None = None
+    energy_method: str | None = None
+    fingerprint: str = Field(min_length=1)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["green-advisor-knowledge"]
+    schema_version: int
+    exported_at: str
+    entries: list[dict[str, Any]]
+
+
+def _parse(path: Path) -> list[Observation]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot read the knowledge file: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise KnowledgeError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: expected a JSON object with 'format' and 'entries', got {type(data).__name__}")
+    version = data.get("schema_version")
+    if isinstance(version, int) and version > KNOWLEDGE_VERSION:
+        raise KnowledgeError(f"{path}: schema_version {version} is newer than this green-dl-advisor reads "
+                             f"({KNOWLEDGE_VERSION}); upgrade it (pip install -U green-dl-advisor)")  # fmt: skip
+    try:
+        head = _File.model_validate(data)
+    except ValidationError as exc:
+        e = first_error(exc)
+        raise KnowledgeError(f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
+                             "Write the file with `green-advisor knowledge export FILE`.") from None  # fmt: skip
+    out = []
+    for i, raw in enumerate(head.entries):
+        try:
+            entry = _Entry.model_validate(raw)
+        except ValidationError as exc:
+            e = first_error(exc)
+            tid = raw.get("technique", "?") if isinstance(raw, dict) else "?"
+            raise KnowledgeError(
+                f"{path}: entry {i} ({tid}): field {e.field!r}: expected {e.expected}, got {e.got}"
+            ) from None
+        d = entry.model_dump()
+        d["architectures"] = tuple(d["architectures"])
+        out.append(Observation(**d))
+    return out
+
+
+def export_knowledge(store: Any, path: str | Path) -> int:
+    """Write every observation of the store (all machines, imported ones included) to ``path``; return the count."""
+    seen: set[tuple[str, str]] = set()
+    entries = []
+    for o in [*observations_from_store(store), *_read_imported(store)]:
+        if (o.run_id, o.technique) not in seen:
+            seen.add((o.run_id, o.technique))
+            entries.append(o.to_dict())
+    payload = {"format": KNOWLEDGE_FORMAT, "schema_version": KNOWLEDGE_VERSION,
+               "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "entries": entries}  # fmt: skip
+    try:
+        Path(path).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot write the knowledge file: {exc.strerror}") from None
+    return len(entries)
+
+
+def import_knowledge(store: Any, path: str | Path) -> tuple[int, int]:
+    """Validate ``path`` and keep its entries beside the store; return (new entries, entries already known).
+
+    Raises:
+        KnowledgeError: The file is unreadable or an entry breaks the format (file, entry and field named).
+    """
+    incoming = _parse(Path(path))
+    known = _read_imported(store)
+    keys = {(o.run_id, o.technique) for o in [*known, *observations_from_store(store)]}
+    new = [o for o in incoming if (o.run_id, o.technique) not in keys]
+    merged = [*known, *new]
+    payload = {"format": KNOWLEDGE_FORMAT, "schema_version": KNOWLEDGE_VERSION,
+               "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+               "entries": [o.to_dict() for o in merged]}  # fmt: skip
+    _imported_path(store).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return len(new), len(incoming) - len(new)

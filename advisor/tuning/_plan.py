@@ -1,0 +1,260 @@
+"""The result of :func:`advisor.tune`: a plan, measured where it could be, from the literature where not."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Candidate", "TunePlan"]
+
+
+def _iv(iv: Any) -> dict[str, Any] | None:
+    return iv.to_dict() if iv is not None and hasattr(iv, "to_dict") else iv
+
+
+def _range(a: float, b: float) -> str:
+    return f"{a:.2f}-{b:.2f}" if max(a, b) < 10 else f"{a:.1f}-{b:.1f}"
+
+
+@dataclass
+class Candidate:
+    """One measured variant, judged.
+
+    Attributes:
+        variant: The variant id (``torch-compile``, ``a+b``, ``openvino-runtime@fp32``).
+        status: The engine's status (``ok``, ``not-applicable``, ``failed``, ``skipped-budget``, ``interrupted``).
+        verdict: ``faster``, ``slower``, ``no significant difference`` or ``inconclusive`` (None if not compared).
+        latency_ratio: Variant / baseline time per item (an :class:`advisor.measurement.Interval`), lower is better.
+        energy_ratio: Variant / baseline energy per item (an Interval), lower is better.
+        energy_verdict: ``less energy``, ``more energy``, ``no significant difference`` or ``inconclusive``.
+        energy_method: How the energy was obtained (``estimated-...`` on machines without counters).
+        accuracy_change_pp: ``eval_fn`` of the variant minus the baseline's (in eval_fn's units, percent points).
+        fidelity: Agreement with the original outputs (``top1_agreement``, ``cosine_similarity``), without eval_fn.
+        quality_ok: Within the accuracy budget (None when it could not be checked).
+        pays_off: Measured better on the objective, within the accuracy budget.
+        reason: Why it does not pay off, or what to keep in mind.
+        how_to_apply: Library calls (with notes) that apply it, from the catalog.
+        run_id: The measurement run it comes from.
+        projection: Training only: the whole run's time/energy/CO2e saving against the baseline.
+    """
+
+    variant: str
+    status: str
+    verdict: str | None = None
+    latency_ratio: Any = None
+    energy_ratio: Any = None
+    energy_verdict: str | None = None
+    energy_method: str | None = None
+    accuracy_change_pp: float | None = None
+    fidelity: dict[str, float] = field(default_factory=dict)
+    quality_ok: bool | None = None
+    pays_off: bool = False
+    reason: str | None = None
+    how_to_apply: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    projection: dict[str, Any] | None = None
+
+    @property
+    def speedup(self) -> Any:
+        """The latency ratio as a speed-up interval (baseline / variant), for display."""
+        return self.latency_ratio.inverted() if self.latency_ratio is not None else None
+
+    def speed_text(self) -> str:
+        """E.g. ``5.0x faster (4.8-5.2)`` or ``1.3x slower (1.2-1.4)``."""
+        lr = self.latency_ratio
+        if lr is None:
+            return self.status if self.status != "ok" else "not compared"
+        if lr.median <= 1:
+            s = lr.inverted()
+            return f"{s.median:.1f}x faster ({_range(s.low, s.high)})" if self.verdict == "faster" else (
+                f"{s.median:.2f}x, {self.verdict} ({_range(s.low, s.high)})")  # fmt: skip
+        return f"{lr.median:.2f}x slower ({_range(lr.low, lr.high)})" if self.verdict == "slower" else (
+            f"{1 / lr.median:.2f}x, {self.verdict} ({_range(1 / lr.high, 1 / lr.low)})")  # fmt: skip
+
+    def energy_text(self) -> str:
+        """E.g. ``energy x0.20`` (with an ``estimated`` note when no counter was read)."""
+        er = self.energy_ratio
+        if er is None:
+            return "energy not measured"
+        est = " (estimated)" if self.energy_method and "estimat" in self.energy_method else ""
+        return f"energy x{er.median:.2f}{est}"
+
+    def quality_text(self) -> str:
+        """E.g. ``accuracy +0.0 pp`` or ``fidelity: top-1 agreement 100.0 %``."""
+        if self.accuracy_change_pp is not None:
+            return f"accuracy {self.accuracy_change_pp:+.1f} pp"
+        if "top1_agreement" in self.fidelity:
+            return f"fidelity: top-1 agreement {self.fidelity['top1_agreement'] * 100:.1f} %"
+        if "cosine_similarity" in self.fidelity:
+            return f"fidelity: cosine similarity {self.fidelity['cosine_similarity']:.4f}"
+        return "quality not checked"
+
+    def summary(self) -> str:
+        """One line: variant, speed, energy, quality (and the reason when it does not pay off)."""
+        if self.latency_ratio is None:
+            return f"{self.variant}: {self.status}" + (f": {self.reason}" if self.reason else "")
+        line = f"{self.variant}: measured {self.speed_text()}, {self.energy_text()}, {self.quality_text()}"
+        return line + (f" [{self.reason}]" if self.reason else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "variant": self.variant,
+            "status": self.status,
+            "verdict": self.verdict,
+            "latency_ratio": _iv(self.latency_ratio),
+            "speedup": _iv(self.speedup),
+            "energy_ratio": _iv(self.energy_ratio),
+            "energy_verdict": self.energy_verdict,
+            "energy_method": self.energy_method,
+            "accuracy_change_pp": self.accuracy_change_pp,
+            "fidelity": dict(self.fidelity),
+            "quality_ok": self.quality_ok,
+            "pays_off": self.pays_off,
+            "reason": self.reason,
+            "how_to_apply": list(self.how_to_apply),
+            "run_id": self.run_id,
+            "projection": self.projection,
+            "summary": self.summary(),
+        }
+
+
+@dataclass
+class TunePlan:
+    """What :func:`advisor.tune` found: the measured winner, runners-up, what did not pay off, and what to try next.
+
+    Attributes:
+        model_name: The model's name.
+        phase: ``inference`` or ``training``.
+        objective: What the winner is chosen on (``energy``, ``latency``, ``carbon``).
+        winner: The best variant that measured better within the accuracy budget (None: nothing pays off here).
+        runners_up: The other variants that pay off, best first.
+        no_payoff: "Tried here: does not pay off": slower, no significant difference, inconclusive, outside the
+            accuracy budget, failed or not applicable, each with its figures or reason.
+        known_no_payoff: Techniques not re-measured because this machine's earlier runs on similar models say
+            they do not pay off (the reason names the run).
+        more_effort: Worth trying with more effort (retraining, data, new architecture, hardware): from the
+            literature, as dicts (id, name, expected, why, group).
+        artifact: The saved winner (``path``, ``format``, ``files``, ``snippet``) or why it was not saved.
+        measured: Variants measured.
+        elapsed_s: Wall time of the whole tune call. Units: s.
+        budget_s: The measuring budget given. Units: s.
+        run: The measurement run (:class:`advisor.measurement.MeasureRun`/``TrainingRun``, stages merged).
+        run_ids: The store ids of every measurement run tune made.
+        plan_id: The store id of this plan.
+        store_path: The results store.
+        knowledge_used: Observations from earlier runs on this machine that informed the ranking.
+        recommendations: The :class:`advisor.recommendation.Recommendations` tune started from.
+        notes: Caveats (busy machine, estimated energy, stacks not supported, ...).
+    """
+
+    model_name: str
+    phase: str
+    objective: str
+    winner: Candidate | None
+    runners_up: list[Candidate]
+    no_payoff: list[Candidate]
+    known_no_payoff: list[dict[str, str]]
+    more_effort: list[dict[str, Any]]
+    artifact: dict[str, Any] | None
+    measured: int
+    elapsed_s: float
+    budget_s: float
+    run: Any = None
+    run_ids: list[str] = field(default_factory=list)
+    plan_id: str | None = None
+    store_path: str | None = None
+    knowledge_used: int = 0
+    recommendations: Any = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    kind = "tune"
+
+    def headline(self) -> str:
+        """``do this: <variant>: measured 5.0x faster (4.8-5.2), energy x0.20, accuracy +0.0 pp``, or why nothing."""
+        w = self.winner
+        if w is None:
+            tried = len([c for c in self.no_payoff if c.latency_ratio is not None])
+            return (f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "
+                    f"within the accuracy budget ({tried} compared); keep the model as it is, or see "
+                    "'worth trying with more effort'")  # fmt: skip
+        return f"do this: {w.variant}: measured {w.speed_text()}, {w.energy_text()}, {w.quality_text()}"
+
+    def lines(self) -> list[str]:
+        """The plan as text lines (what the CLI prints)."""
+        out = [self.headline(), ""]
+        if self.winner is not None:
+            out += [f"how to apply {self.winner.variant}:", *[f"  {h}" for h in self.winner.how_to_apply]]
+            if self.artifact:
+                where = self.artifact.get("path") or self.artifact.get("error")
+                out.append(f"  saved: {where}")
+            if self.winner.projection:
+                out.append(f"  whole run: {_projection_text(self.winner.projection)}")
+            out.append("")
+        if self.runners_up:
+            out += ["runners-up (measured here):", *[f"  - {c.summary()}" for c in self.runners_up], ""]
+        if self.no_payoff or self.known_no_payoff:
+            out.append("tried here: does not pay off:")
+            out += [f"  - {c.summary()}" for c in self.no_payoff]
+            out += [f"  - {k['id']}: {k['reason']}" for k in self.known_no_payoff]
+            out.append("")
+        if self.more_effort:
+            out.append("worth trying with more effort (from the literature, not measured here):")
+            out += [f"  - {m['id']}: {m['expected']}" + (f" ({m['why']})" if m.get("why") else "")
+                    for m in self.more_effort]  # fmt: skip
+            out.append("")
+        out.append(f"measured {self.measured} variants in {self.elapsed_s:.0f} s (budget {self.budget_s:g} s); "
+                   f"runs {', '.join(self.run_ids) or 'none'}; plan {self.plan_id}")  # fmt: skip
+        if self.knowledge_used:
+            out.append(f"{self.knowledge_used} earlier measurement(s) on this machine informed the ranking")
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``kind: tune``)."""
+        return {
+            "kind": self.kind,
+            "schema_version": 1,
+            "model_name": self.model_name,
+            "phase": self.phase,
+            "objective": self.objective,
+            "headline": self.headline(),
+            "winner": self.winner.to_dict() if self.winner else None,
+            "runners_up": [c.to_dict() for c in self.runners_up],
+            "no_payoff": [c.to_dict() for c in self.no_payoff],
+            "known_no_payoff": list(self.known_no_payoff),
+            "more_effort": list(self.more_effort),
+            "artifact": self.artifact,
+            "measured": self.measured,
+            "elapsed_s": self.elapsed_s,
+            "budget_s": self.budget_s,
+            "run_ids": list(self.run_ids),
+            "plan_id": self.plan_id,
+            "store": self.store_path,
+            "knowledge_used": self.knowledge_used,
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The plan as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, default=str)
+
+    def to_markdown(self) -> str:
+        """The plan as Markdown (for reports and the demo's advice.md)."""
+        body = "\n".join(self.lines()[2:])
+        return f"## Tune: {self.model_name}\n\n**{self.headline()}**\n\n```\n{body}\n```\n"
+
+
+def _projection_text(p: dict[str, Any]) -> str:
+    parts = []
+    if p.get("time_s") is not None:
+        parts.append(f"{p['time_s'] / 3600:.2f} h saved")
+    if p.get("energy_j") is not None:
+        parts.append(f"{p['energy_j'] / 3.6e6:.3f} kWh saved")
+    if p.get("co2e_g") is not None:
+        parts.append(f"{p['co2e_g']:.0f} gCO2e saved")
+    return ", ".join(parts) or "no projection"

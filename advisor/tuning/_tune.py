@@ -1,0 +1,404 @@
+"""``advisor.tune``: profile, recommend, measure the most promising variants here, re-rank, and plan.
+
+The only module that calls both :func:`advisor.recommend` and the measurement engine:
+
+1. profile the model and read this machine's earlier measurements (the knowledge base);
+2. ``recommend(measurable=..., knowledge=...)``: the group "apply now" lists what can be measured here,
+   best first; techniques earlier runs on similar models found slower are already excluded (and listed);
+3. stage 1: measure the top variants with the interleaved engine (most promising first; the engine
+   stops early once every interval is tight, and skips what the budget does not reach);
+4. stage 2: measure stacks of the variants that paid off (pairs that do not conflict), with the rest
+   of the budget;
+5. re-rank on the measurements: a variant that is better on the objective within the accuracy budget
+   pays off; the rest go to "tried here: does not pay off" with their figures;
+6. save the winner (the runtimes' ``save_variant``), store the plan, and return a :class:`TunePlan`.
+
+With ``phase="training"`` the training techniques are measured per step and the whole run projected.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from advisor._errors import AdvisorError, ConstraintError, TuneError
+from advisor.profile.constraints import Constraints
+from advisor.recommendation import base_technique, parent_of, recommend
+from advisor.tuning._knowledge import knowledge_for
+from advisor.tuning._plan import Candidate, TunePlan
+
+__all__ = ["tune"]
+
+KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
+STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
+MIN_STACK_BUDGET_S = 6.0
+DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
+
+
+def _constraints(constraints: Constraints | dict[str, Any] | None, phase: str) -> Constraints:
+    if isinstance(constraints, Constraints):
+        return constraints
+    base = {"phase": phase, "objective": "energy", "max_accuracy_drop_pp": 1.0, "retraining": "none",
+            "data": "calibration", "effort": "high"}  # fmt: skip
+    return Constraints.make(**{**base, **(constraints or {})})
+
+
+def _check(phase: str, budget_s: Any) -> None:
+    if phase not in ("inference", "training"):
+        raise TuneError(f"phase: expected 'inference' or 'training', got {phase!r}")
+    if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
+        raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
+
+
+def measurable_here(phase: str) -> list[str]:
+    """Variant ids the appliers can apply and measure on this machine for ``phase``."""
+    if phase == "training":
+        from advisor.measurement.appliers.training import TRAINING_REGISTRY
+
+        return sorted(TRAINING_REGISTRY)
+    from advisor.measurement.appliers import available_ids
+
+    return list(available_ids())
+
+
+def _candidates(rec: Any, measurable: list[str], limit: int) -> list[str]:
+    """Variant ids of the group "apply now", best first: the plain id, then its settings (``id@setting``)."""
+    out: list[str] = []
+    for r in rec.in_group("apply-now"):
+        mine = sorted((v for v in measurable if "+" not in v and base_technique(v) == r.id), key=lambda v: "@" in v)
+        out += [v for v in mine if v not in out]
+    return out[:limit]
+
+
+def _default_limit(budget_s: float) -> int:
+    return int(min(8, max(2, budget_s // 8)))
+
+
+# --- judging one result -----------------------------------------------------------------------------------
+def _fidelity(q: Any) -> dict[str, float]:
+    out = {}
+    for k in ("top1_agreement", "cosine_similarity"):
+        v = getattr(q, k, None)
+        if v is not None:
+            out[k] = float(v)
+    return out
+
+
+def _quality_ok(q: Any, max_drop_pp: float) -> tuple[bool | None, str | None]:
+    if q is None:
+        return None, None
+    change = getattr(q, "accuracy_change", None)
+    if change is not None:
+        ok = change >= -max_drop_pp
+        return ok, None if ok else f"accuracy {change:+.1f} pp, beyond your {max_drop_pp:g} pp budget"
+    agree = getattr(q, "top1_agreement", None)
+    if agree is not None:
+        ok = agree >= 1 - max(max_drop_pp, 0.1) / 100
+        return ok, None if ok else f"top-1 agreement {agree:.1%} with the original: outputs changed too much"
+    cos = getattr(q, "cosine_similarity", None)
+    if cos is not None:
+        ok = cos >= 0.99
+        return ok, None if ok else f"cosine similarity {cos:.3f} with the original outputs: changed too much"
+    return None, None
+
+
+def _better(c: Any, objective: str) -> tuple[bool, str | None]:
+    if objective == "latency" or c.energy_ratio is None:
+        v = c.verdict
+        return v == "faster", None if v == "faster" else _verdict_reason(v, "time")
+    v = c.energy_verdict
+    return v == "less energy", None if v == "less energy" else _verdict_reason(v, "energy")
+
+
+def _verdict_reason(verdict: str | None, what: str) -> str:
+    return {
+        "slower": "slower here",
+        "more energy": "more energy here",
+        "no significant difference": f"no significant difference in {what}",
+        "inconclusive": "inconclusive within the budget: the interval is too wide (give more budget)",
+    }.get(verdict or "", f"no {what} verdict")
+
+
+def _how_to_apply(variant: str, catalog: Any) -> list[str]:
+    lines = []
+    for part in variant.split("@", 1)[0].split("+"):
+        if part not in catalog:
+            continue
+        for impl in catalog.get(part).implementations[:2]:
+            note = f": {' '.join(impl.note.split())}" if impl.note else ""
+            lines.append(f"{impl.call}{note}")
+    lines.append(f"or: advisor.measurement.appliers.apply_technique({variant!r}, model, example_inputs)")
+    return lines
+
+
+def _judge(r: Any, c: Constraints, catalog: Any, run_id: str | None) -> Candidate:
+    comp = getattr(r, "comparison", None)
+    q = getattr(r, "quality", None)
+    how = _how_to_apply(r.technique, catalog)
+    cand = Candidate(variant=r.technique, status=r.status, run_id=run_id, how_to_apply=how)
+    if r.status != "ok" or comp is None or comp.latency_ratio is None:
+        cand.reason = r.reason or r.status
+        return cand
+    cand.verdict, cand.latency_ratio, cand.energy_ratio = comp.verdict, comp.latency_ratio, comp.energy_ratio
+    cand.energy_verdict, cand.energy_method = comp.energy_verdict, comp.energy_method
+    if q is not None and hasattr(q, "accuracy_change"):
+        cand.accuracy_change_pp = q.accuracy_change
+        cand.fidelity = _fidelity(q)
+        cand.quality_ok, why_q = _quality_ok(q, c.max_accuracy_drop_pp)
+    else:  # training: the loss trajectory from the same weights and data
+        cand.quality_ok, why_q = _training_quality(q)
+        cand.projection = getattr(r, "saving", None)
+    better, why_b = _better(comp, c.objective)
+    cand.pays_off = better and cand.quality_ok is not False
+    cand.reason = None if cand.pays_off else (why_b or why_q)
+    if cand.pays_off and cand.quality_ok is None:
+        cand.reason = "quality not checked: pass eval_fn to check accuracy"
+    return cand
+
+
+def _training_quality(q: Any) -> tuple[bool | None, str | None]:
+    if q is None:
+        return None, None
+    if getattr(q, "finite", None) is False:
+        return False, "the loss became non-finite"
+    rel = getattr(q, "loss_rel_change", None)
+    if rel is not None and rel > 0.05:
+        return False, f"loss {rel:+.1%} against the baseline after the same steps"
+    return True, None
+
+
+def _key(cand: Candidate, objective: str) -> tuple[float, float]:
+    iv = cand.latency_ratio if objective == "latency" or cand.energy_ratio is None else cand.energy_ratio
+    return (iv.median, iv.high)
+
+
+# --- stacks --------------------------------------------------------------------------------------------------
+def _stackable(a: str, b: str, catalog: Any) -> bool:
+    if "@" in a or "@" in b or a not in catalog or b not in catalog:
+        return False
+    ta, tb = catalog.get(a), catalog.get(b)
+    for x, y in ((ta, b), (tb, a)):
+        if any(r.target == y and r.type in ("conflicts-with", "alternative-to", "specializes") for r in x.relations):
+            return False
+    if getattr(ta, "kind", None) == getattr(tb, "kind", None) == "runtime":
+        return False  # two runtimes are alternatives, not a stack
+    pa, pb = parent_of(ta), parent_of(tb)
+    return not (pa and pa == pb)
+
+
+def _stack_variants(winners: list[Candidate], catalog: Any, limit: int = 2) -> list[str]:
+    ids = [w.variant for w in winners[:3]]
+    out = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            if _stackable(a, b, catalog):
+                pair = sorted((a, b), key=lambda t: KIND_ORDER.get(getattr(catalog.get(t), "kind", None), 2))
+                out.append("+".join(pair))
+    return out[:limit]
+
+
+# --- measuring -------------------------------------------------------------------------------------------------
+def _measure_inference(model: Any, inputs: tuple[Any, ...], variants: list[str], budget_s: float,
+                       kw: dict[str, Any]) -> Any:  # fmt: skip
+    from advisor.measurement.run import measure
+
+    return measure(model, inputs, variants, budget_s=budget_s, **kw)
+
+
+def _merge(runs: list[Any]) -> Any:
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    results = [r for run in runs for r in run.results]
+    rounds = [rd for run in runs for rd in (run.rounds or [])]
+    meta = {**first.meta, "tune_stage_runs": [r.run_id for r in runs]}
+    return replace(first, results=results, rounds=rounds, meta=meta)
+
+
+def _training_kw(kw: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in ("steps_per_epoch", "epochs") if training.get(k) is None]
+    if missing:
+        raise TuneError(f"phase='training' needs {' and '.join(missing)} to project the whole run, e.g. "
+                        "tune(model, batch, phase='training', steps_per_epoch=500, epochs=3)")  # fmt: skip
+    out = {k: v for k, v in kw.items() if k in ("store", "region", "pue", "progress")}
+    return {**out, **{k: v for k, v in training.items() if v is not None}}
+
+
+def _save(winner: Candidate, model: Any, inputs: tuple[Any, ...], calibration_data: Any, out: Path) -> dict[str, Any]:
+    from advisor.measurement import appliers
+
+    save_variant = getattr(appliers, "save_variant", None)
+    if save_variant is None:
+        return {"error": "this version cannot save variants; apply it with the code above"}
+    try:
+        art = save_variant(winner.variant, model, inputs, out, calibration_data=calibration_data)
+    except AdvisorError as exc:
+        return {"error": f"not saved: {exc}"}
+    files = [str(f) for f in getattr(art, "files", [])]
+    return {"path": str(getattr(art, "path", out)), "format": getattr(art, "format", None), "files": files,
+            "snippet": str(getattr(art, "snippet", ""))}  # fmt: skip
+
+
+def _more_effort(rec: Any) -> list[dict[str, Any]]:
+    rows = rec.in_group("more-effort")[:5] + rec.in_group("where-you-run")[:2]
+    out = []
+    for r in rows:
+        why = next((f.text for f in r.why if f.kind in ("measurement", "evidence")), "")
+        out.append({"id": r.id, "name": r.name, "expected": r.expected_text(), "group": r.group,
+                    "why": why[:160] + ("..." if len(why) > 160 else "")})  # fmt: skip
+    return out
+
+
+def _known_no_payoff(rec: Any) -> list[dict[str, str]]:
+    return [{"id": e.id, "reason": e.reasons[0].text} for e in rec.excluded_items
+            if e.reasons and e.reasons[0].kind == "measurement"]  # fmt: skip
+
+
+def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs, eval_fn, calibration, ...)
+    model: Any,
+    example_inputs: Any,
+    eval_fn: Any = None,
+    calibration_data: Any = None,
+    constraints: Constraints | dict[str, Any] | None = None,
+    budget_s: float = 60.0,
+    *,
+    phase: str = "inference",
+    store: Any = None,
+    region: str | None = None,
+    pue: float = 1.0,
+    name: str | None = None,
+    progress: bool = True,
+    max_variants: int | None = None,
+    stacks: bool = True,
+    save: bool = True,
+    save_dir: str | Path | None = None,
+    hardware: Any = None,
+    catalog: Any = None,
+    steps_per_epoch: int | None = None,
+    epochs: int | None = None,
+    targets: Any = None,
+    loss_fn: Any = None,
+) -> TunePlan:
+    """Find, measure and pick what to do to this model on this machine.
+
+    Args:
+        model: The user's ``torch.nn.Module`` (never modified).
+        example_inputs: A tensor or tuple of tensors for ``model(*inputs)`` (one training batch for training).
+        eval_fn: ``eval_fn(model) -> accuracy in percent``; without it, fidelity to the original outputs is used.
+        calibration_data: Input batches for static quantizers.
+        constraints: :class:`advisor.Constraints` or a dict of its fields; default: objective energy, max
+            accuracy drop 1 pp, no retraining, calibration data, any effort.
+        budget_s: Measuring budget (set-up before it is not counted). Units: s.
+        phase: ``inference`` or ``training`` (per-step measurement and a projection of the whole run).
+        store: A :class:`advisor.measurement.ResultStore`, a path, or None for the default store.
+        region: Region for CO2e (see ``green-advisor regions``).
+        pue: Power usage effectiveness of the facility.
+        name: The model's name in the store and reports.
+        progress: Show progress bars.
+        max_variants: Single variants to measure in stage 1 (default: from the budget, 2-8).
+        stacks: Measure stacks of the variants that paid off in stage 2.
+        save: Save the winner as a deployable artifact (inference).
+        save_dir: Where to save it (default: ``artifacts/<plan id>`` beside the store).
+        hardware: A :class:`advisor.HardwareProfile` (default: detected).
+        catalog: The technique catalog (default: the shipped one).
+        steps_per_epoch: Training only: optimizer steps per epoch, for the projection.
+        epochs: Training only: epochs, for the projection.
+        targets: Training only: targets of the batch for the loss.
+        loss_fn: Training only: ``loss_fn(output, targets)``.
+
+    Returns:
+        A :class:`TunePlan` (also written to the store).
+
+    Raises:
+        TuneError: a bad phase, or training without ``steps_per_epoch``/``epochs``.
+        ConstraintError: a bad budget or constraint.
+    """
+    from advisor.catalog import load_catalog
+    from advisor.measurement.store import ResultStore
+    from advisor.profile.hardware import detect_hardware
+    from advisor.profile.model import profile_model
+
+    t0 = time.perf_counter()
+    _check(phase, budget_s)
+    c = _constraints(constraints, phase)
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    training = {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "targets": targets, "loss_fn": loss_fn}
+    kw = {"eval_fn": eval_fn, "calibration_data": calibration_data, "store": None, "region": region, "pue": pue,
+          "name": name, "progress": progress}  # fmt: skip
+    if phase == "training":
+        _training_kw(kw, training)  # fails early
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    kw["store"] = store
+    hw = hardware or detect_hardware()
+    catalog = catalog or load_catalog()
+    prof = profile_model(model, inputs, name=name, phase=phase)
+    measurable = measurable_here(phase)
+    knowledge = knowledge_for(store, hw)
+    rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
+    limit = max_variants or _default_limit(budget_s)
+    variants = _candidates(rec, measurable, limit)
+    runs, cands, notes = _run_stages(model, inputs, variants, budget_s, kw, training, phase, c, catalog, stacks)
+    cands_ok = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
+    rest = [x for x in cands if not x.pays_off]
+    winner = cands_ok[0] if cands_ok else None
+    plan = TunePlan(
+        model_name=prof.name, phase=phase, objective=c.objective, winner=winner, runners_up=cands_ok[1:],
+        no_payoff=rest, known_no_payoff=_known_no_payoff(rec), more_effort=_more_effort(rec), artifact=None,
+        measured=sum(1 for x in cands if x.latency_ratio is not None), elapsed_s=0.0, budget_s=float(budget_s),
+        run=_merge(runs) if runs else None, run_ids=[r.run_id for r in runs if r.run_id],
+        store_path=str(store.path), knowledge_used=len(knowledge), recommendations=rec, notes=notes,
+    )  # fmt: skip
+    if not variants:
+        plan.notes.append("nothing in the catalog can be applied and measured here for this model and constraints")
+    _finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
+    plan.elapsed_s = round(time.perf_counter() - t0, 1)
+    return plan
+
+
+def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
+    model: Any, inputs: tuple[Any, ...], variants: list[str], budget_s: float, kw: dict[str, Any],
+    training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks: bool,
+) -> tuple[list[Any], list[Candidate], list[str]]:  # fmt: skip
+    """Stage 1 (single variants) and stage 2 (stacks of what paid off): the runs, judged candidates, notes."""
+    if not variants:
+        return [], [], []
+    notes: list[str] = []
+    if phase == "training":
+        from advisor.measurement.training import measure_training
+
+        run = measure_training(model, inputs, techniques=variants, budget_s=budget_s, **_training_kw(kw, training))
+        return [run], [_judge(r, c, catalog, run.run_id) for r in run.results], notes
+    t_stage = time.perf_counter()
+    share = STAGE1_SHARE if stacks else 1.0
+    run1 = _measure_inference(model, inputs, variants, budget_s * share, kw)
+    runs = [run1]
+    cands = [_judge(r, c, catalog, run1.run_id) for r in run1.results]
+    left = budget_s - (time.perf_counter() - t_stage)
+    good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
+    combos = _stack_variants(good, catalog) if stacks else []
+    if combos and left >= MIN_STACK_BUDGET_S and run1.status == "finished":
+        run2 = _measure_inference(model, inputs, combos, left, kw)
+        runs.append(run2)
+        cands += [_judge(r, c, catalog, run2.run_id) for r in run2.results]
+    elif combos:
+        notes.append(f"stacks {', '.join(combos)} not measured: {max(left, 0):.0f} s of the budget left")
+    warn = run1.load_warning() if hasattr(run1, "load_warning") else None
+    if warn:
+        notes.append(warn)
+    return runs, cands, notes
+
+
+def _finish(  # noqa: PLR0917 - a private step of tune(), called once
+    plan: TunePlan, store: Any, prof: Any, model: Any, inputs: tuple[Any, ...], calibration_data: Any,
+    save: bool, save_dir: str | Path | None,
+) -> None:  # fmt: skip
+    """Store the plan, then save the winner under the plan's id."""
+    plan.plan_id = store.start_run(prof.name, "", {"kind": "tune", "tune_phase": plan.phase, "model": prof.model_dump(),
+                                                   "measure_runs": plan.run_ids})  # fmt: skip
+    if save and plan.winner is not None:
+        out = Path(save_dir) if save_dir else Path(store.path).parent / "artifacts" / plan.plan_id
+        plan.artifact = _save(plan.winner, model, inputs, calibration_data, out / plan.winner.variant.replace("@", "_"))
+    store.add_result(plan.plan_id, "plan", "ok", plan.to_dict())
+    store.finish_run(plan.plan_id, "finished")
