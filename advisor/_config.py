@@ -4,7 +4,14 @@ Looked up at ``$GREEN_ADVISOR_CONFIG``, else ``$XDG_CONFIG_HOME/green-advisor/co
 (``~/.config/green-advisor/config.toml``). Known keys::
 
     region = "FRA"      # where this machine draws its power: sets CO2e (see `green-advisor regions`)
+    lock_dir = "/srv/green-advisor"   # folder of the machine-wide measurement lock (one per machine)
+    app_mode = true                   # serve the form to others: no visitor-typed server paths, capped runs
+    app_export_dir = "/srv/exports"   # app mode: exports go to a per-session folder inside this one
+    app_max_budget_s = 120            # app mode: longest measurement budget a visitor may ask for (s)
+    app_max_techniques = 4            # app mode: most techniques per measurement
+    app_lock_timeout_s = 900          # app mode: a visitor's request gives up after waiting this long (s)
 
+Each key also has an environment variable (:data:`ENV_KEYS`, e.g. ``GREEN_ADVISOR_APP_MODE=1``).
 An argument always wins over an environment variable, which wins over the file.
 """
 
@@ -17,10 +24,26 @@ from typing import Any
 
 from advisor._errors import ConstraintError
 
-__all__ = ["CONFIG_ENV", "KNOWN_KEYS", "config_path", "load_config"]
+__all__ = ["CONFIG_ENV", "ENV_KEYS", "KNOWN_KEYS", "config_path", "load_config", "setting"]
 
 CONFIG_ENV = "GREEN_ADVISOR_CONFIG"
-KNOWN_KEYS = {"region": str}
+KNOWN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "region": str,
+    "lock_dir": str,
+    "app_mode": bool,
+    "app_export_dir": str,
+    "app_max_budget_s": (int, float),
+    "app_max_techniques": int,
+    "app_lock_timeout_s": (int, float),
+}
+ENV_KEYS = {
+    "lock_dir": "GREEN_ADVISOR_LOCK_DIR",
+    "app_mode": "GREEN_ADVISOR_APP_MODE",
+    "app_export_dir": "GREEN_ADVISOR_EXPORT_DIR",
+    "app_max_budget_s": "GREEN_ADVISOR_MAX_BUDGET_S",
+    "app_max_techniques": "GREEN_ADVISOR_MAX_TECHNIQUES",
+    "app_lock_timeout_s": "GREEN_ADVISOR_LOCK_TIMEOUT_S",
+}
 
 
 def config_path() -> Path:
@@ -47,7 +70,40 @@ def load_config() -> dict[str, Any]:
     for key, value in data.items():
         if key not in KNOWN_KEYS:
             raise ConstraintError(f"{path}: unknown key {key!r}; expected one of {sorted(KNOWN_KEYS)}")
-        if not isinstance(value, KNOWN_KEYS[key]):
-            want = KNOWN_KEYS[key].__name__
+        kind = KNOWN_KEYS[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            want = " or ".join(t.__name__ for t in kind) if isinstance(kind, tuple) else kind.__name__
             raise ConstraintError(f"{path}: {key}: expected a {want}, got {type(value).__name__} {value!r}")
     return data
+
+
+def setting(key: str) -> Any:
+    """One setting: its environment variable (:data:`ENV_KEYS`) if set, else the config file's value, else None.
+
+    Raises:
+        ConstraintError: The environment variable or the file holds a value of the wrong type.
+    """
+    env = ENV_KEYS.get(key)
+    raw = os.environ.get(env) if env else None
+    if raw is not None and raw.strip() != "":
+        return _parse_env(key, env, raw.strip())
+    return load_config().get(key)
+
+
+def _parse_env(key: str, env: str, raw: str) -> Any:
+    kind = KNOWN_KEYS[key]
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConstraintError(f"{env}: expected 1/0 (or true/false), got {raw!r}")
+    if kind is str:
+        return raw
+    try:
+        value = int(raw) if kind is int else float(raw)
+    except ValueError:
+        raise ConstraintError(f"{env}: expected a number for {key}, got {raw!r}") from None
+    if value <= 0:
+        raise ConstraintError(f"{env}: expected a positive number for {key}, got {raw!r}")
+    return value

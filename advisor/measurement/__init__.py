@@ -11,6 +11,7 @@ derived for display. See ``docs/measurement.md`` for the engine's design.
 
 from advisor.measurement._derive import derive, median_interval, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
+from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
     SCHEMA_VERSION,
     Block,
@@ -37,6 +38,7 @@ __all__ = [
     "Comparison",
     "EngineSettings",
     "Interval",
+    "LockGrant",
     "MeasureRun",
     "Projection",
     "ResultStore",
@@ -53,9 +55,13 @@ __all__ = [
     "batch_sweep",
     "derive",
     "load_summary",
+    "lock_log",
+    "lock_status",
+    "machine_lock",
     "median_interval",
     "result_row",
     "run_engine",
     "run_from_dict",
     "summarize_timing",
+    "wait_listener",
 ]

@@ -23,6 +23,8 @@ from advisor._errors import StoreError
 
 __all__ = ["ResultStore", "StoreError", "default_store_path"]
 
+BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write to finish
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started_at REAL, finished_at REAL, status TEXT,
@@ -54,7 +56,11 @@ class ResultStore:
         self.path = Path(path) if path is not None else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            # several processes write one store (CLI, notebooks, the form, campaign cells): WAL lets readers
+            # and one writer work at once, and a busy timeout makes the other writers wait instead of failing
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(SCHEMA)
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:
