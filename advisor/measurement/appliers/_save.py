@@ -96,7 +96,7 @@ print("inference precision:", compiled.get_property("INFERENCE_PRECISION_HINT"))
 out = torch.from_numpy(compiled([x.numpy() for x in inputs])[compiled.output(0)])
 """
 
-_EXPORTED = """
+_EXPORTED = """{imports}
 model = torch.export.load(HERE / "model.pt2").module()
 if {compile} and not args.no_compile:
     import torch._inductor.config
@@ -169,7 +169,9 @@ def _save_exported(applied: Any, inputs: tuple[Any, ...], out: Path) -> tuple[st
     ac = f', torch.autocast("{device}", dtype=torch.{autocast})' if autocast else ""
     compiled = _find(applied.settings, "compile_s") is not None
     freezing = bool((_find(applied.settings, "inductor_options") or {}).get("freezing"))
-    code = _EXPORTED.format(compile=compiled, freezing=freezing, autocast=ac)
+    torchao = "torchao" in str(_find(applied.settings, "library") or "")
+    imports = "import torchao.quantization.pt2e.quantize_pt2e  # registers the quantized_decomposed ops\n"
+    code = _EXPORTED.format(compile=compiled, freezing=freezing, autocast=ac, imports=imports if torchao else "")
     notes = ["torch.export ExportedProgram of the transformed model (before torch.compile)"]
     if compiled:
         notes.append("the snippet compiles it with torch.compile, as measured (first call compiles)")
@@ -217,7 +219,9 @@ def save_applied(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    inputs = tuple(x.detach().cpu() if isinstance(x, torch.Tensor) else x for x in example_inputs)
+    # the variant's own inputs (e.g. channels-last), on the CPU
+    given = applied.inputs if len(applied.inputs) == len(example_inputs) else example_inputs
+    inputs = tuple(x.detach().cpu() if isinstance(x, torch.Tensor) else x for x in given)
     torch.save(inputs, out / "example_inputs.pt")
     recipe: dict[str, Any] = {"variant": variant, "settings": _jsonable(applied.settings)}
     m = applied.model
