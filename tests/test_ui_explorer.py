@@ -69,6 +69,11 @@ def test_starts_with_the_whole_catalog(ex, cat):
         {"hardware": ("cpu",), "family": ("transformer",)},
         {"hardware": ("edge", "fpga"), "has_evidence": True},
         {"stage": ("data",), "family": ("cnn",), "phase": ("training",)},
+        {"kind": ("runtime",)},
+        {"kind": ("model", "training"), "architecture": ("generative-decoder",)},
+        {"architecture": ("vision-transformer",), "phase": ("inference",)},
+        {"hardware_class": ("server-cpu", "desktop-cpu")},
+        {"kind": ("model",), "hardware_class": ("mobile-edge",), "has_evidence": True},
     ],
 )
 def test_filters_agree_with_catalog_filter(ex, cat, filters):
@@ -80,6 +85,30 @@ def test_filters_agree_with_catalog_filter(ex, cat, filters):
         else:
             getattr(ex, axis).value = value
     check_consistent(ex, expected, len(cat))
+
+
+def test_kind_architecture_and_hardware_class_filters_select_by_their_fields(ex, cat):
+    ex.kind.value = ("runtime",)
+    assert ex.current_ids and all(cat.get(i).kind == "runtime" for i in ex.current_ids)
+    ex.kind.value = ()
+    ex.architecture.value = ("vision-transformer",)
+    archs = [set(cat.get(i).applicability.architectures) for i in ex.current_ids]
+    assert all(a & {"vision-transformer", "any"} for a in archs)
+    assert any("vision-transformer" in a for a in archs), "token merging and ViT designs must be found"
+    assert "kv-cache" not in ex.current_ids  # needs a generative decoder
+    ex.architecture.value = ()
+    ex.hardware_class.value = ("mobile-edge",)
+    assert ex.current_ids
+    for i in ex.current_ids:
+        assert "mobile-edge" in {ev.hardware_class for ev in cat.get(i).evidence}
+    assert ex.hardware_class.options[0][0] == "Datacenter GPU"  # labels from vocab.yaml
+    ex.clear()
+    check_consistent(ex, set(cat.ids), len(cat))
+
+
+def test_unknown_kind_is_a_clear_error(cat):
+    with pytest.raises(CatalogError, match="kind"):
+        cat.filter(kind="library")
 
 
 def test_evidence_toggle_keeps_only_techniques_with_evidence(ex, cat):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,42 +98,48 @@ class Catalog:
         phase: str | Iterable[str] | None = None,
         hardware: str | Iterable[str] | None = None,
         family: str | Iterable[str] | None = None,
+        kind: str | Iterable[str] | None = None,
+        architecture: str | Iterable[str] | None = None,
+        hardware_class: str | Iterable[str] | None = None,
         survey_node: str | None = None,
         has_evidence: bool | None = None,
     ) -> Catalog:
         """Return the techniques matching every given criterion (any of several values per axis).
 
         ``category="none"`` or ``level="none"`` selects techniques where that axis is null.
-        ``hardware`` and ``family`` also match entries marked ``any``.
+        ``hardware``, ``family`` and ``architecture`` also match entries marked ``any``.
+        ``hardware_class`` selects techniques with at least one evidence item from that class of hardware.
         """
-        cats, stages, levels = _as_set(category), _as_set(stage), _as_set(level)
-        phases, hws, fams = _as_set(phase), _as_set(hardware), _as_set(family)
-        _check_terms("category", cats, (*S.CATEGORIES, "none"))
-        _check_terms("stage", stages, S.STAGES)
-        _check_terms("level", levels, (*S.LEVELS, "none"))
-        _check_terms("phase", phases, S.PHASES)
-        _check_terms("hardware", hws, S.HARDWARE)
-        _check_terms("family", fams, S.MODEL_FAMILIES)
-        out = []
-        for t in self:
-            app = t.applicability
-            if cats is not None and (t.category or "none") not in cats:
-                continue
-            if stages is not None and not stages & set(t.lifecycle_stages):
-                continue
-            if levels is not None and (t.level or "none") not in levels:
-                continue
-            if phases is not None and not phases & set(app.phases):
-                continue
-            if hws is not None and not (hws | {"any"}) & set(app.hardware):
-                continue
-            if fams is not None and not (fams | {"any"}) & set(app.model_families):
-                continue
-            if survey_node is not None and survey_node not in self.survey_nodes_of(t):
-                continue
-            if has_evidence is not None and bool(t.evidence) != has_evidence:
-                continue
-            out.append(t)
+        # axis -> (wanted values, allowed terms, the technique's values, entries marked 'any' match too)
+        axes: dict[str, tuple[Any, tuple[str, ...], Callable[[S.Technique], set[str]], bool]] = {
+            "category": (category, (*S.CATEGORIES, "none"), lambda t: {t.category or "none"}, False),
+            "stage": (stage, S.STAGES, lambda t: set(t.lifecycle_stages), False),
+            "level": (level, (*S.LEVELS, "none"), lambda t: {t.level or "none"}, False),
+            "phase": (phase, S.PHASES, lambda t: set(t.applicability.phases), False),
+            "hardware": (hardware, S.HARDWARE, lambda t: set(t.applicability.hardware), True),
+            "family": (family, S.MODEL_FAMILIES, lambda t: set(t.applicability.model_families), True),
+            "kind": (kind, S.KINDS, lambda t: {t.kind}, False),
+            "architecture": (architecture, S.ARCHITECTURES, lambda t: set(t.applicability.architectures), True),
+            "hardware_class": (
+                hardware_class,
+                S.HARDWARE_CLASSES,
+                lambda t: {ev.hardware_class for ev in t.evidence},
+                False,
+            ),
+        }
+        checks = []
+        for name, (value, allowed, values_of, any_matches) in axes.items():
+            wanted = _as_set(value)
+            _check_terms(name, wanted, allowed)
+            if wanted is not None:
+                checks.append((wanted | {"any"} if any_matches else wanted, values_of))
+        out = [
+            t
+            for t in self
+            if all(wanted & values_of(t) for wanted, values_of in checks)
+            and (survey_node is None or survey_node in self.survey_nodes_of(t))
+            and (has_evidence is None or bool(t.evidence) == has_evidence)
+        ]
         return self._subset(out)
 
     @staticmethod
@@ -172,17 +178,21 @@ class Catalog:
                     "id": t.id,
                     "name": t.name,
                     "category": t.category,
+                    "kind": t.kind,
+                    "parent": t.parent,
                     "lifecycle_stages": list(t.lifecycle_stages),
                     "level": t.level,
                     "saves": list(t.saves),
                     "accuracy_risk": t.costs.accuracy_risk,
                     "effort": t.costs.effort,
                     "model_families": list(app.model_families),
+                    "architectures": list(app.architectures),
                     "phases": list(app.phases),
                     "hardware": list(app.hardware),
                     "needs_retraining": app.needs_retraining,
                     "needs_data": app.needs_data,
                     "n_evidence": len(t.evidence),
+                    "hardware_classes": sorted({ev.hardware_class for ev in t.evidence}),
                     "n_references": len(t.references),
                     "n_relations": len(t.relations),
                     "implementations": [i.call for i in t.implementations],

@@ -41,8 +41,18 @@ CROSSWALKS = (
     ("Category × lifecycle stage (Xu 2021 × Mehlin 2023)", "category-stage"),
     ("Xu 2021 sections × Mehlin 2023 sections (top level)", "xu-mehlin"),
 )
-_FILTER_AXES = ("category", "stage", "level", "phase", "hardware", "family")
-_FILTER_TITLES = ("Category", "Lifecycle stage", "Level", "Phase", "Hardware", "Model family")
+_FILTER_AXES = ("category", "kind", "stage", "level", "phase", "hardware", "family", "architecture", "hardware_class")
+_FILTER_TITLES = (
+    "Category",
+    "Kind",
+    "Lifecycle stage",
+    "Level",
+    "Phase",
+    "Hardware",
+    "Model family",
+    "Architecture",
+    "Evidence hardware",
+)
 
 
 class Explorer:
@@ -50,8 +60,9 @@ class Explorer:
 
     Attributes:
         catalog: The catalog explored.
-        category, stage, level, phase, hardware, family: ``SelectMultiple`` filters; an empty
-            selection means any, several values mean any of them (as in :meth:`Catalog.filter`).
+        category, kind, stage, level, phase, hardware, family, architecture, hardware_class: ``SelectMultiple``
+            filters; an empty selection means any, several values mean any of them (as in
+            :meth:`Catalog.filter`). ``hardware_class`` keeps techniques with evidence from that class of hardware.
         search: Free-text search (every word must match; see :meth:`Catalog.search`).
         evidence_only: Checkbox, only techniques with quantitative evidence.
         reset: Button clearing every filter, the search and the survey-section filter.
@@ -98,6 +109,13 @@ class Explorer:
         self.phase = _multi("Phase", [(p, p) for p in S.PHASES], box)
         self.hardware = _multi("Hardware", [(h, h) for h in S.HARDWARE if h != "any"], box)
         self.family = _multi("Model family", [(f, f) for f in S.MODEL_FAMILIES if f != "any"], box)
+        self.kind = _multi("Kind", [(vocab_label(v, "kinds", k), k) for k in S.KINDS], box)
+        self.architecture = _multi(
+            "Architecture", [(vocab_label(v, "architectures", a), a) for a in S.ARCHITECTURES if a != "any"], box
+        )
+        self.hardware_class = _multi(
+            "Evidence hardware", [(vocab_label(v, "hardware_classes", h), h) for h in S.HARDWARE_CLASSES], box
+        )
         self.search = w.Text(
             placeholder="search names, aliases, summaries, library calls…",
             continuous_update=True,
@@ -143,7 +161,7 @@ class Explorer:
         for axis, title in zip(_FILTER_AXES, _FILTER_TITLES, strict=True):
             column = w.Layout(flex="1 1 0", min_width="120px")
             columns.append(w.VBox([w.HTML(f"<b>{title}</b>"), getattr(self, axis)], layout=column))
-        filters = w.HBox(columns)
+        filters = w.HBox(columns, layout=w.Layout(flex_flow="row wrap"))
         self.widget = w.VBox(
             [
                 filters,
