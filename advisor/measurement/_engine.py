@@ -301,7 +301,9 @@ def _one_round(ctx: _Ctx, group: int, live: list[Variant], calls: dict[str, int]
 
     order = list(live)
     ctx.rng.shuffle(order)
-    with machine_lock(label=ctx.label, timeout_s=ctx.settings.lock_timeout_s, path=ctx.lock_path) as grant:
+    elapsed = time.perf_counter() - ctx.t_start  # for the waiters' message: since when, about how long left
+    with machine_lock(label=ctx.label, timeout_s=ctx.settings.lock_timeout_s, path=ctx.lock_path,
+                      expected_s=max(0.0, ctx.budget_s - elapsed), since=time.time() - elapsed) as grant:  # fmt: skip
         ctx.outcome.lock_waited_s += grant.waited_s
         ctx.t_start += grant.waited_s  # waiting for another measurement does not eat the budget
         a = ctx.sampler.sample()
