@@ -42,6 +42,7 @@ from advisor._errors import (
 )
 from advisor._version import __version__
 from advisor.catalog import Catalog, load_catalog
+from advisor.measurement import measure_generation
 from advisor.measurement.run import measure
 from advisor.measurement.training import measure_training
 from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
@@ -80,6 +81,7 @@ __all__ = [
     "detect_hardware",
     "load_catalog",
     "measure",
+    "measure_generation",
     "measure_training",
     "profile_model",
     "recommend",

@@ -11,6 +11,9 @@ derived for display. See ``docs/measurement.md`` for the engine's design.
 
 from advisor.measurement._derive import derive, median_interval, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
+from advisor.measurement._generation import measure_generation
+from advisor.measurement._generation_advice import GenerationAdvice, RankedVariant, generation_advice
+from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
 from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
     SCHEMA_VERSION,
@@ -37,10 +40,15 @@ __all__ = [
     "Block",
     "Comparison",
     "EngineSettings",
+    "GenerationAdvice",
+    "GenerationFigures",
+    "GenerationResult",
+    "GenerationRun",
     "Interval",
     "LockGrant",
     "MeasureRun",
     "Projection",
+    "RankedVariant",
     "ResultStore",
     "Round",
     "RunRecord",
@@ -54,10 +62,12 @@ __all__ = [
     "VariantSpec",
     "batch_sweep",
     "derive",
+    "generation_advice",
     "load_summary",
     "lock_log",
     "lock_status",
     "machine_lock",
+    "measure_generation",
     "median_interval",
     "result_row",
     "run_engine",

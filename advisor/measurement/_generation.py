@@ -1,0 +1,665 @@
+"""Energy per token of text generation, prefill and decode apart, per batch size and technique.
+
+:func:`measure_generation` (``advisor.measure_generation``) times ``model.generate`` the way the
+engine times a forward pass: every variant (the baseline included) is set up once; then, per batch
+size, **interleaved paired rounds**: each round runs every variant in a shuffled order, each for a
+*prefill window* (``generate(max_new_tokens=1)`` repeated until the window lasts ``window_s``) and a
+*generation window* (``generate(max_new_tokens=N, min_new_tokens=N)``, the same). Prefill is the
+first token; decode is the rest, per call: generation minus prefill (the optimum-benchmark
+convention). Energy is read from the meters at each window's ends; with NVML a window lasts at
+least 5 s (ML.ENERGY's steady-state rule: the counter updates every few tens of ms and a GPU's
+clocks need time to settle). Ratios against the baseline of the same round come from the engine's
+pure :func:`advisor.measurement._derive.derive`; absolute figures are medians over rounds with
+their distribution-free 95 % interval (:func:`median_interval`).
+
+Speculative variants (prompt lookup, assisted generation) are measured at batch size 1 only (what
+transformers supports); their acceptance rate is counted from the target model's forward calls in
+one extra, untimed call: accepted = generated tokens - verification passes; proposed = the
+candidate tokens each pass verified.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor._errors import ConstraintError, NotApplicable
+from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval, ready_to_stop
+from advisor.measurement._generation_quality import (
+    RANDOM_WEIGHTS_NOTE,
+    greedy_agreement,
+    logit_fidelity,
+    perplexity,
+    prompts_from_text,
+)
+from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
+from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES, GenSetup, build_variant
+from advisor.measurement._results import Block, Round
+
+__all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
+
+MIN_NVML_WINDOW_S = 5.0  # ML.ENERGY: at least 5 s of steady state per NVML window
+DEFAULT_WINDOW_S = 0.05
+
+
+# --- inputs --------------------------------------------------------------------------------------------
+@dataclass
+class _Prompts:
+    """Prompts as token ids, batched with left padding."""
+
+    ids: list[list[int]]
+    pad_id: int
+    source: str
+
+    def batch(self, b: int, device: Any) -> tuple[Any, Any]:
+        import torch
+
+        rows = [self.ids[i % len(self.ids)] for i in range(b)]
+        n = max(len(r) for r in rows)
+        ids = torch.full((b, n), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((b, n), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, n - len(r) :] = torch.tensor(r)
+            mask[i, n - len(r) :] = 1
+        return ids.to(device), mask.to(device)
+
+
+def _prompts(model: Any, tokenizer: Any, prompts: Sequence[Any] | None, prompt_tokens: int, seed: int) -> _Prompts:
+    import torch
+
+    cfg = getattr(model, "config", None)
+    pad = getattr(cfg, "pad_token_id", None)
+    if pad is None:
+        eos = getattr(cfg, "eos_token_id", None)
+        pad = (eos[0] if isinstance(eos, list) else eos) if eos is not None else 0
+    if tokenizer is not None:
+        texts = list(prompts) if prompts else prompts_from_text(4)
+        if not all(isinstance(t, str) for t in texts):
+            raise ConstraintError("prompts: with a tokenizer, expected strings; got "
+                                  f"{sorted({type(t).__name__ for t in texts})}")  # fmt: skip
+        ids = [tokenizer(t).input_ids for t in texts]
+        tpad = getattr(tokenizer, "pad_token_id", None)
+        return _Prompts(ids, tpad if tpad is not None else pad, "tokenizer" if prompts else "shipped text")
+    if prompts:
+        if not all(isinstance(p, list | tuple) and p and all(isinstance(i, int) for i in p) for p in prompts):
+            raise ConstraintError("prompts: without a tokenizer, expected lists of token ids (e.g. [[15, 27, 3]]); "
+                                  "pass tokenizer= to give strings")  # fmt: skip
+        return _Prompts([list(p) for p in prompts], pad, "token ids")
+    vocab = getattr(cfg, "vocab_size", None) or 1000
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (4, prompt_tokens), generator=g).tolist()
+    return _Prompts(ids, pad, f"synthetic: 4 prompts of {prompt_tokens} random token ids (seed {seed})")
+
+
+# --- sizes ---------------------------------------------------------------------------------------------
+def _tensor_bytes(t: Any) -> int:
+    """Bytes of a tensor, looking inside tensor subclasses (torchao) through ``__tensor_flatten__``."""
+    import torch
+
+    if type(t) is not torch.Tensor and hasattr(t, "__tensor_flatten__"):
+        names, _ = t.__tensor_flatten__()
+        return sum(_tensor_bytes(getattr(t, n)) for n in names)
+    if type(t) is torch.nn.Parameter:
+        t = t.data
+    return t.numel() * t.element_size()
+
+
+def weights_bytes(model: Any) -> int:
+    """Bytes held by a model's parameters and buffers (0 for models that are not torch modules)."""
+    if not hasattr(model, "parameters"):
+        return 0
+    return sum(_tensor_bytes(p) for p in model.parameters()) + sum(_tensor_bytes(b) for b in model.buffers())
+
+
+def cache_bytes(obj: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:
+    """Bytes of every tensor inside a KV cache object (DynamicCache, StaticCache, tuples of tensors)."""
+    import torch
+
+    seen = _seen if _seen is not None else set()
+    if obj is None or _depth > 6 or id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return _tensor_bytes(obj)
+    if isinstance(obj, list | tuple):
+        return sum(cache_bytes(x, seen, _depth + 1) for x in obj)
+    if isinstance(obj, dict):
+        return sum(cache_bytes(x, seen, _depth + 1) for x in obj.values())
+    if hasattr(obj, "__dict__") and type(obj).__module__.startswith("transformers"):
+        return sum(cache_bytes(x, seen, _depth + 1) for x in vars(obj).values())
+    return 0
+
+
+class _PeakRss:
+    """Samples this process's resident memory every few ms on a thread; ``peak_mib`` after ``stop``."""
+
+    def __init__(self, period_s: float = 0.005) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, args=(period_s,), daemon=True)
+        self._t.start()
+
+    def _run(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join(timeout=1)
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+        return self.peak / 2**20
+
+
+# --- one variant ---------------------------------------------------------------------------------------
+@dataclass
+class _Live:
+    """A set-up variant at one batch size."""
+
+    name: str
+    setup: GenSetup
+    prefill: Callable[[], Any]
+    full: Callable[[], Any]
+    calls_prefill: int = 1
+    calls_full: int = 1
+    records: list[tuple[int, int, float, float | None, int, float, float | None]] = field(default_factory=list)
+    new_tokens: Any = None
+    memory: dict[str, Any] = field(default_factory=dict)
+    acceptance: dict[str, Any] | None = None
+
+
+def _generate_fns(s: GenSetup, ids: Any, mask: Any, n_new: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    import torch
+
+    kw = {"attention_mask": mask, "do_sample": False, **s.generate_kwargs}
+    pad = getattr(getattr(s.model, "generation_config", None), "pad_token_id", None)
+    if pad is None:
+        kw["pad_token_id"] = getattr(getattr(s.model, "config", None), "eos_token_id", None) or 0
+
+    def prefill() -> Any:
+        with torch.no_grad():
+            return s.model.generate(ids, max_new_tokens=1, min_new_tokens=1, **kw)
+
+    def full() -> Any:
+        with torch.no_grad():
+            return s.model.generate(ids, max_new_tokens=n_new, min_new_tokens=n_new, **kw)
+
+    return prefill, full
+
+
+def _timed(fn: Callable[[], Any], sync: Callable[[], None] | None) -> float:
+    t0 = time.perf_counter()
+    fn()
+    if sync:
+        sync()
+    return time.perf_counter() - t0
+
+
+def _memory_and_output(s: GenSetup, ids: Any, mask: Any, n_new: int) -> tuple[Any, dict[str, Any]]:
+    """One full generation with the cache returned: generated tokens, weights, KV cache and peak memory."""
+    import torch
+
+    cuda = torch.cuda.is_available() and any(getattr(p, "is_cuda", False) for p in getattr(s.model, "parameters",
+                                                                                            list)())  # fmt: skip
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    kw = {"attention_mask": mask, "do_sample": False, **s.generate_kwargs}
+    rss = _PeakRss()
+    with torch.no_grad():
+        out = s.model.generate(ids, max_new_tokens=n_new, min_new_tokens=n_new, return_dict_in_generate=True, **kw)
+    peak_rss = rss.stop()
+    cache = getattr(out, "cache", None) if hasattr(out, "cache") else None
+    if cache is None:
+        cache = getattr(out, "past_key_values", None)
+    mem = {"weights_mib": round(weights_bytes(s.model) / 2**20, 3),
+           "kv_cache_mib": round(cache_bytes(cache) / 2**20, 3) if cache is not None else None,
+           "peak_rss_mib": round(peak_rss, 1),
+           "peak_cuda_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+           "method": "KV cache: bytes of the cache generate() returned; peak: "
+                     + ("torch.cuda.max_memory_allocated" if cuda else "process RSS sampled every 5 ms")}  # fmt: skip
+    return out.sequences[:, ids.shape[1] :], mem
+
+
+def _acceptance(s: GenSetup, ids: Any, mask: Any, n_new: int) -> dict[str, Any]:
+    """Acceptance of proposed tokens in one greedy generation, from the target model's forward calls."""
+    import torch
+
+    lengths: list[int] = []
+
+    def hook(_mod: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        x = kwargs.get("input_ids", args[0] if args else None)
+        if x is not None:
+            lengths.append(int(x.shape[-1]))
+
+    h = s.model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            out = s.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=n_new,
+                                   min_new_tokens=n_new, **s.generate_kwargs)  # fmt: skip
+    finally:
+        h.remove()
+    generated = int(out.shape[1] - ids.shape[1])
+    if not lengths:
+        return {"note": "the target model's forward calls could not be counted"}
+    proposed = (lengths[0] - ids.shape[1]) + sum(n - 1 for n in lengths[1:])
+    accepted = max(generated - len(lengths), 0)
+    return {"acceptance_rate": round(accepted / proposed, 4) if proposed else 0.0, "proposed": proposed,
+            "accepted": accepted, "target_forward_passes": len(lengths),
+            "tokens_per_forward": round(generated / len(lengths), 3),
+            "method": "forward calls of the target model in one greedy generation (batch 1): accepted = generated "
+                      "tokens - passes; proposed = candidate tokens verified"}  # fmt: skip
+
+
+def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, window_s: float,
+                 sync: Callable[[], None] | None, warmup: int) -> _Live:  # fmt: skip
+    prefill, full = _generate_fns(s, ids, mask, n_new)
+    t_p = min(_timed(prefill, sync) for _ in range(max(warmup, 1)))
+    t_f = min(_timed(full, sync) for _ in range(max(warmup, 1)))
+    live = _Live(name, s, prefill, full)
+    live.calls_prefill = max(1, math.ceil(window_s / max(t_p, 1e-6)))
+    live.calls_full = max(1, math.ceil(window_s / max(t_f, 1e-6)))
+    live.new_tokens, live.memory = _memory_and_output(s, ids, mask, n_new)
+    if s.speculative:
+        live.acceptance = _acceptance(s, ids, mask, n_new)
+    return live
+
+
+# --- rounds --------------------------------------------------------------------------------------------
+def _window(fn: Callable[[], Any], calls: int, meters: Sequence[Any], sync: Callable[[], None] | None
+            ) -> tuple[float, float | None]:  # fmt: skip
+    tokens = [m.begin() for m in meters]
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+        if sync:
+            sync()
+    wall = time.perf_counter() - t0
+    energy = sum(m.end(tk).energy_j for m, tk in zip(meters, tokens, strict=True)) if meters else None
+    return wall, energy
+
+
+@dataclass
+class _Plan:
+    meters: Sequence[Any]
+    sync: Callable[[], None] | None
+    min_rounds: int
+    max_rounds: int
+    target_rel: float
+    label: str
+    lock_path: Any
+    on_round: Callable[[int, int], None] | None
+    seed: int
+
+
+def _rounds(plan: _Plan, live: list[_Live], deadline: float, b: int) -> str:
+    """Interleaved rounds for one batch size until the interval rule, the deadline or max_rounds."""
+    import random
+
+    from advisor.measurement._lock import machine_lock
+
+    rng = random.Random(plan.seed + b)  # noqa: S311 - a shuffle, not a secret
+    n = 0
+    t_start = time.perf_counter()
+    while True:
+        order = list(live)
+        rng.shuffle(order)
+        with machine_lock(label=plan.label, path=plan.lock_path) as grant:
+            deadline += grant.waited_s
+            for v in order:
+                pw, pe = _window(v.prefill, v.calls_prefill, plan.meters, plan.sync)
+                fw, fe = _window(v.full, v.calls_full, plan.meters, plan.sync)
+                v.records.append((n, v.calls_prefill, pw, pe, v.calls_full, fw, fe))
+        n += 1
+        if plan.on_round:
+            plan.on_round(b, n)
+        if n >= plan.max_rounds:
+            return "max_rounds"
+        if n >= plan.min_rounds and (len(live) == 1 or _ready(live, b, plan.target_rel)):
+            return "interval"
+        now = time.perf_counter()
+        if now >= deadline and (n >= plan.min_rounds or now - t_start >= 1.5 * max(deadline - t_start, 0)):
+            return "budget"
+
+
+def _phase_rounds(live: list[_Live], b: int, in_tokens: int, n_new: int) -> dict[str, list[Round]]:
+    """The recorded windows as the engine's rounds, one list per phase (per-token items)."""
+    by_round: dict[str, dict[int, dict[str, Block]]] = {"prefill": {}, "decode": {}, "end_to_end": {}}
+    for v in live:
+        for i, pc, pw, pe, fc, fw, fe in v.records:
+            by_round["prefill"].setdefault(i, {})[v.name] = Block(pc, pw, in_tokens, pe)
+            by_round["end_to_end"].setdefault(i, {})[v.name] = Block(fc, fw, b * n_new, fe)
+            dec_s = max(fw / fc - pw / pc, 1e-9)
+            dec_e = max(fe / fc - pe / pc, 0.0) if fe is not None and pe is not None else None
+            by_round["decode"].setdefault(i, {})[v.name] = Block(1, dec_s, b * (n_new - 1), dec_e)
+    return {ph: [Round(i, 0, list(blocks), blocks) for i, blocks in sorted(rs.items())] for ph, rs in by_round.items()}
+
+
+def _ready(live: list[_Live], b: int, target_rel: float) -> bool:
+    rounds = _phase_rounds(live, b, 1, 2)["end_to_end"]
+    return ready_to_stop(rounds, live[0].name, [v.name for v in live[1:]], target_rel)
+
+
+def _figures(v: _Live, b: int, in_tokens: int, n_new: int, method: str | None) -> GenerationFigures:
+    pre = [(pw / pc, pe / pc if pe is not None else None) for _, pc, pw, pe, _, _, _ in v.records]
+    full = [(fw / fc, fe / fc if fe is not None else None) for _, _, _, _, fc, fw, fe in v.records]
+    dec = [(f[0] - p[0], (f[1] - p[1]) if f[1] is not None and p[1] is not None else None)
+           for p, f in zip(pre, full, strict=True)]  # fmt: skip
+    has_e = all(e is not None for _, e in pre + full)
+    return GenerationFigures(
+        ttft_ms=median_interval([t * 1000 for t, _ in pre]),
+        prefill_j=median_interval([e for _, e in pre]) if has_e else None,
+        prefill_j_per_input_token=median_interval([e / in_tokens for _, e in pre]) if has_e else None,
+        decode_tokens_per_s=median_interval([b * (n_new - 1) / t for t, _ in dec if t > 0]),
+        decode_j_per_output_token=(
+            median_interval([max(e, 0.0) / (b * (n_new - 1)) for _, e in dec]) if has_e else None
+        ),
+        j_per_output_token=median_interval([e / (b * n_new) for _, e in full]) if has_e else None,
+        request_latency_s=median_interval([t for t, _ in full]),
+        energy_method=method if has_e else None,
+    )
+
+
+# --- quality -------------------------------------------------------------------------------------------
+def _quality(base: _Live, v: _Live, ctx: dict[str, Any]) -> dict[str, Any] | None:
+    if v is base:
+        return None
+    q: dict[str, Any] = {"greedy_agreement": round(greedy_agreement(base.new_tokens, v.new_tokens), 4)}
+    if not v.setup.changes_weights:
+        q["note"] = "the model's weights and kernels are unchanged: greedy output is the baseline's by construction"
+        return q
+    cached = ctx["per_variant"].get(v.name)
+    if cached is None:
+        cached = {}
+        try:
+            if ctx["real_weights"] and ctx["tokenizer"] is not None:
+                ppl = perplexity(v.setup.model, ctx["tokenizer"])
+                ratio = round(ppl / ctx["base_ppl"], 4) if ctx.get("base_ppl") else None
+                cached = {"perplexity": round(ppl, 3), "perplexity_ratio": ratio,
+                          "perplexity_text": "data/text/generation_eval.txt"}  # fmt: skip
+            elif not ctx["real_weights"]:
+                cached = {**logit_fidelity(base.setup.model, v.setup.model, *ctx["fidelity_inputs"]),
+                          "note": RANDOM_WEIGHTS_NOTE}  # fmt: skip
+            else:
+                cached = {"note": "real weights but no tokenizer: perplexity not measured (pass tokenizer=)"}
+        except Exception as exc:  # noqa: BLE001 - a quality probe failing must not lose the timing
+            cached = {"note": f"quality probe failed: {type(exc).__name__}: {exc}"}
+        ctx["per_variant"][v.name] = cached
+    return {**q, **cached}
+
+
+# --- the public call -----------------------------------------------------------------------------------
+def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float) -> list[int]:
+    bs = sorted({int(b) for b in batch_sizes}) if batch_sizes else []
+    if not bs or any(b < 1 for b in bs):
+        raise ConstraintError(f"batch_sizes: expected positive integers, got {list(batch_sizes)!r}; e.g. (1, 4, 16)")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
+        raise ConstraintError(f"max_new_tokens: expected an integer >= 2 (one prefill token and at least one decode "
+                              f"token), got {max_new_tokens!r}")  # fmt: skip
+    if not budget_s or budget_s <= 0:
+        raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}")
+    return bs
+
+
+def _resolve_ids(model: Any, techniques: Sequence[str] | str | None) -> list[str]:
+    if techniques is None or techniques == "default":
+        ids = list(DEFAULT_GENERATION_TECHNIQUES)
+        if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
+            ids[ids.index("sdpa-attention")] = "sdpa-attention@eager"
+        return ids
+    return [techniques] if isinstance(techniques, str) else list(techniques)
+
+
+def _window_s(meters: Sequence[Any], window_s: float | None, min_nvml_window_s: float) -> float:
+    w = window_s if window_s is not None else max([DEFAULT_WINDOW_S, *(getattr(m, "min_block_s", 0) for m in meters)])
+    if any(getattr(m, "method", "") == "measured-nvml" for m in meters):
+        w = max(w, min_nvml_window_s)
+    return w
+
+
+def _reporting(method: str | None, window_s: float, nvml: bool) -> str:
+    lines = [f"Energy method: {method or 'none (no meter)'}; energy is gross (idle power not subtracted)."]
+    if nvml:
+        lines.append(f"NVML windows last at least {window_s:g} s (ML.ENERGY keeps >= 5 s of steady state per "
+                     "window), repeating generate() calls until the window is that long.")  # fmt: skip
+    else:
+        lines.append(f"Each window repeats generate() until it lasts at least {window_s:g} s.")
+    lines.append(
+        "Prefill = generate(max_new_tokens=1); decode = the full generation minus prefill, per call "
+        "(optimum-benchmark). Intervals: 95 % order-statistic intervals of the median over paired rounds."
+    )
+    if method and method.startswith("estimated"):
+        lines.append("ESTIMATED energy (no RAPL/NVML counter readable): ranks variants, is not a measurement.")
+    return " ".join(lines)
+
+
+def _setups(model: Any, ids: list[str], draft_model: Any) -> tuple[dict[str, GenSetup], dict[str, tuple[str, str]]]:
+    ok: dict[str, GenSetup] = {"baseline": GenSetup(model)}
+    bad: dict[str, tuple[str, str]] = {}
+    for vid in ids:
+        try:
+            ok[vid] = build_variant(vid, model, draft_model=draft_model)
+        except NotApplicable as exc:
+            bad[vid] = ("not-applicable", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a variant failing to build is recorded, the run goes on
+            bad[vid] = ("failed", f"{type(exc).__name__}: {exc}")
+    return ok, bad
+
+
+def measure_generation(
+    model: Any,
+    tokenizer: Any = None,
+    prompts: Sequence[Any] | None = None,
+    *,
+    max_new_tokens: int = 64,
+    batch_sizes: Sequence[int] = (1, 4, 16),
+    techniques: Sequence[str] | str | None = "default",
+    draft_model: Any = None,
+    budget_s: float = 120.0,
+    window_s: float | None = None,
+    min_nvml_window_s: float = MIN_NVML_WINDOW_S,
+    min_rounds: int = MIN_ROUNDS,
+    max_rounds: int = 60,
+    target_rel: float = 0.03,
+    warmup: int = 2,
+    prompt_tokens: int = 32,
+    real_weights: bool | None = None,
+    tdp_w: float | None = None,
+    meters: Sequence[Any] | None = None,
+    sync: Callable[[], None] | None = None,
+    seed: int = 0,
+    lock_path: Any = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> GenerationRun:
+    """Measure time and energy per token of ``model.generate``, prefill and decode, per batch size and technique.
+
+    Args:
+        model: A transformers causal LM (anything with ``generate`` and a ``config``).
+        tokenizer: Its tokenizer (needed for string prompts and for perplexity).
+        prompts: Strings (with a tokenizer) or lists of token ids; default: the shipped text's first
+            sentences (with a tokenizer) or seeded random ids of ``prompt_tokens`` length.
+        max_new_tokens: Tokens generated per prompt (at least 2: prefill is the first).
+        batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
+        techniques: Variant ids (see ``_generation_techniques``), ``"default"`` for all, or [] for the baseline.
+        draft_model: A small decoder sharing the tokenizer, for ``speculative-decoding``.
+        budget_s: Wall-clock budget for the rounds, shared by the batch sizes. Units: s.
+        window_s: Shortest energy window (default: the meters' resolution, 5 s with NVML). Units: s.
+        min_nvml_window_s: Shortest window when NVML is read. Units: s.
+        min_rounds: Rounds before the interval rule may stop a batch size (6 give a 95 % interval).
+        max_rounds: Rounds at most per batch size.
+        target_rel: Stop when every end-to-end latency ratio's interval half-width is below this.
+        warmup: Untimed calls per variant and batch size (compilation happens here).
+        prompt_tokens: Length of the synthetic prompts.
+        real_weights: Whether the weights are trained (quality by agreement and perplexity) or random
+            (logit fidelity only); None: trained when the model was loaded from a path.
+        tdp_w: CPU TDP for the energy estimate. Units: W.
+        meters: Energy meters (default: what this machine can read).
+        sync: Called after every ``generate`` (default: ``torch.cuda.synchronize`` for a CUDA model).
+        seed: Seed of the round order and the synthetic prompts.
+        lock_path: The machine lock file (tests).
+        on_round: Called with (batch size, rounds done) after each round.
+
+    Returns:
+        A :class:`GenerationRun`; Ctrl-C returns what was measured with status ``interrupted``.
+    """
+    from advisor.measurement._engine import device_sync
+    from advisor.measurement.energy import get_meters
+
+    bs = _check(batch_sizes, max_new_tokens, budget_s)
+    if not hasattr(model, "generate"):
+        raise ConstraintError(f"model: expected a causal LM with .generate() (transformers), "
+                              f"got {type(model).__name__}")  # fmt: skip
+    model.eval()
+    ids = _resolve_ids(model, techniques)
+    unavailable: dict[str, str] = {}
+    if meters is None:
+        meters, unavailable = get_meters(tdp_w)
+    method = "+".join(sorted({m.method for m in meters})) or None
+    win = _window_s(meters, window_s, min_nvml_window_s)
+    sync = sync if sync is not None else device_sync(model)
+    if real_weights is None:
+        real_weights = bool(getattr(getattr(model, "config", None), "_name_or_path", ""))
+    pr = _prompts(model, tokenizer, prompts, prompt_tokens, seed)
+    nvml = any(getattr(m, "method", "") == "measured-nvml" for m in meters)
+    meta = _meta(
+        model,
+        ids,
+        meters=meters,
+        unavailable=unavailable,
+        method=method,
+        win=win,
+        nvml=nvml,
+        pr=pr,
+        real_weights=real_weights,
+        bs=bs,
+        n_new=max_new_tokens,
+        budget_s=budget_s,
+    )
+    run = GenerationRun(uuid.uuid4().hex[:12], "finished", [], meta)
+    plan = _Plan(meters, sync, min_rounds, max_rounds, target_rel, f"generation {type(model).__name__}", lock_path,
+                 on_round, seed)  # fmt: skip
+    setups, bad = _setups(model, ids, draft_model)
+    qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
+    if real_weights and tokenizer is not None:
+        qctx["base_ppl"] = perplexity(model, tokenizer)
+        meta["baseline_perplexity"] = round(qctx["base_ppl"], 3)
+    device = next((p.device for p in model.parameters()), None)
+    qctx["fidelity_inputs"] = pr.batch(min(bs), device)
+    t0 = time.perf_counter()
+    qctx["hard_deadline"] = t0 + 1.5 * budget_s
+    try:
+        for i, b in enumerate(bs):
+            deadline = t0 + budget_s * (i + 1) / len(bs)
+            _one_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens, win=win,
+                       warmup=warmup, deadline=deadline, qctx=qctx, method=method, device=device,
+                       sink=run.results)  # fmt: skip
+    except KeyboardInterrupt:
+        run.status = "interrupted"
+        done = {(r.technique, r.batch_size) for r in run.results}
+        run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
+                        for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
+    meta["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    return run
+
+
+def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dict[str, str], method: str | None,
+          win: float, nvml: bool, pr: _Prompts, real_weights: bool, bs: list[int], n_new: int,
+          budget_s: float) -> dict[str, Any]:  # fmt: skip
+    from advisor.profile import detect_hardware
+
+    hw = detect_hardware()
+    return {
+        "model": type(model).__name__,
+        "model_path": getattr(getattr(model, "config", None), "_name_or_path", "") or None,
+        "parameters": sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None,
+        "weights": "real" if real_weights else "random",
+        "weights_note": None if real_weights else RANDOM_WEIGHTS_NOTE,
+        "hardware": hw.model_dump(mode="json"),
+        "cpu": hw.cpu_model,
+        "techniques": ids,
+        "batch_sizes": bs,
+        "max_new_tokens": n_new,
+        "prompts": pr.source,
+        "prompt_lengths": [len(p) for p in pr.ids],
+        "budget_s": budget_s,
+        "meters": [m.describe() for m in meters],
+        "meters_unavailable": unavailable,
+        "energy_method": method,
+        "window_s": win,
+        "reporting": _reporting(method, win, nvml),
+        "harness": "interleaved-paired-rounds (generation): prefill window + generation window per variant per round",
+    }
+
+
+def _not_run(name: str, b: int, status: str, reason: str, s: GenSetup | None = None) -> GenerationResult:
+    return GenerationResult(name, b, status, reason, settings=s.settings if s else {})
+
+
+def _one_batch(plan: _Plan, *, setups: dict[str, GenSetup], bad: dict[str, tuple[str, str]], ids: list[str],
+               pr: _Prompts, b: int, n_new: int, win: float, warmup: int, deadline: float, qctx: dict[str, Any],
+               method: str | None, device: Any, sink: list[GenerationResult]) -> None:  # fmt: skip
+    """Set up every applicable variant at batch size ``b``, run the rounds, append the results to ``sink``."""
+    inp, mask = pr.batch(b, device)
+    in_tokens = int(mask.sum())
+    out: dict[str, GenerationResult] = {}
+    live: list[_Live] = []
+    for name in ["baseline", *ids]:
+        if name in bad:
+            out[name] = _not_run(name, b, *bad[name])
+            continue
+        s = setups[name]
+        if s.max_batch is not None and b > s.max_batch:
+            out[name] = _not_run(name, b, "not-applicable", f"batch size {b}: supported up to {s.max_batch}", s)
+            continue
+        if name != "baseline" and time.perf_counter() > qctx["hard_deadline"]:
+            out[name] = _not_run(name, b, "skipped-budget", "the run's budget (x1.5) ran out before its set-up", s)
+            continue
+        try:
+            lv = _set_up_live(name, s, ids=inp, mask=mask, n_new=n_new, window_s=win, sync=plan.sync, warmup=warmup)
+            live.append(lv)
+        except NotApplicable as exc:
+            out[name] = _not_run(name, b, "not-applicable", str(exc), s)
+        except Exception as exc:
+            if name == "baseline":
+                raise
+            out[name] = _not_run(name, b, "failed", f"{type(exc).__name__}: {str(exc)[:300]}", s)
+    stopped = "interrupted"
+    try:
+        stopped = _rounds(plan, live, deadline, b)
+    finally:  # on Ctrl-C too: what was measured is kept
+        out.update(_derive_batch(live, b, in_tokens=in_tokens, n_new=n_new, method=method, qctx=qctx, stopped=stopped))
+        sink += [out[n] for n in ["baseline", *ids] if n in out]
+
+
+def _derive_batch(live: list[_Live], b: int, *, in_tokens: int, n_new: int, method: str | None,
+                  qctx: dict[str, Any], stopped: str) -> dict[str, GenerationResult]:  # fmt: skip
+    measured = [v for v in live if v.records]
+    if not measured:
+        return {v.name: _not_run(v.name, b, "interrupted", "interrupted before its first round", v.setup)
+                for v in live}  # fmt: skip
+    phases = _phase_rounds(measured, b, in_tokens, n_new)
+    comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
+             for ph, rs in phases.items()}  # fmt: skip
+    out = {}
+    base = measured[0]
+    for v in measured:
+        r = GenerationResult(v.name, b, "ok" if stopped != "interrupted" else "interrupted",
+                             None if stopped != "interrupted" else f"interrupted after {len(v.records)} rounds; "
+                             "figures kept", settings=v.setup.settings)  # fmt: skip
+        r.figures = _figures(v, b, in_tokens, n_new, method)
+        r.comparison = {ph: comps[ph][v.name] for ph in comps if v.name in comps[ph]}
+        r.acceptance = v.acceptance
+        r.quality = _quality(base, v, qctx)
+        r.memory = v.memory
+        r.rounds = len(v.records)
+        r.tokens = {"input_tokens": in_tokens, "new_tokens_per_prompt": n_new, "batch_size": b,
+                    "calls_per_prefill_window": v.calls_prefill, "calls_per_generation_window": v.calls_full,
+                    "stopped_by": stopped}  # fmt: skip
+        out[v.name] = r
+    return out
