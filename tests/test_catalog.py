@@ -35,6 +35,27 @@ def test_filter_by_axes(cat) -> None:
     assert cat.filter(survey_node="xu2021:quantization").ids == ["tech-a", "tech-b", "tech-c"]
 
 
+def test_filter_by_kind_architecture_and_hardware_class(make_data) -> None:
+    def m(d) -> None:
+        a = d["techniques"]["efficient-inference/tech-a"]
+        a["kind"] = "runtime"
+        a["applicability"].update(architectures=["generative-decoder"], architectures_note="Needs a KV cache.")
+        d["techniques"]["efficient-inference/tech-b"]["evidence"][0]["hardware_class"] = "mobile-edge"
+
+    cat = load_catalog(make_data(m))
+    assert cat.filter(kind="runtime").ids == ["tech-a"]
+    assert cat.filter(kind=["model", "practice"]).ids == ["tech-b", "tech-c"]
+    assert cat.filter(architecture="generative-decoder").ids == ["tech-a", "tech-b", "tech-c"]  # 'any' matches
+    assert cat.filter(architecture="convolutional").ids == ["tech-b", "tech-c"]
+    assert cat.filter(hardware_class="mobile-edge").ids == ["tech-b"]
+    assert cat.filter(hardware_class="server-cpu", kind="runtime").ids == ["tech-a"]
+    df = cat.to_frame()
+    assert df.loc["tech-a", "kind"] == "runtime" and df.loc["tech-a", "architectures"] == ["generative-decoder"]
+    assert df.loc["tech-b", "hardware_classes"] == ["mobile-edge"] and df.loc["tech-c", "hardware_classes"] == []
+    with pytest.raises(CatalogError, match="architecture"):
+        cat.filter(architecture="transformer")
+
+
 def test_filter_rejects_unknown_terms(cat) -> None:
     with pytest.raises(CatalogError, match="unknown value"):
         cat.filter(stage="inference")
