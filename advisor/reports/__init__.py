@@ -16,6 +16,13 @@ Light to import: Jinja2 and matplotlib are loaded when a format that needs them 
 
 from advisor.reports._campaign import campaign_data, campaign_report
 from advisor.reports._data import ReportError, build_data, load_results, read_results
+from advisor.reports._generation import (
+    frontier_plot,
+    generation_html,
+    generation_json,
+    generation_markdown,
+    generation_rows,
+)
 from advisor.reports._report import FORMATS, render, report
 
 __all__ = [
@@ -24,6 +31,11 @@ __all__ = [
     "build_data",
     "campaign_data",
     "campaign_report",
+    "frontier_plot",
+    "generation_html",
+    "generation_json",
+    "generation_markdown",
+    "generation_rows",
     "load_results",
     "read_results",
     "render",

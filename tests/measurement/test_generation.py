@@ -33,7 +33,9 @@ def tiny_llama(hidden: int = 64, layers: int = 2, seed: int = 0):
 
 def tiny_gpt2():
     torch.manual_seed(1)
-    cfg = transformers.GPT2Config(vocab_size=256, n_embd=64, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0)
+    cfg = transformers.GPT2Config(
+        vocab_size=256, n_embd=64, n_layer=2, n_head=4, n_positions=256, bos_token_id=0, eos_token_id=0
+    )
     return transformers.GPT2LMHeadModel(cfg).eval()
 
 

