@@ -186,3 +186,168 @@ def test_deterministic_json() -> None:
     payload = json.loads(a)
     assert payload["recommended"][0]["rank"] == 1
     assert {"id", "score", "estimate", "why", "warnings", "measurable_here"} <= set(payload["recommended"][0])
+
+
+# --- issue 11: real models, traits, groups, evidence in context, knowledge ---------------------------------
+GENERATIVE = {"speculative-decoding", "kv-cache", "static-kv-cache-compile", "prompt-lookup-decoding",
+              "weight-only-llm-quantization", "gptq", "continuous-batching-paged-attention"}  # fmt: skip
+OPEN = {"retraining": "full", "effort": "high", "data": "labelled", "max_accuracy_drop_pp": 5.0}
+
+
+def _live(model, inputs, **kw):
+    from advisor.profile import profile_model
+
+    return profile_model(model, inputs, **kw)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    m = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                             vocab_size=100, max_position_embeddings=32)).eval()  # fmt: skip
+    return _live(m, torch.randint(0, 100, (2, 16)), name="bert-tiny")
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    m = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=100, n_positions=32,
+                                   bos_token_id=0, eos_token_id=0)).eval()  # fmt: skip
+    return _live(m, torch.randint(0, 100, (1, 8)), name="gpt2-tiny")
+
+
+@pytest.fixture(scope="module")
+def vit():
+    import torch
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    m = ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                           image_size=32, patch_size=8)).eval()  # fmt: skip
+    return _live(m, torch.randn(2, 3, 32, 32), name="vit-tiny")
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    import torch
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1),
+                      nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)).eval()  # fmt: skip
+    return _live(m, torch.randn(4, 3, 32, 32), name="cnn-small")
+
+
+def test_profiles_report_architecture_traits(encoder, decoder, vit, cnn) -> None:
+    assert encoder.architectures == ["encoder-only"] and not encoder.can_generate
+    assert encoder.sequence_length == 16
+    assert decoder.architectures == ["generative-decoder"] and decoder.can_generate
+    assert vit.architectures == ["vision-transformer"]
+    assert cnn.architectures == ["convolutional"] and cnn.dtype == "float32" and cnn.device == "cpu"
+
+
+def test_encoder_gets_no_generative_technique_in_groups_one_or_two(encoder) -> None:
+    r = recommend(encoder, VNNI_XEON, Constraints(**OPEN), CAT, measurable=["torch-compile"])
+    top = {x.id for x in r.recommended if x.group in ("apply-now", "more-effort")}
+    assert not top & GENERATIVE, top & GENERATIVE
+    for tid in GENERATIVE & set(CAT.ids):
+        assert "generative-decoder" in reasons(r, tid) and "encoder-only" in reasons(r, tid), tid
+    assert "vision-transformer" in reasons(r, "token-merging")
+
+
+def test_decoder_with_generate_is_offered_speculative_decoding_and_kv_cache(decoder) -> None:
+    r = recommend(decoder, A100_SERVER, Constraints(**OPEN), CAT)
+    for tid in ("speculative-decoding", "kv-cache"):
+        assert "generative-decoder" not in reasons(r, tid), reasons(r, tid)
+    assert {"speculative-decoding", "kv-cache"} <= set(r.ids), [(e.id, reasons(r, e.id)) for e in r.excluded_items
+                                                              if e.id in ("speculative-decoding", "kv-cache")]  # fmt: skip
+
+
+def test_vit_is_offered_token_merging(vit) -> None:
+    r = recommend(vit, VNNI_XEON, Constraints(**OPEN), CAT)
+    assert "token-merging" in r.ids, reasons(r, "token-merging")
+
+
+def test_cnn_gets_channels_last_and_static_int8_to_apply_now(cnn) -> None:
+    measurable = ["channels-last-memory-format", "post-training-static-quantization", "torch-compile",
+                  "openvino-runtime", "openvino-runtime@fp32"]  # fmt: skip
+    r = recommend(cnn, VNNI_XEON, Constraints(data="calibration", retraining="none", effort="high"), CAT,
+                  measurable=measurable)  # fmt: skip
+    now = [x.id for x in r.in_group("apply-now")]
+    assert {"channels-last-memory-format", "post-training-static-quantization"} <= set(now), now
+    assert all(x.measurable_here for x in r.in_group("apply-now"))
+    assert r.recommended[0].group == "apply-now"  # what you can do now comes before buying hardware
+
+
+def test_groups_come_in_order_and_parents_head_their_children(cnn) -> None:
+    r = recommend(cnn, VNNI_XEON, Constraints(**OPEN), CAT)
+    from advisor.recommendation import GROUPS
+
+    order = [GROUPS.index(x.group) for x in r.recommended]
+    assert order == sorted(order)
+    kinds = {x.group: x.kind for x in r.recommended}
+    assert kinds.get("where-you-run") == "infrastructure" and kinds.get("practices") == "practice"
+    nested = [(g, e) for g in r.groups() for e in g.entries if e.children]
+    assert nested, "some recommended technique specialises another recommended one"
+    for _g, e in nested:
+        for child in e.children:
+            assert child.rec.parent == e.rec.id or CAT.get(child.rec.id).parent is not None
+
+
+def test_ranking_does_not_depend_on_what_is_measurable(cnn) -> None:
+    c = Constraints(**OPEN)
+    a = recommend(cnn, VNNI_XEON, c, CAT, measurable=[])
+    b = recommend(cnn, VNNI_XEON, c, CAT, measurable=["torch-compile", "post-training-static-quantization"])
+    assert {x.id: x.score for x in a.recommended} == {x.id: x.score for x in b.recommended}
+    assert b["torch-compile"].group == "apply-now" and a["torch-compile"].group != "apply-now"
+
+
+def test_evidence_from_another_hardware_class_is_discounted_with_the_reason() -> None:
+    gpu_only = [t for t in CAT if t.evidence and {e.hardware_class for e in t.evidence} == {"datacenter-gpu"}
+                and any(e.basis == "saving" and e.metric in ("latency", "throughput", "energy") for e in t.evidence)]
+    assert gpu_only
+    from advisor.recommendation import estimate
+
+    t = gpu_only[0]
+    on_gpu = estimate(t, "latency", {"inference", "training"}, machine_class="datacenter-gpu")
+    on_cpu = estimate(t, "latency", {"inference", "training"}, machine_class="server-cpu")
+    assert on_gpu.discount == 1.0 and on_cpu.discount < 1.0
+    assert on_cpu.ratio > on_gpu.ratio  # a smaller saving on a CPU
+    assert any("datacenter GPU" in a and "server CPU" in a for a in on_cpu.adjustments)
+
+
+def test_only_saving_evidence_feeds_the_estimate() -> None:
+    r = rec(BERT, A100_SERVER, phase="both", retraining="full", effort="high", max_accuracy_drop_pp=5)
+    for x in r.recommended:
+        t = CAT.get(x.id)
+        assert all(t.evidence[i].basis == "saving" for i in x.estimate.basis), x.id
+
+
+def test_measurements_here_outweigh_the_literature_and_say_so(cnn) -> None:
+    from advisor.recommendation import Observation
+
+    slow = Observation("torch-compile", 1.6, 1.5, 1.7, 1.55, "slower", "20260101-120000-abc123", "2026-01-01",
+                       "other-cnn", ("convolutional",), cnn.n_parameters, cnn.batch_size)  # fmt: skip
+    fast = Observation("post-training-static-quantization", 0.25, 0.22, 0.28, 0.24, "faster",
+                       "20260102-120000-def456", "2026-01-02", "other-cnn", ("convolutional",),
+                       cnn.n_parameters * 2, cnn.batch_size)  # fmt: skip
+    c = Constraints(data="calibration", retraining="none", effort="high")
+    before = recommend(cnn, VNNI_XEON, c, CAT)
+    after = recommend(cnn, VNNI_XEON, c, CAT, knowledge=[slow, fast])
+    assert "torch-compile" in before.ids and "torch-compile" not in after.ids
+    assert "measured 1.55x energy (slower)" in reasons(after, "torch-compile")
+    assert "run 20260101-120000-abc123" in reasons(after, "torch-compile")
+    q = after["post-training-static-quantization"]
+    assert q.estimate.measured == ("20260102-120000-def456",)
+    assert q.estimate.ratio < 0.5 and q.why[0].kind == "measurement" and "similar" in q.why[0].text
+    assert q.score > before["post-training-static-quantization"].score
+    # a measurement on an unrelated model (an encoder 1000x larger) is not used
+    far = Observation("torch-compile", 1.6, 1.5, 1.7, 1.55, "slower", "r", "2026-01-01", "bert",
+                      ("encoder-only",), cnn.n_parameters * 1000, 256)  # fmt: skip
+    assert "torch-compile" in recommend(cnn, VNNI_XEON, c, CAT, knowledge=[far]).ids

@@ -349,7 +349,7 @@ def _traits(model: Any, counts: dict[str, int], flop_share: dict[str, float], ge
         out.append("vision-transformer")
     elif attention:
         out.append("encoder-only")
-    if has_conv and (conv_share is None or conv_share >= CONV_TRAIT_SHARE):
+    if has_conv and not vit and (conv_share is None or conv_share >= CONV_TRAIT_SHARE):
         out.append("convolutional")
     if counts.get("recurrent"):
         out.append("recurrent")

@@ -16,7 +16,7 @@ from advisor.tuning._knowledge import (
     observations_from_store,
 )
 from advisor.tuning._plan import Candidate, TunePlan
-from advisor.tuning._tune import measurable_here, tune
+from advisor.tuning._tune import judge, measurable_here, tune
 
 __all__ = [
     "KNOWLEDGE_FORMAT",
@@ -26,6 +26,7 @@ __all__ = [
     "export_knowledge",
     "hardware_fingerprint",
     "import_knowledge",
+    "judge",
     "knowledge_for",
     "measurable_here",
     "observations_from_store",

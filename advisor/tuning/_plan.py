@@ -14,7 +14,7 @@ def _iv(iv: Any) -> dict[str, Any] | None:
 
 
 def _range(a: float, b: float) -> str:
-    return f"{a:.2f}-{b:.2f}" if max(a, b) < 10 else f"{a:.1f}-{b:.1f}"
+    return f"{a:.2f}-{b:.2f}" if max(a, b) < 2 else f"{a:.1f}-{b:.1f}"
 
 
 @dataclass

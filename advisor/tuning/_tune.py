@@ -29,11 +29,12 @@ from advisor.recommendation import base_technique, parent_of, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._plan import Candidate, TunePlan
 
-__all__ = ["tune"]
+__all__ = ["judge", "measurable_here", "tune"]
 
 KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
 STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
 MIN_STACK_BUDGET_S = 6.0
+STACKS_FROM_BUDGET_S = 45.0  # below this budget the single variants get all of it
 DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
 
 
@@ -64,16 +65,30 @@ def measurable_here(phase: str) -> list[str]:
 
 
 def _candidates(rec: Any, measurable: list[str], limit: int) -> list[str]:
-    """Variant ids of the group "apply now", best first: the plain id, then its settings (``id@setting``)."""
-    out: list[str] = []
+    """Variant ids of the group "apply now", best first and diverse: one per family before a second.
+
+    A family is a technique and the techniques that specialise the same parent (three static int8
+    quantizers are one idea); within a technique the plain id comes before its settings (``id@setting``).
+    """
+    firsts: list[str] = []
+    seconds: list[str] = []
+    families: set[str] = set()
     for r in rec.in_group("apply-now"):
         mine = sorted((v for v in measurable if "+" not in v and base_technique(v) == r.id), key=lambda v: "@" in v)
-        out += [v for v in mine if v not in out]
-    return out[:limit]
+        family = r.parent or r.id
+        for v in mine:
+            if family in families or v != mine[0]:
+                seconds.append(v)
+            else:
+                firsts.append(v)
+                families.add(family)
+                families.add(r.id)
+    return [*firsts, *seconds][:limit]
 
 
 def _default_limit(budget_s: float) -> int:
-    return int(min(8, max(2, budget_s // 8)))
+    """Single variants for a budget: set-up (conversion, calibration, compilation) counts in it."""
+    return int(min(8, max(2, budget_s // 10)))
 
 
 # --- judging one result -----------------------------------------------------------------------------------
@@ -133,7 +148,8 @@ def _how_to_apply(variant: str, catalog: Any) -> list[str]:
     return lines
 
 
-def _judge(r: Any, c: Constraints, catalog: Any, run_id: str | None) -> Candidate:
+def judge(r: Any, c: Constraints, catalog: Any, run_id: str | None = None) -> Candidate:
+    """One measured result judged on the objective and the accuracy budget: does it pay off, and if not, why."""
     comp = getattr(r, "comparison", None)
     q = getattr(r, "quality", None)
     how = _how_to_apply(r.technique, catalog)
@@ -369,19 +385,20 @@ def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
         from advisor.measurement.training import measure_training
 
         run = measure_training(model, inputs, techniques=variants, budget_s=budget_s, **_training_kw(kw, training))
-        return [run], [_judge(r, c, catalog, run.run_id) for r in run.results], notes
+        return [run], [judge(r, c, catalog, run.run_id) for r in run.results], notes
     t_stage = time.perf_counter()
+    stacks = stacks and budget_s >= STACKS_FROM_BUDGET_S
     share = STAGE1_SHARE if stacks else 1.0
     run1 = _measure_inference(model, inputs, variants, budget_s * share, kw)
     runs = [run1]
-    cands = [_judge(r, c, catalog, run1.run_id) for r in run1.results]
+    cands = [judge(r, c, catalog, run1.run_id) for r in run1.results]
     left = budget_s - (time.perf_counter() - t_stage)
     good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
     combos = _stack_variants(good, catalog) if stacks else []
     if combos and left >= MIN_STACK_BUDGET_S and run1.status == "finished":
         run2 = _measure_inference(model, inputs, combos, left, kw)
         runs.append(run2)
-        cands += [_judge(r, c, catalog, run2.run_id) for r in run2.results]
+        cands += [judge(r, c, catalog, run2.run_id) for r in run2.results]
     elif combos:
         notes.append(f"stacks {', '.join(combos)} not measured: {max(left, 0):.0f} s of the budget left")
     warn = run1.load_warning() if hasattr(run1, "load_warning") else None
