@@ -82,14 +82,19 @@ def test_html_measurement_rows_show_the_input_figures(inputs: dict[str, Any], wr
             assert r.status in row and r.reason.split("'")[0] in row
             continue
         t = r.timing
-        for value in (t.latency_ms_median, t.latency_ms_iqr, r.speedup, t.energy_j_per_call, r.energy_ratio):
+        for value in (t.latency_ms_median, t.latency_ms_iqr, t.energy_j_per_call):
             assert f">{value:.3g}<" in row, (r.technique, value)
+        if r.comparison is not None:  # the verdict with its interval, e.g. "1.42x faster (1.35-1.50)"
+            assert f">{r.comparison.text()}<" in row
+            e = r.comparison.energy_ratio
+            assert f">{e.median:.2f} ({e.low:.2f}-{e.high:.2f}), {r.comparison.energy_verdict}<" in row
         assert t.energy_method in row and t.energy_method.startswith(("measured-", "estimated-"))
         if r.quality.top1_agreement is not None:
             assert f"top-1 agreement {r.quality.top1_agreement * 100:.1f}%" in row
     dq = next(r for r in inputs["run"].results if r.technique == "post-training-dynamic-quantization")
     row = row_of(html, dq.technique)
-    assert f">{dq.predicted['adjusted_low']:.3g}" in row and f">{1 / dq.speedup:.3g}<" in row
+    lr = dq.comparison.latency_ratio
+    assert f">{dq.predicted['adjusted_low']:.3g}" in row and f">{lr.median:.2f} ({lr.low:.2f}-{lr.high:.2f})<" in row
     assert ("OUTSIDE" if dq.outside_prediction else "inside") in row
 
 

@@ -1,4 +1,7 @@
-"""Sub-commands that measure on this machine: measure, measure-training, sweep, regions, history."""
+"""Sub-commands that measure on this machine: measure, measure-training, sweep, regions, history.
+
+Every measurement prints each variant's verdict with its 95 % interval, e.g. ``1.42x faster (1.35-1.50)``.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +15,94 @@ from advisor.cli._app import command, out
 __all__ = ["add_parsers"]
 
 
+def _ids(text: str | None, what: str) -> list[str] | None:
+    """Comma-separated ids; an empty list is bad input (exit 2)."""
+    from advisor._errors import ConstraintError
+
+    if text is None:
+        return None
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    if not ids:
+        raise ConstraintError(f"--techniques: expected one or more {what} ids separated by commas, got {text!r}; "
+                              "e.g. --techniques torch-compile,post-training-dynamic-quantization")  # fmt: skip
+    return ids
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Budget and TDP must be positive: one line and exit 2, before anything is built."""
+    from advisor._errors import ConstraintError
+
+    if args.budget_s is not None and not args.budget_s > 0:
+        raise ConstraintError(f"--budget-s: expected a positive number of seconds, got {args.budget_s:g}; "
+                              "e.g. --budget-s 60")  # fmt: skip
+    if getattr(args, "tdp_w", None) is not None and not args.tdp_w > 0:
+        raise ConstraintError(f"--tdp-w: expected the CPU's TDP in watts (> 0), got {args.tdp_w:g}; e.g. --tdp-w 65, "
+                              "or leave it out for the default per-thread power")  # fmt: skip
+
+
+def _fmt(v: Any, spec: str = ".4g") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _energy_cell(row: dict[str, Any]) -> str:
+    if row.get("energy_ratio_low") is None:
+        return _fmt(row.get("energy_ratio"), ".2f") if row.get("energy_ratio") is not None else "-"
+    return f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-{row['energy_ratio_high']:.2f})"
+
+
+def results_text(run: Any) -> str:
+    """The run as a fixed-width table: each variant's verdict with its interval, energy ratio, quality."""
+    from advisor.measurement import result_row
+
+    rows = [result_row(r) for r in run.all_results()]
+    lines = [f"{'variant':<40} {'time/call ms':>12} {'speed (95% interval)':<44} {'energy ratio (95%)':<20} "
+             f"{'quality':<22} {'predicted':<11} outside"]  # fmt: skip
+    for r, obj in zip(rows, run.all_results(), strict=True):
+        q = (f"acc {r['accuracy_change']:+.2f}" if r.get("accuracy_change") is not None else
+             f"top-1 agree {r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else
+             f"loss {r['loss_change']:+.3g}" if r.get("loss_change") is not None else "-")  # fmt: skip
+        pred = "-"
+        if r.get("predicted_low") is not None:
+            pred = f"{r['predicted_low']:.2f}-{r['predicted_high']:.2f}"
+        outside = {True: "OUTSIDE", False: "inside", None: "-"}[r.get("outside_prediction")]
+        speed = r["comparison"] or "-"
+        if obj.status not in ("ok", "interrupted") or (obj.status == "interrupted" and obj.timing is None):
+            lines.append(f"{r['technique']:<40} {obj.status}: {obj.reason}")
+            continue
+        lines.append(f"{r['technique']:<40} {_fmt(r['latency_ms'], '>12.4g')} {speed:<44} {_energy_cell(r):<20} "
+                     f"{q:<22} {pred:<11} {outside}")  # fmt: skip
+    notes = [f"  {obj.technique}: {obj.comparison.note}" for obj in run.results
+             if getattr(obj, "comparison", None) is not None and obj.comparison.note]  # fmt: skip
+    if notes:
+        lines += ["notes:", *notes]
+    lines.append("speed: median speed-up over paired rounds against the baseline, with its 95 % interval; 'faster'/"
+                 "'slower' when the interval excludes 1; energy ratio: variant / baseline (< 1 saves energy), "
+                 "same rounds and estimator")  # fmt: skip
+    return "\n".join(lines)
+
+
 @command("measure")
 def _measure(args: argparse.Namespace) -> int:
     from advisor.measurement.carbon import get_intensity, resolve_region, what_if
     from advisor.measurement.run import measure
     from advisor.profile.model import load_model_spec
 
+    _check_numbers(args)
+    ids = _ids(args.techniques, "technique")
+    if ids is not None:  # an unknown id fails with suggestions before the model is built
+        from advisor.catalog import load_catalog
+        from advisor.measurement.run import check_variant_ids
+
+        check_variant_ids(ids, load_catalog())
     region = resolve_region(args.region)
     if region:  # a typo in --region / --what-if / --pue fails before the model is built
         get_intensity(region)
     what_if(0.0, [r.strip() for r in (args.what_if or "").split(",") if r.strip()], args.pue)
     loaded = load_model_spec(args.model)
-    techniques: Any = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "recommended"
     run = measure(
         loaded.model,
         loaded.example_inputs,
-        techniques,
+        ids if ids is not None else "recommended",
         eval_fn=loaded.eval_fn,
         top=args.recommended,
         budget_s=args.budget_s,
@@ -40,19 +115,26 @@ def _measure(args: argparse.Namespace) -> int:
     )
     if args.out:
         Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    saved = _save_winner(run, args.save) if args.save else None
     if args.format == "json":
         out(run.to_json())
         return 0 if run.status == "finished" else 130
-    import pandas as pd
-
-    with pd.option_context("display.width", 220, "display.max_columns", None, "display.max_colwidth", 50):
-        cols = ["technique", "status", "latency_ms", "latency_ms_iqr", "speedup", "energy_j_per_call",
-                "energy_ratio", "energy_method", "top1_agreement", "accuracy_change", "predicted_latency_ratio",
-                "outside_prediction"]  # fmt: skip
-        if run.carbon and run.carbon.region:
-            cols.insert(cols.index("energy_method") + 1, "co2e_g_per_1k_calls")
-        out(run.table()[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    out(results_text(run))
+    if saved:
+        out(saved)
     return _run_footer(run, args.out)
+
+
+def _save_winner(run: Any, directory: str) -> str:
+    """Save the fastest variant that keeps fidelity (``--save DIR``); the line to print."""
+    ok = [r for r in run.results if r.status == "ok" and r.comparison is not None
+          and not (r.quality and (r.quality.fidelity_flag or r.quality.degenerate))]  # fmt: skip
+    faster = [r for r in ok if r.comparison.verdict == "faster" and r.comparison.latency_ratio is not None]
+    if not faster:
+        return "--save: nothing saved: no variant was significantly faster than the baseline with its fidelity intact"
+    best = min(faster, key=lambda r: r.comparison.latency_ratio.median)
+    art = run.save(best.technique, Path(directory))
+    return f"saved {best.technique} ({art.format}) in {art.directory}; run it: python {art.snippet}"
 
 
 def _run_footer(run: Any, json_path: str | None) -> int:
@@ -66,9 +148,15 @@ def _run_footer(run: Any, json_path: str | None) -> int:
     methods = {r.timing.energy_method for r in run.all_results() if r.timing}
     if any(m and m.startswith("estimated") for m in methods):
         out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
-    if run.meta.get("load", {}).get("note"):
-        out("WARNING: " + run.meta["load"]["note"])
+    load = run.meta.get("load") or {}
+    if load.get("note"):
+        out("WARNING: " + load["note"])
+    rounds = len(run.rounds)
+    waited = run.meta.get("lock_waited_s")
+    wait_text = f"; waited {waited:.1f} s for another measurement" if waited else ""
+    out(f"{rounds} paired rounds{wait_text}")
     out(f"run {run.run_id} ({run.status}) saved in {run.store_path}" + (f"; JSON: {json_path}" if json_path else ""))
+    out(f"report: green-advisor report --run {run.run_id} --store {run.store_path} --out report/")
     return 0 if run.status == "finished" else 130
 
 
@@ -77,8 +165,9 @@ def _measure_training(args: argparse.Namespace) -> int:
     from advisor.measurement.training import DEFAULT_TECHNIQUES, measure_training
     from advisor.profile.model import load_model_spec
 
+    _check_numbers(args)
+    techniques = _ids(args.techniques, "training technique") or list(DEFAULT_TECHNIQUES)
     loaded = load_model_spec(args.model)  # factories return no targets: the default loss is used
-    techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else DEFAULT_TECHNIQUES
     run = measure_training(loaded.model, loaded.example_inputs, techniques=techniques,
                            steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
                            store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
@@ -88,10 +177,14 @@ def _measure_training(args: argparse.Namespace) -> int:
     if args.format == "json":
         out(run.to_json())
         return 0 if run.status == "finished" else 130
-    import pandas as pd
-
-    with pd.option_context("display.width", 240, "display.max_columns", None, "display.max_colwidth", 60):
-        out(run.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    out(results_text(run))
+    lines = [f"{'variant':<28} {'peak MiB':>9} {'mem ratio':>9} {'projected h':>12} {'kWh':>10} {'gCO2e':>10}"]
+    for r in run.all_results():
+        p = r.projection
+        lines.append(f"{r.technique:<28} {_fmt(r.peak_memory_mb, '>9.4g')} {_fmt(r.peak_memory_ratio, '>9.3f')} "
+                     f"{_fmt(p.time_s / 3600 if p else None, '>12.4g')} {_fmt(p.energy_kwh if p else None, '>10.3g')} "
+                     f"{_fmt(p.co2e_g if p else None, '>10.4g')}")  # fmt: skip
+    out("\n".join(lines))
     m = run.meta
     out(f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
              f"example batch (no data loading, no evaluation); loss: {m['loss']}")  # fmt: skip
@@ -137,8 +230,10 @@ def _sweep(args: argparse.Namespace) -> int:
     except ValueError:
         msg = f"--sizes: expected comma-separated integers such as 1,8,32, got {args.sizes!r}"
         raise ConstraintError(msg) from None
+    _check_numbers(args)
     loaded = load_model_spec(args.model)
-    rows = batch_sweep(loaded.model, loaded.example_inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w)
+    rows = batch_sweep(loaded.model, loaded.example_inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w,
+                       progress=args.format == "table")  # fmt: skip
     if args.format == "json":
         out(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
@@ -147,12 +242,15 @@ def _sweep(args: argparse.Namespace) -> int:
         return "-" if v is None else format(v, fmt)
 
     lines = [f"{'batch':>6} {'status':<14} {'latency_ms':>11} {'iqr_ms':>8} {'ms/item':>9} {'items/s':>10} "
-             f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}"]  # fmt: skip
+             f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}  per item vs the smallest batch (95% interval)"
+             ]  # fmt: skip
     for r in rows:
+        c = r.comparison
+        vs = f"{c.text()}; {c.energy_text()}" if c else ("baseline" if r.status == "ok" else "")
         lines.append(
             f"{r.batch_size:>6} {r.status:<14} {f(r.latency_ms_median, '.3f'):>11} {f(r.latency_ms_iqr, '.3f'):>8} "
             f"{f(r.latency_ms_per_item, '.4f'):>9} {f(r.throughput_per_s, '.1f'):>10} "
-            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mb, '.0f'):>9} {f(r.activation_mb, '.2f'):>8}"
+            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mb, '.0f'):>9} {f(r.activation_mb, '.2f'):>8}  {vs}"
         )
         if r.reason:
             lines.append(f"       {r.reason}")
@@ -174,7 +272,12 @@ def _history(args: argparse.Namespace) -> int:
 
     store = ResultStore(args.store)
     if args.run:
-        out(json.dumps(store.results(args.run), indent=2))
+        run = store.load_run(args.run)  # an unknown id is a StoreError: one line, exit 2
+        if args.format == "json":
+            out(run.to_json())
+        else:
+            out(f"run {run.run_id} ({run.status}, {run.kind}) from {store.path}")
+            out(results_text(run))
         return 0
     runs = store.runs(args.limit)
     if not runs:
@@ -182,9 +285,11 @@ def _history(args: argparse.Namespace) -> int:
         return 0
     import datetime as dt
 
+    out(f"{'run id':<24} {'started':<16} {'status':<11} {'kind':<8} {'model':<20} results")
     for r in runs:
         when = dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M")
-        out(f"{r['run_id']}  {when}  {r['status']:<11} {r['model_name']:<20} {r['n_results']} results")
+        out(f"{r['run_id']:<24} {when:<16} {r['status']:<11} {r['kind']:<8} {r['model_name']:<20} {r['n_results']}")
+    out("show one: green-advisor history --run RUN_ID; report one: green-advisor report --run RUN_ID --out DIR")
     return 0
 
 
@@ -200,6 +305,7 @@ def add_parsers(sub: Any, add: Any) -> None:
     me.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
     me.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     me.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    me.add_argument("--save", metavar="DIR", help="save the fastest variant that keeps fidelity, with load_and_run.py")
     me.add_argument("--format", choices=["table", "json"], default="table")
     me.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e: FRA, US-CA, gcp:europe-west1 "
                     "(default $GREEN_ADVISOR_REGION; list with `green-advisor regions`)")  # fmt: skip
@@ -230,7 +336,8 @@ def add_parsers(sub: Any, add: Any) -> None:
     sw.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     sw.add_argument("--format", choices=["table", "json"], default="table")
 
-    h = add("history", "list past measurement runs (or one run's results with --run ID)")
-    h.add_argument("--store", metavar="PATH")
-    h.add_argument("--run", metavar="ID")
+    h = add("history", "list past measurement runs with their ids (or one run's results with --run ID)")
+    h.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    h.add_argument("--run", metavar="ID", help="show this run's results")
     h.add_argument("--limit", type=int, default=20)
+    h.add_argument("--format", choices=["table", "json"], default="table")

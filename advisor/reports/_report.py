@@ -59,6 +59,17 @@ def _targets(out: Path, formats: Iterable[str] | None) -> dict[str, Path]:
     return {fmt: out}
 
 
+def _from_store(run_id: str, store: Any, measurement: Any, training: Any) -> tuple[Any, Any]:
+    """The run with this id from the store, as (measurement, training)."""
+    from advisor.measurement import ResultStore
+
+    if measurement is not None or training is not None:
+        raise ReportError("report(): give either run_id= or a measurement/training object, not both")
+    st = store if isinstance(store, ResultStore) else ResultStore(store)
+    run = st.load_run(run_id)
+    return (None, run) if run.kind == "training" else (run, None)
+
+
 def report(
     measurement: Any = None,
     recommendations: Any = None,
@@ -68,11 +79,16 @@ def report(
     title: str | None = None,
     training: Any = None,
     catalog: Any = None,
+    run_id: str | None = None,
+    store: Any = None,
 ) -> dict[str, Path]:
     """Write a report of a measurement and/or recommendations.
 
     Args:
         measurement: A ``MeasureRun`` (from :func:`advisor.measure`) or its ``to_dict()``.
+        run_id: Instead of ``measurement``/``training``: a run id in the results store (see
+            ``green-advisor history``); a training run is reported as training.
+        store: The results store to read ``run_id`` from (a path or ``ResultStore``; default store).
         recommendations: A ``Recommendations`` (from :func:`advisor.recommend`) or its ``to_dict()``.
         out: A file (``.html``, ``.md``, ``.json`` or ``.bib``: the format follows the suffix) or a
             directory, where ``report.html``, ``report.md``, ``report.json`` and ``references.bib`` are written.
@@ -86,8 +102,11 @@ def report(
 
     Raises:
         ReportError: no input, an input of the wrong shape, or an ``out``/``formats`` that do not fit.
+        StoreError: ``run_id`` is not in the store.
     """
     targets = _targets(Path(out), formats)
+    if run_id is not None:
+        measurement, training = _from_store(run_id, store, measurement, training)
     data = build_data(measurement, recommendations, training=training, title=title, catalog=catalog)
     written = {}
     for fmt, path in targets.items():

@@ -139,6 +139,14 @@ def _settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings.items()) if settings else ""
 
 
+def _ratio_interval(r: dict[str, Any], key: str, verdict: str | None = None) -> str:
+    """``0.71 (0.66-0.77)`` and the verdict, from a flat row's ratio and its interval."""
+    if r.get(key) is None:
+        return "-"
+    rng = f" ({r[key + '_low']:.2f}-{r[key + '_high']:.2f})" if r.get(key + "_low") is not None else ""
+    return f"{r[key]:.2f}{rng}" + (f", {verdict}" if verdict else "")
+
+
 def _measurement(m: dict[str, Any] | None) -> dict[str, Any] | None:
     if not m:
         return None
@@ -156,15 +164,16 @@ def _measurement(m: dict[str, Any] | None) -> dict[str, Any] | None:
                 "ok": r["status"] == "ok",
                 "latency": fmt_num(r["latency_ms_median"]),
                 "latency_iqr": fmt_num(r["latency_ms_iqr"]),
-                "speedup": fmt_num(r["speedup"]),
+                "speedup": r["comparison"] or fmt_num(r["speedup"]),
+                "verdict": r["verdict"] or "-",
                 "energy": fmt_num(r["energy_j_per_call"]),
                 "energy_iqr": fmt_num(r["energy_j_per_call_iqr"]),
                 "method": r["energy_method"] or "-",
-                "energy_ratio": fmt_num(r["energy_ratio"]),
+                "energy_ratio": _ratio_interval(r, "energy_ratio", r.get("energy_verdict")),
                 "co2e_1k": fmt_num(r["co2e_g_per_1k_calls"]),
                 "quality": r["quality"],
                 "predicted": pred,
-                "measured_ratio": fmt_num(r["measured_latency_ratio"]),
+                "measured_ratio": _ratio_interval(r, "latency_ratio"),
                 "outside": _OUTSIDE[r["outside_prediction"]],
                 "settings": _settings_text(r["settings"]),
                 "repeats": fmt_num(r["repeats"]),

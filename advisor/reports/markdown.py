@@ -12,9 +12,9 @@ __all__ = ["md_table", "render_markdown"]
 REC_HEADERS = ["#", "technique", "id", "expected saving", "ratio (range)", "confidence", "accuracy risk", "effort",
                "measurable here", "warnings", "sources"]  # fmt: skip
 REC_KEYS = ["rank", "name", "id", "expected", "ratio", "confidence", "risk", "effort", "measurable"]
-MEASURE_HEADERS = ["technique", "status", "latency ms (median)", "IQR ms", "speed-up", "energy J/call", "IQR J",
-                   "energy method", "energy ratio", "CO2e g / 1k calls", "quality", "predicted latency ratio",
-                   "measured ratio", "vs prediction", "settings"]  # fmt: skip
+MEASURE_HEADERS = ["technique", "status", "latency ms (median)", "IQR ms", "speed-up (95% interval)", "energy J/call",
+                   "IQR J", "energy method", "energy ratio (95% interval)", "CO2e g / 1k calls", "quality",
+                   "predicted latency ratio", "measured latency ratio (95%)", "vs prediction", "settings"]  # fmt: skip
 MEASURE_KEYS = ["technique", "status", "latency", "latency_iqr", "speedup", "energy", "energy_iqr", "method",
                 "energy_ratio", "co2e_1k", "quality", "predicted", "measured_ratio", "outside"]  # fmt: skip
 

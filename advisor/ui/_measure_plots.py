@@ -12,7 +12,7 @@ def results_png(results: list[Any], dpi: int = 90) -> bytes:
     """Render measured results as a PNG (three panels), for a ``widgets.Image``.
 
     Args:
-        results: :class:`~advisor.measurement.run.TechniqueResult` objects; those without timing are
+        results: :class:`~advisor.measurement.TechniqueResult` objects; those without timing are
             left out of the latency and energy panels.
         dpi: Resolution of the image.
 
@@ -43,16 +43,19 @@ def results_png(results: list[Any], dpi: int = 90) -> bytes:
     ax_lat.set_title("latency per call (median, bar = IQR)", fontsize=9)
     ax_lat.set_xlabel("ms")
     ax_en.set_xlabel("mJ")
-    pred = [r for r in ok if r.predicted and r.predicted.get("adjusted_low") is not None and r.speedup]
+    pred = [r for r in ok if r.predicted and r.predicted.get("adjusted_low") is not None and r.comparison
+            and r.comparison.latency_ratio]  # fmt: skip
     for i, r in enumerate(pred):
         lo, hi = r.predicted["adjusted_low"], r.predicted["adjusted_high"]
         ax_pred.plot([lo, hi], [i, i], color="#999999", linewidth=6, solid_capstyle="butt")
         colour = "#c44e52" if r.outside_prediction else "#1b5e20"
-        ax_pred.plot([1 / r.speedup], [i], "o", color=colour)
+        iv = r.comparison.latency_ratio  # the measured median with its 95 % interval
+        ax_pred.errorbar([iv.median], [i], xerr=[[iv.median - iv.low], [iv.high - iv.median]], fmt="o",
+                         color=colour, capsize=3)  # fmt: skip
     ax_pred.set_yticks(range(len(pred)), [r.technique for r in pred], fontsize=8)
     ax_pred.invert_yaxis()
     ax_pred.axvline(1.0, color="black", linewidth=0.8)
-    ax_pred.set_title("latency ratio: predicted range (grey) vs measured (dot)", fontsize=9)
+    ax_pred.set_title("latency ratio: predicted range (grey) vs measured (dot, 95% interval)", fontsize=9)
     ax_pred.set_xlabel("new / baseline (< 1 is faster)")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

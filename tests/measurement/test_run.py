@@ -196,3 +196,48 @@ def test_cli_measure_and_history(tmp_path: Path, capsys) -> None:
     assert payload["baseline"]["timing"]["energy_method"]
     assert main(["history", "--store", str(db)]) == 0
     assert payload["run_id"] in capsys.readouterr().out
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(capsys) -> None:
+    from advisor.cli import main
+
+    fixture = Path(__file__).parents[1] / "fixtures" / "user_model.py"
+    spec = f"{fixture}:make"
+    cases = [
+        (["measure", "--model", spec, "--tdp-w", "0"], "--tdp-w"),
+        (["measure", "--model", spec, "--budget-s", "-1"], "--budget-s"),
+        (["measure", "--model", spec, "--techniques", " , "], "--techniques"),
+        (["measure", "--model", spec, "--techniques", "torch-compil"], "Did you mean: torch-compile"),
+        (["measure-training", "--model", spec, "--steps-per-epoch", "1", "--epochs", "1", "--budget-s", "0"],
+         "--budget-s"),
+        (["sweep", "--model", spec, "--tdp-w", "-5"], "--tdp-w"),
+    ]  # fmt: skip
+    for argv, needle in cases:
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and needle in err and err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+
+
+def test_a_stored_run_is_listed_loaded_and_reported_by_id(tmp_path: Path, capsys) -> None:
+    import advisor
+    from advisor.cli import main
+
+    model, x = mlp()
+    db = tmp_path / "s.sqlite"
+    run = measure(model, x, ["post-training-dynamic-quantization"], budget_s=3, store=db, progress=False)
+    back = ResultStore(db).load_run(run.run_id)
+    assert json.loads(back.to_json()) == json.loads(run.to_json())  # the whole typed run, rounds included
+    assert back.results[0].comparison == run.results[0].comparison and back.rounds == run.rounds
+    assert main(["history", "--store", str(db)]) == 0
+    listing = capsys.readouterr().out
+    assert run.run_id in listing and "measure" in listing
+    assert main(["history", "--store", str(db), "--run", run.run_id]) == 0
+    shown = capsys.readouterr().out
+    assert run.results[0].comparison.text() in shown
+    paths = advisor.report(run_id=run.run_id, store=db, out=tmp_path / "rep")
+    html = paths["html"].read_text()
+    assert run.results[0].comparison.text() in html
+    assert main(["report", "--run", run.run_id, "--store", str(db), "--out", str(tmp_path / "r.md")]) == 0
+    assert run.results[0].comparison.text() in (tmp_path / "r.md").read_text()
+    assert main(["report", "--run", "no-such-run", "--store", str(db), "--out", str(tmp_path / "x.md")]) == 2
+    assert "no run 'no-such-run'" in capsys.readouterr().err
