@@ -48,12 +48,12 @@ def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_
     import advisor
 
     common = {"budget_s": task["budget_s"], "region": task["region"], "pue": task["pue"]}
-    if task["techniques"] == "tune" and hasattr(advisor, "tune"):
-        plan = advisor.tune(model, inputs, eval_fn=eval_fn, store=store_path, progress=False, **common)
+    if task["techniques"] == "tune":
+        plan = advisor.tune(
+            model, inputs, eval_fn=eval_fn, store=store_path, progress=False, save=False, name=task["model"], **common
+        )
         return {"kind": "tune", "tune": plan.to_dict(), "run": plan.run.to_dict()}
     techniques, top = _techniques_for(task)
-    if techniques == "tune":  # tune is not available in this version: measure the top recommendations
-        techniques, top = "recommended", 5
     run = advisor.measure(
         model,
         inputs,

@@ -69,8 +69,8 @@ def _store_path(store: str | Path | None) -> Path:
 
 
 def _save_run(store_path: Path, outcome: dict[str, Any], cell: Cell, campaign_id: str) -> str:
-    """Write the worker's run into the driver's store; return its run id there."""
-    from advisor.measurement.store import ResultStore
+    """Write the worker's run into the driver's store (a run, its results and the typed record); return its id."""
+    from advisor.measurement import ResultStore, run_from_dict
 
     run = outcome["run"]
     meta = dict(run.get("meta") or {})
@@ -86,11 +86,14 @@ def _save_run(store_path: Path, outcome: dict[str, Any], cell: Cell, campaign_id
         meta["tune"] = outcome.get("tune")
     store = ResultStore(store_path)
     try:
-        run_id = store.start_run(run.get("model_name") or cell.model.name, run.get("model_fingerprint") or "", meta)
+        model_name = (meta.get("model") or {}).get("name") or cell.model.name
+        run_id = store.start_run(model_name, f"campaign:{cell.model.spec}", meta)
         for r in [run.get("baseline"), *(run.get("results") or [])]:
             if r:
                 store.add_result(run_id, r["technique"], r.get("status", "ok"), r)
         store.finish_run(run_id, run.get("status", "finished"))
+        typed = run_from_dict({**run, "run_id": run_id, "meta": meta, "store": str(store_path)})
+        store.save_run(typed)
     finally:
         store.close()
     return run_id

@@ -36,10 +36,9 @@ def _comparison(r: dict[str, Any]) -> dict[str, Any]:
 
 def _keeps_fidelity(r: dict[str, Any]) -> bool:
     q = r.get("quality") or {}
-    flags = q.get("flags") or []
-    cos, top1 = q.get("cosine"), q.get("top1_agreement")
+    cos, top1 = q.get("cosine_similarity"), q.get("top1_agreement")
     acc = q.get("accuracy_change")
-    if flags:
+    if q.get("fidelity_flag") or q.get("degenerate"):
         return False
     if acc is not None:
         return acc > -1.0
