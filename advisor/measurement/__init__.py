@@ -14,6 +14,7 @@ from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, lo
 from advisor.measurement._generation import measure_generation
 from advisor.measurement._generation_advice import GenerationAdvice, RankedVariant, generation_advice
 from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
+from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES
 from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
     SCHEMA_VERSION,
@@ -36,6 +37,7 @@ from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
 
 __all__ = [
+    "DEFAULT_GENERATION_TECHNIQUES",
     "SCHEMA_VERSION",
     "Block",
     "Comparison",

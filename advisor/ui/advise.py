@@ -89,11 +89,7 @@ class AdvisorUI:
             from advisor.profile.model import profile_model
 
             self.profile = profile_model(model, example_inputs, name=name)
-        from advisor.ui._app_mode import app_mode, apply_to_form
-
-        self.app = app_mode()  # served to others (Voila / operator): no visitor-typed paths, capped runs
         self._build(name, out_dir)
-        apply_to_form(self)
 
     # --- layout -------------------------------------------------------------------------------
     def _build(self, name: str | None, out_dir: str | Path) -> None:
@@ -345,20 +341,14 @@ class AdvisorUI:
             raise ConstraintError("Measure: choose at least one technique (click Recommend first, then select)")
         if self.budget_s.value <= 0:
             raise ConstraintError(f"budget (s): expected a positive number of seconds, got {self.budget_s.value:g}")
-        self.app.check_request(len(ids), float(self.budget_s.value))  # app mode: the operator's caps
         region, pue = self.carbon_settings()
         self.live_results = []
         self.progress.max, self.progress.value = len(ids) + 1, 0
         self.measure_button.disabled = True
         self._t0 = time.perf_counter()
         self.status.value = _html.message(f"measuring {len(ids)} techniques against the baseline ...")
-        from advisor.ui._app_mode import engine_settings, queue_messages, waited_text
-
-        def queued(info: dict[str, Any]) -> None:  # the machine is busy: say who we wait for
-            self.progress_text.value = _html.message(info["message"], "warn")
-
         try:
-            self.run = queue_messages(measure, queued)(
+            self.run = measure(
                 self.model,
                 self.example_inputs,
                 ids,
@@ -370,7 +360,6 @@ class AdvisorUI:
                 pue=pue,
                 on_result=self._on_result,
                 name=self.name.value or None,
-                settings=engine_settings(self),
             )
         finally:
             self.measure_button.disabled = False
@@ -378,8 +367,6 @@ class AdvisorUI:
             f"measurement {self.run.status}: {sum(r.status == 'ok' for r in self.run.results)} of {len(ids)} "
             f"techniques measured; energy method: {', '.join(self.run.meters)}; run id {self.run.run_id}"
         )
-        if waited_text(self.run):
-            self.status.value += _html.message(waited_text(self.run))
         load_note = self.run.meta.get("load", {}).get("note")
         if load_note:
             self.status.value += _html.message(f"Warning: {load_note}", "warn")
@@ -406,7 +393,7 @@ class AdvisorUI:
         if self.recommendations is None and self.run is None:
             raise ConstraintError("Export: nothing to export yet; click Recommend (and Measure) first")
         filename, mime = EXPORTS[kind]
-        out = self.app.export_path(filename) if self.app.enabled else Path(self.out_dir.value).expanduser() / filename
+        out = Path(self.out_dir.value).expanduser() / filename
         paths = report(
             measurement=self.run,
             recommendations=self.recommendations,
@@ -415,8 +402,7 @@ class AdvisorUI:
         )
         written = next(iter(paths.values()))
         link = _html.download_link(written.read_bytes(), written.name, mime, f"download {written.name}")
-        where = written.name if self.app.enabled else written.resolve()  # app mode: no server paths shown
-        self.exported.value = _html.message(f"wrote {where}") + link
+        self.exported.value = _html.message(f"wrote {written.resolve()}") + link
 
 
 RESULT_COLUMNS = [
@@ -424,9 +410,9 @@ RESULT_COLUMNS = [
     "status",
     "latency_ms",
     "latency_ms_iqr",
-    "comparison",
+    "speedup",
     "energy_j_per_call",
-    "energy_ratio_interval",
+    "energy_ratio",
     "energy_method",
     "co2e_g_per_1k_calls",
     "quality",
@@ -447,14 +433,8 @@ def _result_row(r: Any) -> dict[str, Any]:
         elif q.cosine_similarity is not None:
             quality = f"cosine {q.cosine_similarity:.4f}"
     low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
-    row = r.row()
-    if row.get("energy_ratio_low") is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
-        row["energy_ratio_interval"] = (f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-"
-                                        f"{row['energy_ratio_high']:.2f}), {row['energy_verdict']}")  # fmt: skip
-    else:
-        row["energy_ratio_interval"] = row.get("energy_ratio")
     return {
-        **row,
+        **r.row(),
         "quality": quality,
         "predicted_ratio": f"{low:.2f}–{high:.2f}" if low is not None and high is not None else None,
     }
