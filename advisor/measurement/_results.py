@@ -665,6 +665,40 @@ class MeasureRun(RunRecord):
     kind = "measure"
     result_type = TechniqueResult
 
+    def save(self, technique: str, directory: str | Any) -> Any:
+        """Save a measured variant as a deployable artifact with a ``load_and_run.py`` beside it.
+
+        Re-applies the variant to the model this run measured (kept on the run object, not stored)
+        with the same inputs and calibration data, then writes ONNX, OpenVINO IR, an
+        ``ExportedProgram`` or the original model plus the recipe (see ``appliers.save_variant``).
+
+        Args:
+            technique: A variant id of this run (e.g. its fastest).
+            directory: Folder to write.
+
+        Returns:
+            The ``SavedArtifact`` (format, files, snippet path).
+
+        Raises:
+            SaveError: The run has no model attached (loaded from the store), or ``technique`` is not one of its
+                measured variants.
+        """
+        from advisor._errors import SaveError
+        from advisor.measurement.appliers import save_variant
+
+        source = getattr(self, "_source", None)
+        if source is None:
+            raise SaveError(
+                "this run has no model attached (it was loaded from the store or a file); call "
+                "advisor.measurement.appliers.save_variant(variant, model, example_inputs, directory)"
+            )
+        ok = [r.technique for r in self.results if r.status == "ok"]
+        if technique not in ok:
+            raise SaveError(f"technique: expected a variant this run measured ({', '.join(ok) or 'none'}), "
+                            f"got {technique!r}")  # fmt: skip
+        model, inputs, calibration_data = source
+        return save_variant(technique, model, inputs, directory, calibration_data=calibration_data)
+
 
 @dataclass
 class TrainingRun(RunRecord):

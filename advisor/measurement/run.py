@@ -377,6 +377,7 @@ def measure(
     carbon = _carbon_summary(intensity, pue, what_if, ordered)
     run = MeasureRun(run_id, status, baseline, list(results.values()), [m.describe() for m in meters], unavailable,
                      str(store.path), meta, carbon, outcome.rounds)  # fmt: skip
+    run._source = (model, inputs, calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save, not stored
     store.save_run(run)
     return run
 

@@ -79,3 +79,8 @@ class SmallCNN(torch.nn.Module):
     def forward(self, x: Any) -> Any:
         """Logits."""
         return self.head(self.features(x))
+
+
+def resnet_factory() -> tuple[Any, tuple[Any, ...]]:
+    """A model spec for the command line: ``tests.measurement._hf_models:resnet_factory``."""
+    return tiny_resnet(), image_batch()

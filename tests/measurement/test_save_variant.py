@@ -117,3 +117,39 @@ def test_compiled_pt2e_saves_exported_program(resnet, tmp_path):
     model, inputs = resnet
     a = REGISTRY["pt2e-x86-static-quantization"](model, inputs)  # compiled, as measured
     _check("pt2e-x86-static-quantization", model, inputs, tmp_path, "torch-exported-program", applied=a)
+
+
+# --- from a measurement run and the command line ------------------------------------------------------
+@pytest.mark.slow
+@_needs("onnxruntime")
+def test_measure_run_save_reloads_the_measured_variant(resnet, tmp_path):
+    from advisor import measure
+
+    model, inputs = resnet
+    run = measure(model, inputs, ["onnx-runtime-inference"], budget_s=3, store=tmp_path / "store.db")
+    (res,) = run.results
+    assert res.status == "ok", res.reason
+    art = run.save("onnx-runtime-inference", tmp_path / "winner")
+    assert art.format == "onnx"
+    got = _run_snippet(art, tmp_path / "out.pt")
+    with torch.no_grad():
+        ref = model(*inputs).logits
+    assert float((got - ref).abs().max()) < 1e-4
+    with pytest.raises(SaveError, match="expected a variant this run measured"):
+        run.save("torch-compile", tmp_path / "nope")
+
+
+@pytest.mark.slow
+@_needs("onnxruntime")
+def test_cli_measure_save(tmp_path, capsys):
+    from advisor.cli import main
+
+    code = main(["measure", "--model", "tests.measurement._hf_models:resnet_factory", "--techniques",
+                 "onnx-runtime-inference", "--budget-s", "3", "--store", str(tmp_path / "s.db"), "--save",
+                 str(tmp_path / "best")])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    if "saved onnx-runtime-inference (onnx)" in text:  # ORT measured significantly faster: it is saved
+        assert (tmp_path / "best" / "load_and_run.py").exists() and (tmp_path / "best" / "model.onnx").exists()
+    else:  # which one wins is measured, never assumed: then nothing is saved and the line says why
+        assert "--save: nothing saved" in text and not (tmp_path / "best").exists()
