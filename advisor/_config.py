@@ -107,3 +107,66 @@ def _parse_env(key: str, env: str, raw: str) -> Any:
     if value <= 0:
         raise ConstraintError(f"{env}: expected a positive number for {key}, got {raw!r}")
     return value
+
+
+# --- app mode: the operator's rules when the advisor is served to others -------------------------------------
+APP_DEFAULTS = {"app_max_budget_s": 120.0, "app_max_techniques": 4, "app_lock_timeout_s": 900.0}
+MAX_NAME_CHARS = 255  # longest file or folder name accepted (most file systems' limit)
+MAX_PATH_CHARS = 1024
+
+VOILA_ENV = ("VOILA_KERNEL_ID", "VOILA_BASE_URL", "VOILA_SERVER_URL", "VOILA_APP_PORT", "VOILA_REQUEST_URL")
+
+
+def under_voila() -> bool:
+    """True in a kernel that Voila started (Voila puts ``VOILA_*`` variables in its kernels' environment)."""
+    return any(os.environ.get(k) for k in VOILA_ENV)
+
+
+def app_mode_enabled() -> bool:
+    """App mode: on under Voila, or when the operator sets ``app_mode = true`` / ``GREEN_ADVISOR_APP_MODE=1``.
+
+    An explicit ``app_mode = false`` (or ``GREEN_ADVISOR_APP_MODE=0``) turns it off even under Voila, for an
+    operator serving the form to themselves only.
+    """
+    value = setting("app_mode")
+    return under_voila() if value is None else bool(value)
+
+
+def app_limit(key: str) -> Any:
+    """An app-mode cap (``app_max_budget_s``, ``app_max_techniques``, ``app_lock_timeout_s``): setting or default.
+
+    Raises:
+        ConstraintError: The setting is not a positive number.
+    """
+    value = setting(key)
+    if value is None:
+        return APP_DEFAULTS[key]
+    if value <= 0:
+        raise ConstraintError(f"{config_path()}: {key}: expected a positive number, got {value!r}")
+    return value
+
+
+def resolve_inside(root: str | Path, requested: str | os.PathLike[str], *, what: str = "path") -> Path:
+    """``requested`` as a path inside ``root``, or a :class:`ConstraintError` saying why it is refused.
+
+    Refused: empty names, NUL bytes, absolute paths, ``~``, any ``..`` part, a name longer than 255
+    characters (or a path longer than 1024), and anything that resolves outside ``root`` through a symlink.
+
+    Raises:
+        ConstraintError: The path would leave ``root`` or is not a usable name.
+    """
+    text = os.fspath(requested)
+    hint = f"give a relative name inside the allowed folder (e.g. 'report.html'); {what} stays inside {root}"
+    if not text.strip() or "\x00" in text:
+        raise ConstraintError(f"{what}: expected a file or folder name, got {text!r}; {hint}")
+    if len(text) > MAX_PATH_CHARS or any(len(part) > MAX_NAME_CHARS for part in Path(text).parts):
+        raise ConstraintError(f"{what}: a name is longer than {MAX_NAME_CHARS} characters ({len(text)} in all); "
+                              f"{hint}")  # fmt: skip
+    rel = Path(text)
+    if rel.is_absolute() or text.startswith("~") or ".." in rel.parts:
+        raise ConstraintError(f"{what}: {text!r} points outside the allowed folder (absolute, ~ or ..); {hint}")
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if target != base and base not in target.parents:
+        raise ConstraintError(f"{what}: {text!r} leads outside the allowed folder through a symlink; {hint}")
+    return target

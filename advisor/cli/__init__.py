@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from advisor._errors import AdvisorError
 from advisor._version import __version__
 from advisor.cli import _advise, _campaign, _catalog, _demo, _generate, _measure, _report, _tune
-from advisor.cli._app import COMMANDS
+from advisor.cli._app import COMMANDS, confine_paths
 
 __all__ = ["main"]
 
@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        confine_paths(args)  # app mode: every path option stays inside the allowed folder
         return COMMANDS[args.command](args)
     except AdvisorError as exc:
         sys.stderr.write(f"green-advisor {args.command}: error: {exc}\n")

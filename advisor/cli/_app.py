@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COMMANDS", "Handler", "catalog_of", "command", "model_args", "out"]
+__all__ = ["COMMANDS", "Handler", "catalog_of", "command", "confine_paths", "model_args", "out"]
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Handler] = {}
@@ -40,3 +40,49 @@ def model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="SPEC", help="'package.module:factory' or 'path/file.py:factory'")
     p.add_argument("--profile", metavar="FILE", help="YAML/JSON profile of a model that does not exist yet")
     p.add_argument("--phase", choices=["training", "inference", "both"], default=None)
+
+
+# --- app mode: every path on the command line stays inside the allowed folder ---------------------------------
+PATH_DESTS = ("out", "store", "save", "save_dir", "write", "hardware", "profile", "data", "results", "file", "plan")
+SPEC_DESTS = ("model", "draft")  # 'path/file.py:factory' specs name a file; 'package.module:factory' do not
+
+
+def confine_paths(args: argparse.Namespace) -> None:
+    """In app mode, rewrite every path option to a path inside the allowed folder, or refuse it.
+
+    The allowed folder is the operator's ``app_export_dir`` (``GREEN_ADVISOR_EXPORT_DIR``), else the
+    current directory. Outside app mode this does nothing.
+
+    Raises:
+        ConstraintError: A path option is absolute, starts with ``~``, contains ``..``, is too long or
+            leads outside the folder through a symlink.
+    """
+    from pathlib import Path
+
+    from advisor._config import app_mode_enabled, resolve_inside, setting
+
+    if not app_mode_enabled():
+        return
+    root = Path(setting("app_export_dir") or Path.cwd()).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    for dest in PATH_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            if value == "-" and dest == "write":
+                raise _app_error("--write", "name a folder inside the allowed folder (the default is the package's)")
+            setattr(args, dest, str(resolve_inside(root, value, what=f"--{dest.replace('_', '-')} (app mode)")))
+    for dest in SPEC_DESTS:
+        value = getattr(args, dest, None)
+        target, sep, attr = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+        if sep and (target.endswith(".py") or "/" in target or target.startswith("~")):
+            setattr(args, dest, f"{resolve_inside(root, target, what=f'--{dest} (app mode)')}:{attr}")
+    campaign = getattr(args, "campaign", None)
+    if isinstance(campaign, str) and ("/" in campaign or campaign.startswith(("~", ".")) or
+                                      campaign.endswith((".yaml", ".yml", ".json"))):  # fmt: skip
+        args.campaign = str(resolve_inside(root, campaign, what="campaign plan (app mode)"))
+
+
+def _app_error(option: str, fix: str) -> Exception:
+    from advisor._errors import ConstraintError
+
+    return ConstraintError(f"{option}: not allowed in app mode without a value; {fix}")

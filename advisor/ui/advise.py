@@ -89,7 +89,11 @@ class AdvisorUI:
             from advisor.profile.model import profile_model
 
             self.profile = profile_model(model, example_inputs, name=name)
+        from advisor.ui._app_mode import app_mode, apply_to_form
+
+        self.app = app_mode()  # served to others (Voila / operator): no visitor-typed paths, capped runs
         self._build(name, out_dir)
+        apply_to_form(self)
 
     # --- layout -------------------------------------------------------------------------------
     def _build(self, name: str | None, out_dir: str | Path) -> None:
@@ -341,14 +345,20 @@ class AdvisorUI:
             raise ConstraintError("Measure: choose at least one technique (click Recommend first, then select)")
         if self.budget_s.value <= 0:
             raise ConstraintError(f"budget (s): expected a positive number of seconds, got {self.budget_s.value:g}")
+        self.app.check_request(len(ids), float(self.budget_s.value))  # app mode: the operator's caps
         region, pue = self.carbon_settings()
         self.live_results = []
         self.progress.max, self.progress.value = len(ids) + 1, 0
         self.measure_button.disabled = True
         self._t0 = time.perf_counter()
         self.status.value = _html.message(f"measuring {len(ids)} techniques against the baseline ...")
+        from advisor.ui._app_mode import engine_settings, queue_messages, waited_text
+
+        def queued(info: dict[str, Any]) -> None:  # the machine is busy: say who we wait for
+            self.progress_text.value = _html.message(info["message"], "warn")
+
         try:
-            self.run = measure(
+            self.run = queue_messages(measure, queued)(
                 self.model,
                 self.example_inputs,
                 ids,
@@ -360,6 +370,7 @@ class AdvisorUI:
                 pue=pue,
                 on_result=self._on_result,
                 name=self.name.value or None,
+                settings=engine_settings(self),
             )
         finally:
             self.measure_button.disabled = False
@@ -367,6 +378,8 @@ class AdvisorUI:
             f"measurement {self.run.status}: {sum(r.status == 'ok' for r in self.run.results)} of {len(ids)} "
             f"techniques measured; energy method: {', '.join(self.run.meters)}; run id {self.run.run_id}"
         )
+        if waited_text(self.run):
+            self.status.value += _html.message(waited_text(self.run))
         load_note = self.run.meta.get("load", {}).get("note")
         if load_note:
             self.status.value += _html.message(f"Warning: {load_note}", "warn")
@@ -393,7 +406,7 @@ class AdvisorUI:
         if self.recommendations is None and self.run is None:
             raise ConstraintError("Export: nothing to export yet; click Recommend (and Measure) first")
         filename, mime = EXPORTS[kind]
-        out = Path(self.out_dir.value).expanduser() / filename
+        out = self.app.export_path(filename) if self.app.enabled else Path(self.out_dir.value).expanduser() / filename
         paths = report(
             measurement=self.run,
             recommendations=self.recommendations,
@@ -402,7 +415,8 @@ class AdvisorUI:
         )
         written = next(iter(paths.values()))
         link = _html.download_link(written.read_bytes(), written.name, mime, f"download {written.name}")
-        self.exported.value = _html.message(f"wrote {written.resolve()}") + link
+        where = written.name if self.app.enabled else written.resolve()  # app mode: no server paths shown
+        self.exported.value = _html.message(f"wrote {where}") + link
 
 
 RESULT_COLUMNS = [
