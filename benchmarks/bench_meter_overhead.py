@@ -9,6 +9,9 @@ once by calibration) runs in several variants, interleaved round-robin over ``--
   (per-call timing and energy chunks, no early stop) - the path ``advisor.measure()`` uses.
 * ``ours-harness-ci-check``: the harness with its stopping rule evaluated after every call (the
   95 % CI of the median is recomputed each call, as when the CI never gets tight on a noisy machine).
+* ``intrinsic_costs.engine``: the interleaved-rounds engine (``advisor.measure()`` since issue 9) on
+  no-op calls: its bookkeeping per block (meters, CPU clock, machine lock and load sample per round)
+  as a share of its default 50 ms block.
 * ``codecarbon-machine`` / ``codecarbon-process``: inside CodeCarbon's ``OfflineEmissionsTracker``
   (offline, ``measure_power_secs`` as given, nothing saved), in its default ``machine`` tracking mode
   and in ``process`` mode.
@@ -122,6 +125,46 @@ def ci_check_scaling(calls: list[int]) -> dict[str, dict[str, float]]:
     for m in meters:
         m.close()
     return out
+
+
+def engine_costs(block_s: float = 0.05, variants: int = 4, rounds: int = 200) -> dict[str, Any]:
+    """The measurement engine's own cost per block: meters read per block, CPU clock, the machine lock and
+    the load sample per round, timed on no-op calls (one call per block), as a share of a default block.
+
+    This is the engine ``advisor.measure()`` uses: its overhead on a workload is this cost per block over
+    the block length (each block lasts at least ``block_s``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from advisor.measurement import EngineSettings, Variant, VariantSpec, run_engine
+
+    meters, _ = get_meters()
+
+    def noop() -> None:
+        return None
+
+    best = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(3):
+            s = EngineSettings(block_s=0.0, warmup=1, min_rounds=rounds, max_rounds=rounds, seed=0)
+            specs = [VariantSpec(f"v{i}", lambda i=i: Variant(f"v{i}", noop)) for i in range(variants - 1)]
+            t0 = time.perf_counter()
+            out = run_engine(Variant("baseline", noop), specs, meters=meters, settings=s, budget_s=1e9,
+                             lock_path=Path(tmp) / "lock")  # fmt: skip
+            wall = time.perf_counter() - t0
+            blocks = sum(len(r.blocks) for r in out.rounds)
+            best = min(best, wall / blocks)
+    for m in meters:
+        m.close()
+    return {
+        "engine_bookkeeping_s_per_block": best,
+        "default_block_s": block_s,
+        "engine_overhead_pct_of_block": 100 * best / block_s,
+        "method": f"min over 3 runs of {rounds} rounds x {variants} variants of a no-op call (1 call per block): "
+        "wall time per block, including the meters' begin/end, the per-round machine lock and load sample; "
+        "overhead % = that / the default block length",
+    }
 
 
 def intrinsic_costs(n_calls: int, per_call_s: float, repeats: int = 5) -> dict[str, Any]:
@@ -446,6 +489,7 @@ def main() -> None:
     for name, s in summary.items():
         s["first_use_startup_s"] = first_startup[name]
     intrinsic = intrinsic_costs(n_calls, summary["unmeasured"]["workload_s"]["min"] / n_calls)
+    intrinsic["engine"] = engine_costs(rounds=50 if args.quick else 200)
     intrinsic["harness_by_calls_on_2us_call"] = ci_check_scaling([1000] if args.quick else [1000, 10000])
     base_spread = summary["unmeasured"]["workload_s"]
     noise_floor_pct = 100 * base_spread["iqr"] / base_spread["median"]

@@ -7,7 +7,10 @@ technique it reports the coefficient of variation (CV = sample stdev / mean) acr
 
 * the median latency,
 * the energy per call (the labelled estimate on this machine),
-* the speed-up ratio against the same run's baseline (what users act on).
+* the speed-up ratio against the same run's baseline (what users act on),
+
+and, since the interleaved engine (issue 9), each run's 95 % interval of the speed-up and its
+verdict, and the share of runs whose interval contains the median speed-up of all runs.
 
 Writes ``benchmarks/results/repeatability.json``.
 
@@ -68,6 +71,7 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
     names = ["baseline", *TECHNIQUES]
     for name in names:
         lat, energy, speed, statuses, repeats, stopped = [], [], [], [], [], []
+        intervals, verdicts = [], []
         for run in runs:
             r = run.baseline if name == "baseline" else next(x for x in run.results if x.technique == name)
             statuses.append(r.status if r.status == "ok" else f"{r.status}: {r.reason}")
@@ -80,7 +84,13 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
                 energy.append(r.timing.energy_j_per_call)
             if r.speedup is not None:
                 speed.append(r.speedup)
+            if getattr(r, "comparison", None) is not None and r.comparison.speedup is not None:
+                iv = r.comparison.speedup
+                intervals.append([iv.low, iv.high, iv.n_rounds])
+                verdicts.append(r.comparison.verdict)
         s_lat, s_e, s_sp = spread(lat), spread(energy), spread(speed)
+        pooled = s_sp.get("median")
+        holds = [lo <= pooled <= hi for lo, hi, _ in intervals] if pooled is not None else []
         out[name] = {
             "runs_ok": len(lat),
             "statuses": sorted(set(statuses)),
@@ -91,6 +101,9 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
             "cv_energy": s_e.get("cv"),
             "cv_speedup": s_sp.get("cv") if name != "baseline" else None,
             "energy_method": sorted({r.timing.energy_method for r in _all(runs, name) if r.timing}),
+            "speedup_intervals_95": intervals,
+            "verdicts": verdicts,
+            "share_of_intervals_holding_the_median_of_runs": sum(holds) / len(holds) if holds else None,
             "harness_repeats_per_run": repeats,
             "stopped_by": stopped,
         }
