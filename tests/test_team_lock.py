@@ -229,3 +229,48 @@ def test_eight_processes_write_one_store_without_loss(tmp_path: Path) -> None:
         assert status == "finished"
     assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 2400
     con.close()
+
+
+def _measure_cli(tmp_path: Path, budget_s: float) -> subprocess.Popen[str]:
+    env = {**os.environ, "GREEN_ADVISOR_STORE": str(tmp_path / "store.sqlite"), "GREEN_ADVISOR_CONFIG": "/nonexistent"}
+    env.pop("GREEN_ADVISOR_LOCK", None)
+    env.pop("GREEN_ADVISOR_LOCK_DIR", None)
+    cmd = [sys.executable, "-m", "advisor", "measure", "--model", "tests/fixtures/user_model.py:make", "--techniques",
+           "post-training-dynamic-quantization", "--budget-s", str(budget_s), "--format", "json"]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_cli_measurements_never_time_at_once(tmp_path: Path) -> None:
+    procs = [_measure_cli(tmp_path, 3) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    runs = [json.loads(o) for o, _ in outs]
+    log = lock_log(tmp_path / "measure.lock")
+    assert {e["pid"] for e in log} == {p.pid for p in procs}  # both timed, under the one lock
+    _no_overlap([(e["acquired_at"], e["released_at"]) for e in log])
+    assert all("lock_waited_s" in r["meta"] for r in runs)
+    assert all(r["status"] == "finished" for r in runs)
+
+
+@pytest.mark.slow
+def test_killing_a_measurement_mid_run_frees_the_machine(tmp_path: Path) -> None:
+    lock = tmp_path / "measure.lock"
+    first = _measure_cli(tmp_path, 60)
+    deadline = time.monotonic() + 120
+    while lock_status(lock)["holder"] is None or lock_status(lock)["holder"].get("pid") != first.pid:
+        assert first.poll() is None and time.monotonic() < deadline, "the first run never took the lock"
+        time.sleep(0.01)
+    second = _measure_cli(tmp_path, 3)
+    time.sleep(1.0)
+    while lock_status(lock)["holder"] is None or lock_status(lock)["holder"].get("pid") != first.pid:
+        time.sleep(0.005)  # kill it while it holds the lock, mid-round
+    first.kill()
+    first.wait()
+    killed_at = time.time()
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-2000:]
+    later = [e for e in lock_log(lock) if e["pid"] == second.pid and e["acquired_at"] >= killed_at]
+    assert later, "the second run never got the lock after the first was killed"
+    assert json.loads(out)["status"] == "finished"
+    assert not lock_status(lock)["busy"]
