@@ -51,7 +51,7 @@ def test_tune_measures_the_top_measurable_candidates_and_plans(cnn_plan) -> None
         assert plan.headline().startswith(f"do this: {w.variant}: measured ")
         assert w.how_to_apply and "apply_technique" in w.how_to_apply[-1]
     else:
-        assert plan.headline().startswith("nothing pays off here")
+        assert plan.headline().startswith(("nothing pays off here", "not proven within the budget"))
     assert plan.more_effort and all(m["group"] in ("more-effort", "where-you-run") for m in plan.more_effort)
     d = json.loads(plan.to_json())
     assert d["kind"] == "tune" and d["headline"] == plan.headline()
@@ -103,7 +103,7 @@ def _result(verdict: str, ratio: float, energy: float, acc: float | None = 0.0) 
 
     iv = Interval(ratio, ratio * 0.95, ratio * 1.05, 12)
     ev = Interval(energy, energy * 0.95, energy * 1.05, 12)
-    ever = "less energy" if energy < 1 else "more energy"
+    ever = "inconclusive" if verdict == "inconclusive" else "less energy" if energy < 1 else "more energy"
     comp = Comparison(iv, ev, verdict, ever, "estimated-tdp")
     return TechniqueResult("torch-compile", "ok", comparison=comp, quality=Quality(accuracy_change=acc))
 
@@ -111,15 +111,17 @@ def _result(verdict: str, ratio: float, energy: float, acc: float | None = 0.0) 
 def test_judging_a_result_on_the_objective_and_the_accuracy_budget() -> None:
     cat = advisor.load_catalog()
     good = judge(_result("faster", 0.2, 0.2), LENIENT, cat)
-    assert (
-        good.pays_off and good.speed_text() == "5.0x faster (4.8-5.3)" and good.quality_text() == "accuracy +0.0 pp"
-    )
+    assert good.pays_off and good.speed_text() == "5.0x faster (4.8-5.3)" and good.quality_text() == "accuracy +0.0 pp"
     slow = judge(_result("slower", 1.3, 1.3), LENIENT, cat)
     assert not slow.pays_off and slow.reason == "more energy here"
     lossy = judge(_result("faster", 0.5, 0.5, acc=-3.0), LENIENT, cat)
     assert not lossy.pays_off and "beyond your 1 pp budget" in lossy.reason
     plan = TunePlan("m", "inference", "energy", None, [], [slow, lossy], [], [], None, 2, 1.0, 10.0)
     assert plan.headline().startswith("nothing pays off here: of 2 variants measured")
+    wide = judge(_result("inconclusive", 0.5, 0.5), LENIENT, cat)
+    assert not wide.pays_off and "interval is too wide" in wide.reason
+    plan.no_payoff.append(wide)
+    assert plan.headline().startswith("not proven within the budget: torch-compile looked faster")
 
 
 def test_tiny_mlp_tune_never_invents_a_winner(tmp_path: Path) -> None:
@@ -131,7 +133,7 @@ def test_tiny_mlp_tune_never_invents_a_winner(tmp_path: Path) -> None:
     assert all(c.pays_off == (c.verdict in ("faster",) or c.energy_verdict == "less energy") and c.quality_ok
                is not False for c in everything if c.pays_off)  # fmt: skip
     if plan.winner is None:
-        assert "nothing pays off" in plan.headline() and "keep the model as it is" in plan.headline()
+        assert plan.headline().startswith(("nothing pays off here", "not proven within the budget"))
 
 
 def test_training_phase_measures_per_step_and_projects_the_run(tmp_path: Path) -> None:
@@ -154,7 +156,24 @@ def test_cli_tune_prints_the_plan(tmp_path: Path, capsys) -> None:
                  "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "plan.json")])  # fmt: skip
     out = capsys.readouterr().out
     assert code in (0, 130)
-    assert out.startswith(("do this: ", "nothing pays off here"))
+    assert out.startswith(("do this: ", "nothing pays off here", "not proven within the budget"))
     assert "measured " in out and "worth trying with more effort" in out
     assert json.loads((tmp_path / "plan.json").read_text())["kind"] == "tune"
     assert main(["tune", "--model", f"{fixture}:make", "--budget-s", "0"]) == 2
+
+
+def test_the_form_has_a_tune_tab_with_the_same_plan(tmp_path: Path) -> None:
+    from advisor.ui import advise
+
+    m, x = small_cnn()
+    ui = advise(m, x, name="cnn", store=tmp_path / "store.sqlite", out_dir=tmp_path / "report")
+    titles = [ui.tabs.get_title(i) for i in range(len(ui.tabs.children))]
+    assert titles[-1] == "Tune" and not ui.tune_panel.button.disabled
+    ui.effort.value, ui.retraining.value, ui.data.value = "high", "none", "calibration"
+    ui.tune_panel.budget_s.value = 5.0
+    ui.tune_panel.button.click()
+    plan = ui.tune_panel.plan
+    assert plan is not None and plan.headline() in ui.tune_panel.status.value.replace("&#x27;", "'")
+    assert "Measured here" in ui.tune_panel.result.value or plan.measured == 0
+    assert "Worth trying with more effort" in ui.tune_panel.result.value
+    assert advise().tune_panel.button.disabled  # no model, nothing to tune

@@ -61,16 +61,16 @@ class Candidate:
         return self.latency_ratio.inverted() if self.latency_ratio is not None else None
 
     def speed_text(self) -> str:
-        """E.g. ``5.0x faster (4.8-5.2)`` or ``1.3x slower (1.2-1.4)``."""
+        """E.g. ``5.0x faster (4.8-5.2)``, ``1.30x slower (1.20-1.40)``, ``inconclusive (speed-up 1.9x, 0.8-4.0)``."""
         lr = self.latency_ratio
         if lr is None:
             return self.status if self.status != "ok" else "not compared"
-        if lr.median <= 1:
-            s = lr.inverted()
-            return f"{s.median:.1f}x faster ({_range(s.low, s.high)})" if self.verdict == "faster" else (
-                f"{s.median:.2f}x, {self.verdict} ({_range(s.low, s.high)})")  # fmt: skip
-        return f"{lr.median:.2f}x slower ({_range(lr.low, lr.high)})" if self.verdict == "slower" else (
-            f"{1 / lr.median:.2f}x, {self.verdict} ({_range(1 / lr.high, 1 / lr.low)})")  # fmt: skip
+        s = lr.inverted()
+        if self.verdict == "faster":
+            return f"{s.median:.1f}x faster ({_range(s.low, s.high)})"
+        if self.verdict == "slower":
+            return f"{lr.median:.2f}x slower ({_range(lr.low, lr.high)})"
+        return f"{self.verdict} (speed-up {s.median:.2f}x, {_range(s.low, s.high)})"
 
     def energy_text(self) -> str:
         """E.g. ``energy x0.20`` (with an ``estimated`` note when no counter was read)."""
@@ -174,6 +174,13 @@ class TunePlan:
     def headline(self) -> str:
         """``do this: <variant>: measured 5.0x faster (4.8-5.2), energy x0.20, accuracy +0.0 pp``, or why nothing."""
         w = self.winner
+        unproven = sorted((c for c in self.no_payoff if c.verdict == "inconclusive" and c.quality_ok is not False
+                           and c.latency_ratio is not None and c.latency_ratio.median < 1),
+                          key=lambda c: c.latency_ratio.median)  # fmt: skip
+        if w is None and unproven:
+            u = unproven[0]
+            return (f"not proven within the budget: {u.variant} looked faster ({u.speed_text()}), but the interval "
+                    "is too wide to say; measure again with a larger budget or on a quieter machine")  # fmt: skip
         if w is None:
             tried = len([c for c in self.no_payoff if c.latency_ratio is not None])
             return (f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "

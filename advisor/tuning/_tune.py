@@ -296,6 +296,7 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     epochs: int | None = None,
     targets: Any = None,
     loss_fn: Any = None,
+    on_result: Any = None,
 ) -> TunePlan:
     """Find, measure and pick what to do to this model on this machine.
 
@@ -323,6 +324,7 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         epochs: Training only: epochs, for the projection.
         targets: Training only: targets of the batch for the loss.
         loss_fn: Training only: ``loss_fn(output, targets)``.
+        on_result: Inference only: called with each measured result as soon as it is stored (live tables).
 
     Returns:
         A :class:`TunePlan` (also written to the store).
@@ -342,7 +344,7 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     training = {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "targets": targets, "loss_fn": loss_fn}
     kw = {"eval_fn": eval_fn, "calibration_data": calibration_data, "store": None, "region": region, "pue": pue,
-          "name": name, "progress": progress}  # fmt: skip
+          "name": name, "progress": progress, "on_result": on_result}  # fmt: skip
     if phase == "training":
         _training_kw(kw, training)  # fails early
     store = store if isinstance(store, ResultStore) else ResultStore(store)

@@ -218,6 +218,9 @@ class AdvisorUI:
         for i, title in enumerate(["Recommendations", "Excluded", "Measure", "Export", "Generate"]):
             self.tabs.set_title(i, title)
         self.widget = w.VBox([w.HBox([form, cons]), self.status, self.tabs])
+        from advisor.ui._advise_tune import add_tune_tab
+
+        add_tune_tab(self)  # the Tune tab (issue 11): recommend, measure here, re-rank, plan
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -281,7 +284,9 @@ class AdvisorUI:
         constraints = self.constraints()
         self.carbon_settings()
         self.status.value = _html.message("ranking ...")
-        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog)
+        from advisor.measurement.appliers import available_ids
+
+        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog, measurable=available_ids())
         self.recommendations = rec
         rows = [
             {
