@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -43,7 +45,9 @@ print("\n".join(profile.summary_lines() + hardware.summary_lines()))
 
 # %%
 constraints = advisor.Constraints(phase="inference", objective="energy", max_accuracy_drop_pp=1.0, retraining="none")
-recs = advisor.recommend(profile, hardware, constraints)
+from advisor.measurement.appliers import available_ids  # what can be measured here: the group "apply now"
+
+recs = advisor.recommend(profile, hardware, constraints, measurable=available_ids())
 recs.table(8)
 
 # %%
