@@ -179,6 +179,27 @@ def test_bibtex_escapes_special_characters() -> None:
     assert entry["author"] == "{de Jong}, M."
 
 
+def test_bibtex_renders_a_documentation_reference_as_misc_with_url_and_urldate() -> None:
+    """A README or documentation page (no DOI, no arXiv id) becomes @misc with url, urldate and who publishes it."""
+    from advisor.reports.bibtex import render_bibtex
+
+    url = "https://github.com/pytorch/ao/blob/8482770a/torchao/quantization/README.md#benchmarks"
+    ref = {"id": "doc2025x", "type": "software", "genre": "readme", "title": "torchao quantization README",
+           "author": [{"literal": "PyTorch team"}], "issued": {"date-parts": [[2025, 10, 13]]},
+           "publisher": "PyTorch Foundation", "URL": url, "accessed": {"date-parts": [[2026, 5, 20]]}}  # fmt: skip
+    page = {**ref, "id": "page2024y", "type": "webpage", "container-title": "OpenVINO documentation",
+            "publisher": "Intel", "accessed": {"date-parts": [[2026, 5, 2]]}}  # fmt: skip
+    bib = render_bibtex({"title": "t", "references": {"doc2025x": ref, "page2024y": page}})
+    assert bib.count("@misc{") == 2, bib
+    entries = parse_bibtex(bib)
+    doc = entries["doc2025x"]
+    assert doc["url"] == url and doc["urldate"] == "2026-05-20" and doc["note"] == "Accessed 2026-05-20"
+    assert doc["howpublished"] == "PyTorch Foundation" and doc["author"] == "{PyTorch team}"
+    assert entries["page2024y"]["howpublished"] == "OpenVINO documentation"
+    assert entries["page2024y"]["organization"] == "Intel" and entries["page2024y"]["urldate"] == "2026-05-02"
+    assert "doi" not in doc and "eprint" not in doc
+
+
 def test_markdown_has_the_same_tables(inputs: dict[str, Any], written: dict[str, Path]) -> None:
     md = written["md"].read_text()
     for r in [inputs["run"].baseline, *inputs["run"].results]:

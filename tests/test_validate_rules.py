@@ -73,6 +73,43 @@ def _parent_cycle(d: dict[str, Any]) -> None:
     d["techniques"][C]["parent"] = "tech-a"
 
 
+DOC_REF: dict[str, Any] = {
+    "id": "vendor2024docs",
+    "type": "webpage",
+    "title": "Performance tuning guide",
+    "author": [{"literal": "Example Project"}],
+    "issued": {"date-parts": [[2024]]},
+    "URL": "https://docs.example.org/performance.html",
+    "accessed": {"date-parts": [[2026, 5, 1]]},
+    "publisher": "Example Foundation",
+    "genre": "documentation",
+}
+
+
+def _doc_ref(**fields: Any) -> Mutation:
+    """tech-c cites a documentation reference (no DOI, no arXiv) in one evidence item, marked as a vendor figure."""
+
+    def m(d: dict[str, Any]) -> None:
+        ref = {**DOC_REF, **fields}
+        for k in [k for k, v in fields.items() if v is None]:
+            del ref[k]
+        d["references"].append(ref)
+        c = d["techniques"][C]
+        c["references"] = ["beta2021two", "vendor2024docs"]
+        ev = dict(d["techniques"][A]["evidence"][0], reference="vendor2024docs", note="vendor figure")
+        c["evidence"] = [ev]
+
+    return m
+
+
+def _doc_ev(**fields: Any) -> Mutation:
+    def m(d: dict[str, Any]) -> None:
+        _doc_ref()(d)
+        d["techniques"][C]["evidence"][0].update(fields)
+
+    return m
+
+
 def _survey_parent(d: dict[str, Any]) -> None:
     pass  # handled in its own test (surveys are copied from the real data)
 
@@ -117,6 +154,8 @@ CASES: dict[str, tuple[Mutation, tuple[str, str, str]]] = {
     "orphan-reference": (_orphan, ("references.json", "gamma2022three", "id")),
     "requires-cycle": (_cycle, ("tech-a.yaml", "tech-a", "relations")),
     "reference-identifier": (_ref(1, DOI=None), ("references.json", "beta2021two", "DOI")),
+    "documentation-reference": (_doc_ref(accessed=None), ("references.json", "vendor2024docs", "accessed")),
+    "vendor-figure-note": (_doc_ev(note="measured by the vendor"), ("tech-c.yaml", "tech-c", "evidence[0].note")),
     "doi-syntax": (_ref(1, DOI="https://doi.org/10.1000/xyz123"), ("references.json", "beta2021two", "DOI")),
     "arxiv-syntax": (_ref(0, arxiv="arXiv:2001.00001v2"), ("references.json", "alpha2020one", "arxiv")),
     "range-order": (_ev(A, value=None, low=5.0, high=2.0), ("tech-a.yaml", "tech-a", "evidence[0].low")),
@@ -288,3 +327,50 @@ def test_rule_table_in_curation_doc_matches() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "curation.md").read_text()
     for rule in RULES:
         assert f"| `{rule}` |" in doc, f"{rule} missing from the rule table in docs/curation.md"
+
+
+def test_documentation_reference_with_vendor_figure_passes(make_data) -> None:
+    """Official documentation without DOI or arXiv id is valid when it says where, when and whose."""
+    assert validate_dir(make_data(_doc_ref())) == []
+    assert validate_dir(make_data(_doc_ref(type="software", genre="readme"))) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"URL": "docs.example.org/x"}, "URL", "documentation-reference"),
+        ({"URL": None}, "URL", "documentation-reference"),
+        ({"accessed": {"date-parts": [[2026]]}}, "accessed", "documentation-reference"),
+        ({"publisher": None}, "publisher", "documentation-reference"),
+        ({"genre": "forum-post"}, "genre", "documentation-reference"),
+        ({"genre": None}, "genre", "documentation-reference"),
+        ({"type": "article-journal"}, "DOI", "reference-identifier"),
+        ({"type": "paper-conference"}, "DOI", "reference-identifier"),
+    ],
+    ids=[
+        "url-not-http",
+        "url-missing",
+        "accessed-year-only",
+        "publisher-missing",
+        "genre-other",
+        "genre-missing",
+        "paper-without-doi",
+        "proceedings-without-doi",
+    ],
+)
+def test_documentation_reference_rules(fields: dict[str, Any], field: str, rule: str, make_data) -> None:
+    problems = validate_dir(make_data(_doc_ref(**fields)))
+    assert [(p.entry, p.field, p.rule) for p in problems] == [("vendor2024docs", field, rule)], [
+        str(p) for p in problems
+    ]
+
+
+def test_container_title_stands_for_publisher(make_data) -> None:
+    assert validate_dir(make_data(_doc_ref(publisher=None, **{"container-title": "Example docs"}))) == []
+
+
+def test_vendor_figure_note_is_needed_only_for_documentation(make_data) -> None:
+    missing = [p for p in validate_dir(make_data(_doc_ev(note=None))) if p.rule == "vendor-figure-note"]
+    assert len(missing) == 1 and missing[0].got == "None"
+    assert validate_dir(make_data(_doc_ev(note="Vendor figure: measured by the project on its own hardware."))) == []
+    assert validate_dir(make_data(_ev(A, note="from the paper"))) == []  # a paper's figure needs no such note

@@ -24,6 +24,8 @@ __all__ = [
     "CATEGORIES",
     "COST_KINDS",
     "DIRECTIONS",
+    "DOC_GENRES",
+    "DOC_TYPES",
     "EFFORTS",
     "HARDWARE",
     "HARDWARE_CLASSES",
@@ -173,6 +175,10 @@ REFKEY_RE = r"^[a-z][a-z0-9]*$"
 NODE_RE = r"^(xu2021|mehlin2023|lee2021):[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})$")
+# A documentation reference (no DOI, no arXiv id) is allowed only for these CSL types and genres:
+# official documentation, a project's README (or benchmark file) and a vendor's engineering blog.
+DOC_TYPES = ("webpage", "software", "report")
+DOC_GENRES = ("documentation", "readme", "engineering-blog")
 
 KebabId = Annotated[str, StringConstraints(pattern=KEBAB_RE)]
 RefKey = Annotated[str, StringConstraints(pattern=REFKEY_RE)]
@@ -375,6 +381,18 @@ class Reference(BaseModel):
     DOI: str | None = None
     arxiv: str | None = None
     URL: str | None = None
+    accessed: dict[str, list[list[int]]] | None = Field(
+        None, description="When a documentation page was read (CSL date-parts [[year, month, day]])."
+    )
+    publisher: str | None = Field(None, description="Who publishes it, e.g. 'PyTorch Foundation' or 'Intel'.")
+    genre: str | None = Field(
+        None, description="For a documentation reference: one of documentation, readme, engineering-blog."
+    )
+
+    @property
+    def is_documentation(self) -> bool:
+        """A documentation reference: no DOI and no arXiv id (official docs, a README, a vendor blog)."""
+        return not self.DOI and not self.arxiv
 
     @property
     def year(self) -> int | None:

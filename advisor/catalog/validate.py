@@ -19,13 +19,15 @@ unique-id                    no two techniques (or references, or survey nodes) 
 id-matches-filename          a technique's id equals its file name
 folder-matches-category      a technique lies in the folder of its category (``other`` for null)
 architectures-note           ``any`` stands alone; any other list of architectures gives its reason
-reference-identifier         every reference has a DOI or an arXiv id
+reference-identifier         a paper has a DOI or an arXiv id (only documentation types may go without)
+documentation-reference      a reference without DOI/arXiv has URL, accessed date, publisher and genre
 doi-syntax                   DOIs look like ``10.NNNN/suffix`` (bare, no URL prefix)
 arxiv-syntax                 arXiv ids look like ``2111.05193`` (no version, no prefix)
 survey-node-survey           a survey node's id (or a technique's node) belongs to that survey
 survey-node-parent           a survey node's parent exists
 reference-exists             every reference key used by a technique or survey exists
 evidence-reference-listed    an evidence item's source is also in the entry's ``references``
+vendor-figure-note           evidence from a documentation reference says "vendor figure" in its note
 relation-self                no relation (or parent) points at its own technique
 relation-target-exists       every relation points at an existing technique
 parent-exists                a technique's ``parent`` is an existing technique
@@ -73,12 +75,14 @@ RULES: tuple[str, ...] = (
     "folder-matches-category",
     "architectures-note",
     "reference-identifier",
+    "documentation-reference",
     "doi-syntax",
     "arxiv-syntax",
     "survey-node-survey",
     "survey-node-parent",
     "reference-exists",
     "evidence-reference-listed",
+    "vendor-figure-note",
     "relation-self",
     "relation-target-exists",
     "parent-exists",
@@ -426,9 +430,36 @@ def _rule_architectures_note(ctx: _Ctx) -> None:
 
 
 def _rule_reference_identifier(ctx: _Ctx) -> None:
+    """Papers need a DOI or an arXiv id; only documentation types may go without (checked below)."""
     for ref in ctx.references.values():
-        if not ref.DOI and not ref.arxiv:
-            ctx.add(ctx.ref_file, ref.id, "DOI", "reference-identifier", "a DOI or an arxiv id", "neither")
+        if ref.is_documentation and ref.type not in S.DOC_TYPES:
+            expected = f"a DOI or an arxiv id (only types {list(S.DOC_TYPES)} may cite documentation)"
+            ctx.add(ctx.ref_file, ref.id, "DOI", "reference-identifier", expected, f"neither, type {ref.type!r}")
+
+
+_DATE_PARTS = 3  # year, month, day
+
+
+def _documentation_gaps(ref: S.Reference) -> Iterator[tuple[str, str, str]]:
+    """(field, expected, got) for each part a documentation reference lacks."""
+    url = ref.URL or ""
+    if not url.lower().startswith(("https://", "http://")):
+        yield "URL", "the http(s) address of the page, README or blog post", _short(ref.URL)
+    parts = (ref.accessed or {}).get("date-parts") or [[]]
+    if len(parts[0]) != _DATE_PARTS:
+        yield "accessed", "the date it was read, {date-parts: [[year, month, day]]}", _short(ref.accessed)
+    if not (ref.publisher or ref.container_title):
+        yield "publisher", "who publishes it (publisher or container-title), e.g. 'Intel'", "nothing"
+    if ref.genre not in S.DOC_GENRES:
+        yield "genre", f"one of {list(S.DOC_GENRES)} (official docs, README, vendor blog)", _short(ref.genre)
+
+
+def _rule_documentation_reference(ctx: _Ctx) -> None:
+    """A reference with neither DOI nor arXiv id is documentation: it must say where, when and whose."""
+    for ref in ctx.references.values():
+        if ref.is_documentation and ref.type in S.DOC_TYPES:
+            for where, expected, got in _documentation_gaps(ref):
+                ctx.add(ctx.ref_file, ref.id, where, "documentation-reference", expected, got)
 
 
 def _rule_doi_syntax(ctx: _Ctx) -> None:
@@ -499,6 +530,15 @@ def _rule_evidence_reference_listed(ctx: _Ctx) -> None:
             if key in ctx.references and key not in listed:
                 expected = "the key also listed under 'references'"
                 ctx.add(e.file, e.id, f"evidence[{i}].reference", "evidence-reference-listed", expected, key)
+
+
+def _rule_vendor_figure_note(ctx: _Ctx) -> None:
+    """A figure from documentation, a README or a vendor blog is marked as such where it is shown."""
+    for file, tid, where, ev in _evidence(ctx):
+        ref = ctx.references.get(ev.reference)
+        if ref is not None and ref.is_documentation and "vendor figure" not in (ev.note or "").lower():
+            expected = "a note saying 'vendor figure' (the source is documentation, not a paper)"
+            ctx.add(file, tid, f"{where}.note", "vendor-figure-note", expected, _short(ev.note))
 
 
 def _rule_relation_self(ctx: _Ctx) -> None:
@@ -611,12 +651,14 @@ _CHECKS: tuple[Callable[[_Ctx], None], ...] = (
     _rule_folder_matches_category,
     _rule_architectures_note,
     _rule_reference_identifier,
+    _rule_documentation_reference,
     _rule_doi_syntax,
     _rule_arxiv_syntax,
     _rule_survey_node_survey,
     _rule_survey_node_parent,
     _rule_reference_exists,
     _rule_evidence_reference_listed,
+    _rule_vendor_figure_note,
     _rule_relation_self,
     _rule_relation_target_exists,
     _rule_parent_exists,

@@ -56,7 +56,7 @@ def _reference_line(ref: S.Reference) -> str:
     authors = ref.author[0].get("family", ref.author[0].get("literal", "?"))
     if len(ref.author) > 1:
         authors += " et al."
-    ident = f"doi:{ref.DOI}" if ref.DOI else f"arXiv:{ref.arxiv}"
+    ident = f"doi:{ref.DOI}" if ref.DOI else f"arXiv:{ref.arxiv}" if ref.arxiv else f"{ref.URL} (documentation)"
     return f"  [{ref.id}] {authors} ({ref.year}). {ref.title}. {ident}"
 
 

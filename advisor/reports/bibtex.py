@@ -27,6 +27,8 @@ _TYPES = {
     "book": ("book", "publisher"),
     "report": ("techreport", "institution"),
     "thesis": ("phdthesis", "school"),
+    "webpage": ("misc", "howpublished"),  # documentation pages and vendor blogs (no DOI, no arXiv id)
+    "software": ("misc", "howpublished"),  # a project's README or benchmark file
 }
 
 
@@ -53,9 +55,32 @@ def _author(a: dict[str, str]) -> str:
     return "{" + bib_escape(a.get("literal", "?")) + "}"
 
 
+def _date(value: Any) -> str | None:
+    """A CSL date ({date-parts: [[y, m, d]]}) as ISO text (YYYY, YYYY-MM or YYYY-MM-DD), or None."""
+    parts = (value or {}).get("date-parts") if isinstance(value, dict) else None
+    if not parts or not parts[0] or not all(isinstance(x, int) for x in parts[0]):
+        return None
+    return "-".join(f"{x:02d}" if i else str(x) for i, x in enumerate(parts[0][:3]))
+
+
+def _url_fields(ref: dict[str, Any]) -> list[tuple[str, str]]:
+    """The link (DOI, else arXiv, else the page's URL) and, for documentation, urldate and an 'Accessed' note."""
+    if ref.get("DOI"):
+        url = f"https://doi.org/{ref['DOI']}"
+    elif ref.get("arxiv"):
+        url = f"https://arxiv.org/abs/{ref['arxiv']}"
+    else:
+        url = ref.get("URL")
+    fields = [("url", _verbatim(url))] if url else []
+    accessed = _date(ref.get("accessed"))
+    if accessed:
+        fields += [("urldate", accessed), ("note", f"Accessed {accessed}")]
+    return fields
+
+
 def _entry(key: str, ref: dict[str, Any]) -> str:
     csl_type = ref.get("type", "article")
-    venue = ref.get("container-title") or ""
+    venue = ref.get("container-title") or (ref.get("publisher") if csl_type in ("webpage", "software") else "") or ""
     if csl_type in _TYPES:
         entry_type, venue_field = _TYPES[csl_type]
     elif venue and "arxiv" not in venue.lower():
@@ -79,15 +104,9 @@ def _entry(key: str, ref: dict[str, Any]) -> str:
         fields.append(("doi", _verbatim(ref["DOI"])))
     if ref.get("arxiv"):
         fields += [("eprint", _verbatim(ref["arxiv"])), ("archiveprefix", "arXiv")]
-    url = (
-        f"https://doi.org/{ref['DOI']}"
-        if ref.get("DOI")
-        else f"https://arxiv.org/abs/{ref['arxiv']}"
-        if ref.get("arxiv")
-        else ref.get("URL")
-    )
-    if url:
-        fields.append(("url", _verbatim(url)))
+    if ref.get("publisher") and venue_field != "publisher" and ref["publisher"] != venue:
+        fields.append(("publisher" if entry_type != "misc" else "organization", bib_escape(ref["publisher"])))
+    fields += _url_fields(ref)
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@{entry_type}{{{_key(key)},\n{body}\n}}"
 
