@@ -87,6 +87,8 @@ def test_stack_order_is_sensible_whatever_the_id_says():
         ("post-training-dynamic-quantization+post-training-static-quantization", "alternative quantizers"),
         ("bfloat16+onnx-runtime-inference", "do not carry into"),
         ("torchao-int8-dynamic-quantization+torch-compile", "compiles .* itself"),
+        ("post-training-dynamic-quantization+onnx-runtime-inference", "quantize themselves"),
+        ("channels-last-memory-format+openvino-runtime", "do not carry into"),
     ],
 )
 def test_impossible_stacks_say_why(resnet, variant, match):

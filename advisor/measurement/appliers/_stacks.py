@@ -101,9 +101,21 @@ def order_problem(parts: list[str]) -> str | None:
         if p in _SEALED:
             return f"{p} compiles (or exports) the model itself: {', '.join(parts[i + 1 :])} cannot follow it"
     if runtimes:
-        before = [p for p in parts[:-1] if p in _CONTEXT_ONLY or p in ("torch-compile", "bfloat16@weights")]
-        if before:
-            return f"{', '.join(before)} act(s) on the PyTorch model: they do not carry into {runtimes[0]}"
+        return _runtime_problem(parts, runtimes[0], quantizers)
+    return None
+
+
+def _runtime_problem(parts: list[str], runtime: str, quantizers: list[str]) -> str | None:
+    """What cannot precede a runtime that takes the model out of PyTorch."""
+    if quantizers:
+        return (
+            f"{quantizers[0]} makes PyTorch-only int8 modules that {runtime} cannot take; the runtimes "
+            "quantize themselves (onnx-runtime-inference+int8/+static-int8, nncf-post-training-quantization)"
+        )
+    torch_only = ("torch-compile", "bfloat16@weights", "channels-last-memory-format", "thread-tuning")
+    before = [p for p in parts[:-1] if p in _CONTEXT_ONLY or p in torch_only]
+    if before:
+        return f"{', '.join(before)} act(s) on the PyTorch model: they do not carry into {runtime}"
     return None
 
 
