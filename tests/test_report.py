@@ -98,8 +98,10 @@ def test_html_measurement_rows_show_the_input_figures(inputs: dict[str, Any], wr
     assert ("OUTSIDE" if dq.outside_prediction else "inside") in row
 
 
-def test_html_embeds_three_figures_and_loads_nothing_external(written: dict[str, Path]) -> None:
+def test_html_embeds_three_figures_and_loads_nothing_external(inputs: dict[str, Any], written: dict[str, Path]) -> None:
     html = written["html"].read_text()
+    refs = inputs["rec"].catalog.references
+    doc_urls = {refs[k].URL for k in cited_keys(inputs) if refs[k].is_documentation}  # documentation: its own page
     for fig in ("latency", "energy", "prediction"):
         assert re.search(rf'<figure id="fig-{fig}"><img src="data:image/png;base64,[A-Za-z0-9+/=]{{200,}}"', html), fig
     assert "<script" not in html and "<link" not in html and "@import" not in html and "url(" not in html
@@ -107,7 +109,7 @@ def test_html_embeds_three_figures_and_loads_nothing_external(written: dict[str,
         if attr == "src":
             assert url.startswith("data:image/png;base64,"), url
         else:
-            assert url.startswith("#") or re.match(r"https://(doi\.org|arxiv\.org)/", url), url
+            assert url.startswith("#") or re.match(r"https://(doi\.org|arxiv\.org)/", url) or url in doc_urls, url
 
 
 def test_html_recommendations_exclusions_and_reporting(inputs: dict[str, Any], written: dict[str, Path]) -> None:
@@ -137,6 +139,8 @@ def test_every_cited_work_is_linked_in_html_and_in_bibtex(inputs: dict[str, Any]
         ref = refs[k]
         if ref.DOI:
             assert f'href="https://doi.org/{ref.DOI}"' in html and entries[k]["doi"] == ref.DOI
+        elif ref.is_documentation:  # official docs, a README, a vendor blog: linked by URL, with the day read
+            assert f'href="{ref.URL}"' in html and entries[k]["url"] == ref.URL and entries[k]["urldate"]
         else:
             assert f'href="https://arxiv.org/abs/{ref.arxiv}"' in html and entries[k]["eprint"] == ref.arxiv
         assert str(ref.year) == entries[k]["year"]
