@@ -35,6 +35,7 @@ KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
 STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
 MIN_STACK_BUDGET_S = 6.0
 STACKS_FROM_BUDGET_S = 45.0  # below this budget the single variants get all of it
+MIN_REFILL_S = 4.0  # measure further variants after fast failures only with at least this much budget left
 DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
 
 
@@ -64,26 +65,27 @@ def measurable_here(phase: str) -> list[str]:
     return list(available_ids())
 
 
-def _candidates(rec: Any, measurable: list[str], limit: int) -> list[str]:
-    """Variant ids of the group "apply now", best first and diverse: one per family before a second.
+def _candidates(rec: Any, measurable: list[str]) -> list[tuple[str, str]]:
+    """(variant, family) of the group "apply now", best first and diverse: one per family before a second.
 
     A family is a technique and the techniques that specialise the same parent (three static int8
     quantizers are one idea); within a technique the plain id comes before its settings (``id@setting``).
     """
-    firsts: list[str] = []
-    seconds: list[str] = []
-    families: set[str] = set()
+    firsts: list[tuple[str, str]] = []
+    seconds: list[tuple[str, str]] = []
+    families: dict[str, str] = {}
     for r in rec.in_group("apply-now"):
         mine = sorted((v for v in measurable if "+" not in v and base_technique(v) == r.id), key=lambda v: "@" in v)
-        family = r.parent or r.id
+        family = families.get(r.parent or "", families.get(r.id, r.parent or r.id))
         for v in mine:
-            if family in families or v != mine[0]:
-                seconds.append(v)
+            if family in families.values() or v != mine[0]:
+                seconds.append((v, family))
             else:
-                firsts.append(v)
-                families.add(family)
-                families.add(r.id)
-    return [*firsts, *seconds][:limit]
+                firsts.append((v, family))
+                families[r.id] = family
+                if r.parent:
+                    families[r.parent] = family
+    return [*firsts, *seconds]
 
 
 def _default_limit(budget_s: float) -> int:
@@ -356,8 +358,8 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     knowledge = knowledge_for(store, hw)
     rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
     limit = max_variants or _default_limit(budget_s)
-    variants = _candidates(rec, measurable, limit)
-    runs, cands, notes = _run_stages(model, inputs, variants, budget_s, kw, training, phase, c, catalog, stacks)
+    queue = _candidates(rec, measurable)
+    runs, cands, notes = _run_stages(model, inputs, queue, limit, budget_s, kw, training, phase, c, catalog, stacks)
     cands_ok = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
     rest = [x for x in cands if not x.pays_off]
     winner = cands_ok[0] if cands_ok else None
@@ -368,42 +370,71 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         run=_merge(runs) if runs else None, run_ids=[r.run_id for r in runs if r.run_id],
         store_path=str(store.path), knowledge_used=len(knowledge), recommendations=rec, notes=notes,
     )  # fmt: skip
-    if not variants:
+    if not queue:
         plan.notes.append("nothing in the catalog can be applied and measured here for this model and constraints")
     _finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan
 
 
+def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
+    model: Any, inputs: tuple[Any, ...], queue: list[tuple[str, str]], limit: int, budget_s: float,
+    kw: dict[str, Any], c: Constraints, catalog: Any,
+) -> tuple[list[Any], list[Candidate]]:  # fmt: skip
+    """Measure the top ``limit`` variants; refill with the next ones while variants fail fast and budget is left.
+
+    When a family's first variant cannot be applied (e.g. FX tracing fails), the family's next member
+    moves to the front of the queue (NNCF or PT2E static int8 after FX static int8).
+    """
+    t0 = time.perf_counter()
+    runs: list[Any] = []
+    cands: list[Candidate] = []
+    queue = list(queue)
+    while queue:
+        left = budget_s - (time.perf_counter() - t0)
+        room = limit - sum(1 for x in cands if x.latency_ratio is not None)
+        if room <= 0 or (runs and left < MIN_REFILL_S):
+            break
+        batch, queue = queue[:room], queue[room:]
+        run = _measure_inference(model, inputs, [v for v, _ in batch], left, kw)
+        runs.append(run)
+        judged = [judge(r, c, catalog, run.run_id) for r in run.results]
+        cands += judged
+        failed = {fam for (v, fam) in batch for x in judged if x.variant == v and x.latency_ratio is None}
+        queue = [q for q in queue if q[1] in failed] + [q for q in queue if q[1] not in failed]
+        if run.status != "finished":
+            break
+    return runs, cands
+
+
 def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
-    model: Any, inputs: tuple[Any, ...], variants: list[str], budget_s: float, kw: dict[str, Any],
-    training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks: bool,
+    model: Any, inputs: tuple[Any, ...], queue: list[tuple[str, str]], limit: int, budget_s: float,
+    kw: dict[str, Any], training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks: bool,
 ) -> tuple[list[Any], list[Candidate], list[str]]:  # fmt: skip
     """Stage 1 (single variants) and stage 2 (stacks of what paid off): the runs, judged candidates, notes."""
-    if not variants:
+    if not queue:
         return [], [], []
     notes: list[str] = []
     if phase == "training":
         from advisor.measurement.training import measure_training
 
+        variants = [v for v, _ in queue[:limit]]
         run = measure_training(model, inputs, techniques=variants, budget_s=budget_s, **_training_kw(kw, training))
         return [run], [judge(r, c, catalog, run.run_id) for r in run.results], notes
     t_stage = time.perf_counter()
     stacks = stacks and budget_s >= STACKS_FROM_BUDGET_S
     share = STAGE1_SHARE if stacks else 1.0
-    run1 = _measure_inference(model, inputs, variants, budget_s * share, kw)
-    runs = [run1]
-    cands = [judge(r, c, catalog, run1.run_id) for r in run1.results]
+    runs, cands = _stage1(model, inputs, queue, limit, budget_s * share, kw, c, catalog)
     left = budget_s - (time.perf_counter() - t_stage)
     good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
     combos = _stack_variants(good, catalog) if stacks else []
-    if combos and left >= MIN_STACK_BUDGET_S and run1.status == "finished":
+    if combos and left >= MIN_STACK_BUDGET_S and runs[-1].status == "finished":
         run2 = _measure_inference(model, inputs, combos, left, kw)
         runs.append(run2)
         cands += [judge(r, c, catalog, run2.run_id) for r in run2.results]
     elif combos:
         notes.append(f"stacks {', '.join(combos)} not measured: {max(left, 0):.0f} s of the budget left")
-    warn = run1.load_warning() if hasattr(run1, "load_warning") else None
+    warn = next((w for r in runs if (w := r.load_warning())), None)
     if warn:
         notes.append(warn)
     return runs, cands, notes
