@@ -148,8 +148,12 @@ def pt2e_x86(
 
     from advisor.measurement.appliers._calibration import calibration_batches
     from advisor.measurement.appliers._hf import Adapted, as_tensor_module
+    from advisor.measurement.appliers.inference import model_device_type
 
     ao = _torchao(f"The {PT2E_ID} applier")
+    device = model_device_type(model)
+    if device != "cpu":
+        raise NotApplicable(f"the X86InductorQuantizer makes int8 kernels for x86 CPUs; the model is on {device}")
     kinds = (torch.nn.Conv2d, torch.nn.Linear)
     if not any(isinstance(m, kinds) for m in model.modules()):
         raise NotApplicable("the model has no Conv2d/Linear layer for the X86InductorQuantizer to quantize")
