@@ -30,7 +30,8 @@ def _generate(args: argparse.Namespace) -> int:
     run = measure_generation(
         loaded["model"], loaded["tokenizer"], loaded["prompts"], max_new_tokens=args.max_new_tokens,
         batch_sizes=_ints(args.batch_sizes, "--batch-sizes"), techniques=techniques, draft_model=draft,
-        budget_s=args.budget_s, tdp_w=args.tdp_w,
+        budget_s=args.budget_s, tdp_w=args.tdp_w, store=False if args.no_store else args.store,
+        name=args.model.rpartition(":")[2],
     )  # fmt: skip
     if args.out:
         Path(args.out).write_text(run.to_json(), encoding="utf-8")
@@ -44,6 +45,9 @@ def _generate(args: argparse.Namespace) -> int:
     out("best per batch size: " + ", ".join(f"batch {b}: {t}" for b, t in adv.best.items()))
     if args.out:
         out(f"JSON: {args.out}")
+    if run.meta.get("store"):
+        out(f"run {run.run_id} stored in {run.meta['store']}; report it: green-advisor report --run {run.run_id} "
+            "--out DIR")  # fmt: skip
     return 0 if run.status == "finished" else 130
 
 
@@ -60,4 +64,6 @@ def add_parsers(sub: object, add: object) -> None:
     g.add_argument("--budget-s", type=float, default=120.0, help="seconds for the rounds, shared by the batch sizes")
     g.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     g.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    g.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
+    g.add_argument("--no-store", action="store_true", help="do not write the run to the results store")
     g.add_argument("--format", choices=["table", "json"], default="table")

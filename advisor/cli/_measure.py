@@ -275,6 +275,11 @@ def _history(args: argparse.Namespace) -> int:
         run = store.load_run(args.run)  # an unknown id is a StoreError: one line, exit 2
         if args.format == "json":
             out(run.to_json())
+        elif run.kind == "generation":
+            from advisor.reports import generation_markdown
+
+            out(f"run {run.run_id} ({run.status}, generation) from {store.path}")
+            out(generation_markdown(run))
         else:
             out(f"run {run.run_id} ({run.status}, {run.kind}) from {store.path}")
             out(results_text(run))

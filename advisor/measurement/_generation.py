@@ -476,6 +476,8 @@ def measure_generation(
     seed: int = 0,
     lock_path: Any = None,
     on_round: Callable[[int, int], None] | None = None,
+    store: Any = None,
+    name: str | None = None,
 ) -> GenerationRun:
     """Measure time and energy per token of ``model.generate``, prefill and decode, per batch size and technique.
 
@@ -504,9 +506,14 @@ def measure_generation(
         seed: Seed of the round order and the synthetic prompts.
         lock_path: The machine lock file (tests).
         on_round: Called with (batch size, rounds done) after each round.
+        store: A :class:`~advisor.measurement.ResultStore`, a path, None for the default store, or False to
+            keep the run out of the store. Each batch size's results are written as soon as they are known,
+            the whole run (``ResultStore.load_run`` returns it) at the end.
+        name: The model's name in the store (default: its class name).
 
     Returns:
-        A :class:`GenerationRun`; Ctrl-C returns what was measured with status ``interrupted``.
+        A :class:`GenerationRun` (its ``run_id`` is the store's); Ctrl-C returns what was measured with status
+        ``interrupted``.
     """
     from advisor.measurement._engine import device_sync
     from advisor.measurement.energy import get_meters
@@ -541,7 +548,9 @@ def measure_generation(
         n_new=max_new_tokens,
         budget_s=budget_s,
     )
-    run = GenerationRun(uuid.uuid4().hex[:12], "finished", [], meta)
+    st = _open_store(store)
+    run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
+    run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
     plan = _Plan(meters, sync, min_rounds, max_rounds, target_rel, f"generation {type(model).__name__}", lock_path,
                  on_round, seed)  # fmt: skip
     setups, bad = _setups(model, ids, draft_model)
@@ -556,16 +565,41 @@ def measure_generation(
     try:
         for i, b in enumerate(bs):
             deadline = t0 + budget_s * (i + 1) / len(bs)
-            _one_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens, win=win,
-                       warmup=warmup, deadline=deadline, qctx=qctx, method=method, device=device,
-                       sink=run.results)  # fmt: skip
+            try:
+                _one_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens, win=win,
+                           warmup=warmup, deadline=deadline, qctx=qctx, method=method, device=device,
+                           sink=run.results)  # fmt: skip
+            finally:
+                _store_results(st, run, b)
     except KeyboardInterrupt:
         run.status = "interrupted"
         done = {(r.technique, r.batch_size) for r in run.results}
         run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
                         for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
     meta["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    if st is not None:
+        meta["store"] = str(st.path)
+        st.finish_run(run.run_id, run.status)
+        st.save_run(run)
     return run
+
+
+def _open_store(store: Any) -> Any:
+    """The results store to write to, or None when ``store`` is False."""
+    from advisor.measurement.store import ResultStore
+
+    if store is False:
+        return None
+    return store if isinstance(store, ResultStore) else ResultStore(store)
+
+
+def _store_results(st: Any, run: GenerationRun, b: int) -> None:
+    """Write one batch size's results now (a row per variant and batch size), so a crash keeps them."""
+    if st is None:
+        return
+    for r in run.results:
+        if r.batch_size == b:
+            st.add_result(run.run_id, f"{r.technique} [batch {b}]", r.status, r.to_dict())
 
 
 def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dict[str, str], method: str | None,

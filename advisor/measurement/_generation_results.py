@@ -157,6 +157,8 @@ class GenerationRun:
     results: list[GenerationResult] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    kind = "generation"
+
     @property
     def batch_sizes(self) -> list[int]:
         """The batch sizes measured, ascending."""

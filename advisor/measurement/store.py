@@ -122,7 +122,7 @@ class ResultStore:
                    (run.run_id, d.get("schema_version"), json.dumps(d, default=str)))  # fmt: skip
 
     def load_run(self, run_id: str) -> Any:
-        """The run with this id as a ``MeasureRun`` or ``TrainingRun``.
+        """The run with this id as a ``MeasureRun``, ``TrainingRun`` or ``GenerationRun``.
 
         Raises:
             StoreError: No run has this id (the message lists the latest ids).
@@ -131,13 +131,17 @@ class ResultStore:
 
         row = self._db.execute("SELECT run_json FROM run_records WHERE run_id = ?", (run_id,)).fetchone()
         if row:
-            return run_from_dict(json.loads(row[0]))
+            d = json.loads(row[0])
+            return _generation_run(d) if d.get("kind") == "generation" else run_from_dict(d)
         head = self._db.execute("SELECT status, meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if head is None:
             latest = ", ".join(r["run_id"] for r in self.runs(5)) or "none"
             raise StoreError(f"no run {run_id!r} in {self.path}; the latest are: {latest}. "
                              "List them with `green-advisor history`.")  # fmt: skip
         results = self.results(run_id)
+        meta = json.loads(head[1]) if head[1] else {}
+        if meta.get("kind") == "generation":  # ended before its record was written: rebuild from its results
+            return _generation_run({"run_id": run_id, "status": head[0], "meta": meta, "results": results})
         base = next((r for r in results if r["technique"] == "baseline"), None)
         meta = json.loads(head[1]) if head[1] else {}
         d = {"schema_version": 1 if not any("comparison" in r for r in results) else 2, "run_id": run_id,
@@ -156,3 +160,10 @@ class ResultStore:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _generation_run(d: dict[str, Any]) -> Any:
+    """A :class:`~advisor.measurement.GenerationRun` from its stored dict."""
+    from advisor.measurement._generation_results import GenerationRun
+
+    return GenerationRun.from_dict(d)

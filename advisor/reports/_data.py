@@ -37,6 +37,7 @@ ACCEPTED = (
     "a measurement from `green-advisor measure --out FILE` (keys: run_id, baseline, results, meta); "
     "recommendations from `green-advisor recommend --format json` (keys: recommended, excluded, constraints); "
     "the demo's advice.json from `green-advisor demo` (recommendation keys plus measurement); "
+    "a generation run from `green-advisor generate --out FILE` (kind: generation); "
     "or a report.json written by `green-advisor report` (kind: green-advisor-report)"
 )
 _HOW = (
@@ -61,7 +62,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
     Returns:
         ``{"measurement": dict | None, "recommendations": dict | None, "training": dict | None,
-        "title": str | None}``.
+        "generation": dict | None, "title": str | None}``.
 
     Raises:
         ReportError: the file is missing, not JSON (with line and column), or not a known kind.
@@ -73,7 +74,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
 def read_results(path: str | Path) -> tuple[dict[str, Any], str]:
     """:func:`load_results` plus the kind the file was recognised as.
 
-    The kind is ``measurement``, ``recommendations``, ``demo-advice``, ``training`` or ``report``.
+    The kind is ``measurement``, ``recommendations``, ``demo-advice``, ``training``, ``generation`` or ``report``.
     """
     p = Path(path)
     try:
@@ -95,7 +96,8 @@ def classify(obj: Any, source: str) -> dict[str, Any]:
     """Recognise a parsed result object; see :func:`load_results`."""
     if not isinstance(obj, dict):
         raise ReportError(f"{source}: found a JSON {type(obj).__name__}, expected an object: {ACCEPTED}. {_HOW}")
-    out: dict[str, Any] = {"measurement": None, "recommendations": None, "training": None, "title": None}
+    out: dict[str, Any] = {"measurement": None, "recommendations": None, "training": None, "generation": None,
+                           "title": None}  # fmt: skip
     if obj.get("kind") == REPORT_KIND:
         version = obj.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
@@ -107,9 +109,12 @@ def classify(obj: Any, source: str) -> dict[str, Any]:
             measurement=obj.get("measurement"),
             recommendations=obj.get("recommendations"),
             training=obj.get("training"),
+            generation=_generation_run_dict(obj.get("generation")),
             title=obj.get("title"),
             kind="report",
         )
+    elif obj.get("kind") == "generation":
+        out.update(generation=obj, kind="generation")
     elif all(k in obj for k in _RECOMMEND_KEYS):
         out["recommendations"] = {k: v for k, v in obj.items() if k not in ("measurement", "training", "demo")}
         out["measurement"] = obj.get("measurement")
@@ -124,6 +129,7 @@ def classify(obj: Any, source: str) -> dict[str, Any]:
         raise ReportError(f"{source}: not a green-dl-advisor result: found keys {found}. Expected {ACCEPTED}. {_HOW}")
     _check_measurement(out["measurement"], source)
     _check_recommendations(out["recommendations"], source)
+    _check_generation(out["generation"], source)
     if out["training"] is not None and not isinstance(out["training"], dict):
         raise ReportError(
             f"{source}: 'training' must be an object (a TrainingRun.to_dict()), found {out['training']!r}"
@@ -152,6 +158,49 @@ def _check_measurement(m: Any, source: str) -> None:
             raise ReportError(
                 f"{source}: measurement {where} must be an object with 'technique' and 'status', found {r!r:.120}"
             )
+
+
+def _generation_run_dict(g: Any) -> Any:
+    """The run inside a report's generation section (the section holds the run, advice, rows)."""
+    return g.get("run") if isinstance(g, dict) and isinstance(g.get("run"), dict) else g
+
+
+def _check_generation(g: Any, source: str) -> None:
+    if g is None:
+        return
+    if not isinstance(g, dict) or not isinstance(g.get("results"), list) or "run_id" not in g:
+        raise ReportError(
+            f"{source}: the generation run must be an object with 'run_id' and a 'results' list "
+            f"(GenerationRun.to_dict(), written by `green-advisor generate --out FILE`), found "
+            f"{type(g).__name__} with keys {sorted(g) if isinstance(g, dict) else '-'}"
+        )
+    for i, r in enumerate(g["results"]):
+        if not isinstance(r, dict) or not {"technique", "batch_size", "status"} <= set(r):
+            raise ReportError(f"{source}: generation results[{i}] must be an object with 'technique', 'batch_size' "
+                              f"and 'status', found {r!r:.120}")  # fmt: skip
+
+
+def _is_generation(obj: Any) -> bool:
+    if isinstance(obj, Mapping):
+        return obj.get("kind") == "generation"
+    return getattr(obj, "kind", None) == "generation" and hasattr(obj, "to_dict")
+
+
+def _generation_section(g: Any) -> dict[str, Any] | None:
+    """The generation section of the report dict: the run, its advice, the table rows, frontier, Reporting."""
+    if g is None:
+        return None
+    from advisor.reports._generation import generation_json
+
+    run = to_plain(g, "generation")
+    _check_generation(run, "generation")
+    return _finite(json.loads(json.dumps(generation_json(run), default=_default)))
+
+
+def _generation_model(run: dict[str, Any]) -> dict[str, Any]:
+    meta = run.get("meta") or {}
+    return {"name": meta.get("model") or "model", "family": "generative-decoder", "phase": "inference (generation)",
+            "n_parameters": meta.get("parameters")}  # fmt: skip
 
 
 def _check_recommendations(rec: Any, source: str) -> None:
@@ -210,22 +259,32 @@ def build_data(
     title: str | None = None,
     catalog: Any = None,
     generated_at: str | None = None,
+    generation: Any = None,
 ) -> dict[str, Any]:
     """Normalise the inputs into the report dict every format renders (``report.json``).
 
     Adds to the inputs the reference keys of each technique (``references``) and the resolved
     bibliography (``references_resolved``), so a saved report renders without the catalog.
 
+    A generation run (``generation=``, or passed as ``measurement``) becomes the ``generation`` section:
+    the run, its advice per batch size, the J/token rows, the frontier points and the Reporting text.
+
     Raises:
         ReportError: no input at all, or an input of the wrong shape.
     """
+    if _is_generation(measurement):
+        if generation is not None:
+            raise ReportError("report(): two generation runs given (measurement= and generation=); give one")
+        measurement, generation = None, measurement
+    gen = _generation_section(generation)
     m = to_plain(measurement, "measurement")
     rec = to_plain(recommendations, "recommendations")
     tr = to_plain(training, "training")
-    if m is None and rec is None and tr is None:
+    if m is None and rec is None and tr is None and gen is None:
         raise ReportError(
             "report(): nothing to report: give a measurement (advisor.measure(...)), recommendations "
-            "(advisor.recommend(...)) or a training run, or load a file with advisor.reports.load_results(path)."
+            "(advisor.recommend(...)), a training run or a generation run (advisor.measure_generation(...)), "
+            "or load a file with advisor.reports.load_results(path)."
         )
     _check_measurement(m, "measurement")
     _check_recommendations(rec, "recommendations")
@@ -234,9 +293,11 @@ def build_data(
     refs = _attach_references(m, rec, catalog, tr)
     meta = (m or {}).get("meta") or {}
     tr_meta = (tr or {}).get("meta") or {}
+    g_meta = (gen or {}).get("run", {}).get("meta") or {}
     model = meta.get("model") or (rec or {}).get("model") or (tr or {}).get("model") or tr_meta.get("model")
-    hardware = meta.get("hardware") or (rec or {}).get("hardware") or tr_meta.get("hardware")
-    versions = meta.get("versions") or tr_meta.get("versions")
+    model = model or (_generation_model(gen["run"]) if gen else None)
+    hardware = meta.get("hardware") or (rec or {}).get("hardware") or tr_meta.get("hardware") or g_meta.get("hardware")
+    versions = meta.get("versions") or tr_meta.get("versions") or g_meta.get("versions")
     versions_source = "measurement" if versions else "report"
     if not versions:
         versions = _report_versions()
@@ -253,6 +314,7 @@ def build_data(
         "recommendations": rec,
         "measurement": m,
         "training": tr,
+        "generation": gen,
         "references": refs,
     }
     return data

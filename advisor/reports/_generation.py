@@ -12,7 +12,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-__all__ = ["frontier_plot", "generation_html", "generation_json", "generation_markdown", "generation_rows"]
+__all__ = [
+    "frontier_plot",
+    "frontier_points",
+    "generation_html",
+    "generation_json",
+    "generation_markdown",
+    "generation_rows",
+]
 
 
 def _run(run: Any) -> Any:
@@ -140,9 +147,28 @@ def generation_html(run: Any) -> str:
     return "\n".join(parts)
 
 
+def frontier_points(run: Any) -> list[dict[str, Any]]:
+    """The frontier plot's data: every measured (variant, batch size) as time per request and energy per token.
+
+    ``on_frontier`` marks the points no other point beats on both (lower is better on both axes).
+    """
+    from advisor.measurement import pareto_frontier
+
+    pts = []
+    for r in _run(run).results:
+        f = r.figures
+        if r.status == "ok" and f and f.j_per_output_token and f.request_latency_s:
+            pts.append({"technique": r.technique, "batch_size": r.batch_size,
+                        "request_latency_s": f.request_latency_s.median,
+                        "j_per_output_token": f.j_per_output_token.median})  # fmt: skip
+    best = set(pareto_frontier([(p["request_latency_s"], p["j_per_output_token"]) for p in pts]))
+    return [{**p, "on_frontier": i in best} for i, p in enumerate(pts)]
+
+
 def generation_json(run: Any) -> dict[str, Any]:
-    """The run, its advice and the display rows, JSON-ready."""
+    """The run, its advice, the display rows, the frontier plot's points and the Reporting text, JSON-ready."""
     from advisor.measurement import generation_advice
 
     run = _run(run)
-    return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run)}
+    return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run),
+            "frontier": frontier_points(run), "reporting": run.meta.get("reporting", "")}  # fmt: skip

@@ -59,15 +59,19 @@ def _targets(out: Path, formats: Iterable[str] | None) -> dict[str, Path]:
     return {fmt: out}
 
 
-def _from_store(run_id: str, store: Any, measurement: Any, training: Any) -> tuple[Any, Any]:
-    """The run with this id from the store, as (measurement, training)."""
+def _from_store(
+    run_id: str, store: Any, measurement: Any, training: Any, generation: Any = None
+) -> tuple[Any, Any, Any]:
+    """The run with this id from the store, as (measurement, training, generation)."""
     from advisor.measurement import ResultStore
 
-    if measurement is not None or training is not None:
-        raise ReportError("report(): give either run_id= or a measurement/training object, not both")
+    if measurement is not None or training is not None or generation is not None:
+        raise ReportError("report(): give either run_id= or a measurement/training/generation object, not both")
     st = store if isinstance(store, ResultStore) else ResultStore(store)
     run = st.load_run(run_id)
-    return (None, run) if run.kind == "training" else (run, None)
+    if run.kind == "generation":
+        return None, None, run
+    return (None, run, None) if run.kind == "training" else (run, None, None)
 
 
 def report(
@@ -81,11 +85,13 @@ def report(
     catalog: Any = None,
     run_id: str | None = None,
     store: Any = None,
+    generation: Any = None,
 ) -> dict[str, Path]:
     """Write a report of a measurement and/or recommendations.
 
     Args:
-        measurement: A ``MeasureRun`` (from :func:`advisor.measure`) or its ``to_dict()``.
+        measurement: A ``MeasureRun`` (from :func:`advisor.measure`) or its ``to_dict()``; a ``GenerationRun``
+            here is reported as ``generation``.
         run_id: Instead of ``measurement``/``training``: a run id in the results store (see
             ``green-advisor history``); a training run is reported as training.
         store: The results store to read ``run_id`` from (a path or ``ResultStore``; default store).
@@ -96,6 +102,9 @@ def report(
         title: The report's title (default: "Energy report: <model name>").
         training: A training run (``TrainingRun`` or its ``to_dict()``), shown as tables.
         catalog: The catalog whose references are cited (default: the recommendations' catalog, else the shipped one).
+        generation: A ``GenerationRun`` (from :func:`advisor.measure_generation`) or its ``to_dict()`` (the JSON of
+            ``green-advisor generate --out``): the generation section (J/token table, frontier plot, advice,
+            Reporting).
 
     Returns:
         Format -> path written.
@@ -106,8 +115,9 @@ def report(
     """
     targets = _targets(Path(out), formats)
     if run_id is not None:
-        measurement, training = _from_store(run_id, store, measurement, training)
-    data = build_data(measurement, recommendations, training=training, title=title, catalog=catalog)
+        measurement, training, generation = _from_store(run_id, store, measurement, training, generation)
+    data = build_data(measurement, recommendations, training=training, title=title, catalog=catalog,
+                      generation=generation)  # fmt: skip
     written = {}
     for fmt, path in targets.items():
         text = render(data, fmt)

@@ -28,4 +28,9 @@ def render_html(data: dict[str, Any]) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = env.from_string((files("advisor.reports") / "templates" / "report.html.j2").read_text("utf-8"))
     rows = measurement_rows(data.get("measurement"))
-    return template.render(v=view(data), figures=figures(rows) if rows else [])
+    gen = None
+    if data.get("generation"):
+        from advisor.reports._generation import generation_html
+
+        gen = generation_html(data["generation"]["run"])  # escapes every string itself
+    return template.render(v=view(data), figures=figures(rows) if rows else [], generation=gen)

@@ -52,6 +52,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += ["## Training run", ""]
         for t in v["training"]:
             out += [f"### {_text(t['caption'])}", "", md_table(t["headers"], t["rows"]), ""]
+    if data.get("generation"):
+        from advisor.reports._generation import generation_markdown
+
+        out += [generation_markdown(data["generation"]["run"]), ""]
     out += _reporting_md(v)
     return "\n".join(out)
 

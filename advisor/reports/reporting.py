@@ -234,8 +234,9 @@ def reporting_items(data: dict[str, Any]) -> list[dict[str, str]]:
         items.append(("Repeats and stopping rule", _repeats_text(m, rows)))
         items.append(("CO2e", _carbon_text(m, rows)))
         items.append(("Run", f"run id {m.get('run_id') or '-'}, status {m.get('status') or '-'}."))
-    else:
+    elif not data.get("generation"):
         items.append(("Measurements", "None in this report: the figures are the advisor's predictions only."))
+    items += _generation_items(data.get("generation"))
     rec = data.get("recommendations")
     if rec:
         c = rec.get("constraints") or {}
@@ -251,6 +252,36 @@ def reporting_items(data: dict[str, Any]) -> list[dict[str, str]]:
     return [{"topic": t, "text": x} for t, x in items]
 
 
+def _generation_items(gen: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The generation run's own Reporting text (method, windows, prefill/decode convention) and its run id."""
+    if not gen:
+        return []
+    run = gen.get("run") or {}
+    meta = run.get("meta") or {}
+    out = [("Generation", meta.get("reporting") or "not recorded")]
+    if meta.get("weights_note"):
+        out.append(("Generation quality", meta["weights_note"][0].upper() + meta["weights_note"][1:] + "."))
+    out.append(
+        (
+            "Generation run",
+            f"run id {run.get('run_id') or '-'}, status {run.get('status') or '-'}; "
+            f"batch sizes {meta.get('batch_sizes')}, {meta.get('max_new_tokens')} new tokens per prompt.",
+        )
+    )
+    return out
+
+
+def _generation_statement(gen: dict[str, Any], tool: str, hw: str) -> str:
+    meta = (gen.get("run") or {}).get("meta") or {}
+    n_ok = sum(1 for r in (gen.get("run") or {}).get("results") or [] if r.get("status") == "ok")
+    return (
+        f"We measured text generation with {tool} on {hw}: {n_ok} (variant, batch size) points of "
+        f"{meta.get('model', 'the model')} ({meta.get('weights', '?')} weights), {meta.get('max_new_tokens')} new "
+        f"tokens per prompt, in interleaved paired rounds; prefill is the first token and decode the rest, and "
+        f"energy per token was obtained as {meta.get('energy_method') or 'no energy method'}."
+    )
+
+
 def reporting_statement(data: dict[str, Any]) -> str:
     """One paragraph summarising the measurement set-up, ready to quote in a paper."""
     m = data.get("measurement") or data.get("training")
@@ -258,6 +289,8 @@ def reporting_statement(data: dict[str, Any]) -> str:
     v = data.get("versions") or {}
     tool = f"green-dl-advisor {v.get('green-dl-advisor', '')}".strip()
     hw = _hardware_text(data.get("hardware")).rstrip(".")
+    if m is None and data.get("generation"):
+        return _generation_statement(data["generation"], tool, hw)
     if m is None:
         return (
             f"Techniques were ranked with {tool} from the literature evidence in its curated catalog; "

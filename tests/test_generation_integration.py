@@ -1,0 +1,138 @@
+"""Generation runs in the store, in reports (HTML/Markdown/JSON), and tune for generative decoders.
+
+Random-weight decoders from transformers configs (``generation_models.tiny_gpt2``/``tiny_llama``), a few new
+tokens, one or two rounds: no download, no timing assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+
+import advisor
+from advisor.cli import main
+from advisor.measurement import GenerationRun, ResultStore, measure_generation
+from advisor.measurement.generation_models import tiny_gpt2
+
+warnings.filterwarnings("ignore")
+
+FAST = {"min_rounds": 2, "max_rounds": 2, "warmup": 1, "prompt_tokens": 8}
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> tuple[GenerationRun, ResultStore]:
+    d = tmp_path_factory.mktemp("gen")
+    store = ResultStore(d / "results.sqlite")
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1, 2), techniques=["prompt-lookup-decoding"],
+                             budget_s=5, lock_path=d / "lock", store=store, name="tiny-gpt2", **FAST)  # fmt: skip
+    return run, store
+
+
+# --- the store --------------------------------------------------------------------------------------------
+def test_a_generation_run_is_a_row_in_runs_and_loads_back_typed(stored) -> None:
+    run, store = stored
+    head = next(r for r in store.runs(10) if r["run_id"] == run.run_id)
+    assert head["kind"] == "generation" and head["status"] == "finished" and head["model_name"] == "tiny-gpt2"
+    assert head["n_results"] == len(run.results) == 4  # baseline and prompt lookup at batch 1 and 2
+    back = store.load_run(run.run_id)
+    assert isinstance(back, GenerationRun) and back.kind == "generation"
+    assert back.to_dict() == json.loads(json.dumps(run.to_dict(), default=str))
+    assert run.meta["store"] == str(store.path)
+
+
+def test_a_run_that_died_before_its_record_is_rebuilt_from_its_results(stored, tmp_path: Path) -> None:
+    run, _ = stored
+    st = ResultStore(tmp_path / "r.sqlite")
+    rid = st.start_run("m", "", {**run.meta, "kind": "generation"})
+    for r in run.results:
+        st.add_result(rid, f"{r.technique} [batch {r.batch_size}]", r.status, r.to_dict())
+    back = st.load_run(rid)
+    assert isinstance(back, GenerationRun) and back.status == "running"
+    assert sorted((r.technique, r.batch_size) for r in back.results) == sorted(
+        (r.technique, r.batch_size) for r in run.results
+    )
+    assert back.get("baseline", 2).figures.j_per_output_token == run.get("baseline", 2).figures.j_per_output_token
+
+
+def test_store_false_keeps_the_run_out_of_the_store(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GREEN_ADVISOR_STORE", str(tmp_path / "default.sqlite"))
+    run = measure_generation(tiny_gpt2(), max_new_tokens=2, batch_sizes=(1,), techniques=[], budget_s=2,
+                             lock_path=tmp_path / "lock", store=False, **FAST)  # fmt: skip
+    assert "store" not in run.meta
+    assert ResultStore(tmp_path / "default.sqlite").runs() == []
+
+
+def test_history_lists_and_shows_a_generation_run(stored, capsys) -> None:
+    run, store = stored
+    assert main(["history", "--store", str(store.path)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(run.run_id))
+    assert "generation" in line
+    assert main(["history", "--store", str(store.path), "--run", run.run_id]) == 0
+    text = capsys.readouterr().out
+    assert "J/output token" in text and "Advice per batch size" in text
+
+
+# --- reports ----------------------------------------------------------------------------------------------
+def _check_report(written: dict[str, Path], run: GenerationRun) -> dict:
+    md = written["md"].read_text()
+    assert "## Generation: energy per token" in md and "### Advice per batch size" in md
+    assert "J/output token" in md and "prompt-lookup-decoding" in md and "ESTIMATED" in md
+    html = written["html"].read_text()
+    assert '<section class="generation">' in html and "data:image/png;base64," in html
+    assert "batch 1: use <b>" in html
+    data = json.loads(written["json"].read_text())
+    g = data["generation"]
+    assert g["run"]["run_id"] == run.run_id
+    assert {r["technique"] for r in g["rows"]} == {"baseline", "prompt-lookup-decoding"}
+    assert set(g["advice"]["best"]) == {"1", "2"} and g["advice"]["lines"]
+    pts = g["frontier"]
+    assert {(p["technique"], p["batch_size"]) for p in pts} >= {("baseline", 1), ("baseline", 2)}
+    assert any(p["on_frontier"] for p in pts) and "Prefill = generate(max_new_tokens=1)" in g["reporting"]
+    topics = {i["topic"] for i in data["reporting"]["items"]}
+    assert {"Generation", "Generation run"} <= topics and "Measurements" not in topics
+    assert "text generation" in data["reporting"]["statement"]
+    assert data["model"]["name"] == "GPT2LMHeadModel" and data["hardware"]["cpu_model"]
+    return data
+
+
+def test_report_of_a_generation_run_object_and_as_measurement(stored, tmp_path: Path) -> None:
+    run, _ = stored
+    _check_report(advisor.report(generation=run, out=tmp_path / "a"), run)
+    _check_report(advisor.report(run, out=tmp_path / "b"), run)  # a GenerationRun passed as measurement=
+
+
+def test_report_of_a_stored_generation_run_by_id_python_and_cli(stored, tmp_path: Path, capsys) -> None:
+    run, store = stored
+    _check_report(advisor.report(run_id=run.run_id, store=store, out=tmp_path / "a"), run)
+    assert main(["report", "--run", run.run_id, "--store", str(store.path), "--out", str(tmp_path / "b")]) == 0
+    assert f"from run {run.run_id}" in capsys.readouterr().out
+    _check_report({f: tmp_path / "b" / n for f, n in
+                   (("md", "report.md"), ("html", "report.html"), ("json", "report.json"))}, run)  # fmt: skip
+
+
+def test_report_from_generate_out_json_and_report_json_round_trip(stored, tmp_path: Path, capsys) -> None:
+    run, _ = stored
+    src = tmp_path / "gen.json"
+    src.write_text(run.to_json())
+    assert main(["report", str(src), "--out", str(tmp_path / "r")]) == 0
+    assert "from generation" in capsys.readouterr().out
+    data = _check_report({f: tmp_path / "r" / n for f, n in
+                          (("md", "report.md"), ("html", "report.html"), ("json", "report.json"))}, run)  # fmt: skip
+    # a report.json reads back as the same generation run
+    kwargs = advisor.reports.load_results(tmp_path / "r" / "report.json")
+    assert kwargs["generation"]["run_id"] == run.run_id == data["generation"]["run"]["run_id"]
+    _check_report(advisor.report(**kwargs, out=tmp_path / "again"), run)
+
+
+def test_a_broken_generation_file_names_what_was_expected(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"kind": "generation", "run_id": "x", "results": [{"technique": "baseline"}]}))
+    with pytest.raises(advisor.ReportError, match=r"results\[0\].*'batch_size'"):
+        advisor.reports.load_results(bad)
+    with pytest.raises(advisor.ReportError, match="two generation runs"):
+        advisor.report(json.loads(bad.read_text()), generation={}, out=tmp_path / "o")
