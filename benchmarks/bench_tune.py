@@ -4,7 +4,8 @@ For each model, in the same run:
 
 * the **oracle**: ``advisor.measure`` of every variant the appliers can apply here (``available_ids()``,
   stacks included), with a generous budget; its best speed-up among the variants that keep fidelity
-  (judged by ``advisor.tuning.judge`` with the same accuracy budget as tune) is the target;
+  (judged by ``advisor.tuning.judge`` with the same accuracy budget as tune) with a conclusive verdict is the
+  target (1.0, the model as it is, when none is faster);
 * **tune**: ``advisor.tune`` with a 120 s budget (a fresh store, so no earlier knowledge helps it).
 
 Reported per model: the oracle's best variant and speed-up, tune's pick, the oracle's speed-up of
@@ -101,7 +102,9 @@ def bench_model(name: str, quick: bool, tune_budget_s: float, oracle_budget_s: f
                                  store=Path(d) / "oracle.sqlite", progress=False, name=f"{name}-oracle")  # fmt: skip
         oracle_s = time.perf_counter() - t0
         judged = {r.technique: judge(r, constraints, cat) for r in oracle.results}
-        keep = {v: c for v, c in judged.items() if c.latency_ratio is not None and c.quality_ok is not False}
+        # the target: variants that keep fidelity and whose interval says something (inconclusive ones are listed)
+        keep = {v: c for v, c in judged.items() if c.latency_ratio is not None and c.quality_ok is not False
+                and c.verdict != "inconclusive"}  # fmt: skip
         best_v = max(keep, key=lambda v: _speedup(keep[v]), default=None)
         best = _speedup(keep[best_v]) if best_v else 1.0
         best = max(best, 1.0)  # keeping the model as it is is always an option
@@ -118,7 +121,8 @@ def bench_model(name: str, quick: bool, tune_budget_s: float, oracle_budget_s: f
         "oracle": {"variants": len(variants), "measured": sum(c.latency_ratio is not None for c in judged.values()),
                    "best": best_v, "best_speedup": best, "time_s": round(oracle_s, 1), "run_status": oracle.status,
                    "speedups": {v: _speedup(c) for v, c in judged.items()},
-                   "fidelity_kept": sorted(keep)},
+                   "fidelity_kept_and_conclusive": sorted(keep),
+                   "inconclusive": sorted(v for v, c in judged.items() if c.verdict == "inconclusive")},
         "tune": {"pick": pick, "headline": plan.headline(), "pick_speedup_in_oracle": pick_oracle,
                  "pick_speedup_in_tune": _speedup(plan.winner), "measured": plan.measured,
                  "time_s": round(tune_s, 1), "budget_s": tune_budget_s, "runs": plan.run_ids},
