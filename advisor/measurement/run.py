@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import difflib
 import gc
-import hashlib
-import os
-import platform
 from collections.abc import Callable
 from typing import Any
 
-from advisor._errors import ConstraintError, UnknownTechniqueError
+from advisor._errors import UnknownTechniqueError
+from advisor.measurement._common import (
+    check_args,
+    fingerprint,
+    meter_notes,
+    peak_rss_mb,
+    process_state,
+    start_load,
+    versions,
+)
 from advisor.measurement._derive import derive, summarize_timing
 from advisor.measurement._engine import (
     EngineOutcome,
@@ -41,31 +47,13 @@ from advisor.measurement.carbon import (
 )
 from advisor.measurement.carbon import summarize as carbon_summary
 from advisor.measurement.energy import get_meters
-from advisor.measurement.harness import _peak_rss_mb, idle_power_w
+from advisor.measurement.harness import idle_power_w
 from advisor.measurement.quality import fidelity, with_accuracy
 from advisor.measurement.store import ResultStore
 
 __all__ = ["MeasureRun", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
 
 ORT_SUFFIXES = ("int8", "fp32", "fp16", "bf16")  # internal settings of an applier written as a '+' part
-
-
-def _fingerprint(model: Any) -> str:
-    h = hashlib.sha256()
-    h.update(type(model).__name__.encode())
-    for name, p in model.state_dict().items():
-        h.update(name.encode())
-        h.update(str(tuple(p.shape)).encode())
-        h.update(str(p.dtype).encode())
-    return h.hexdigest()[:16]
-
-
-def _start_load() -> dict[str, Any]:
-    """The 1-minute load average when the run starts: recorded, never a warning (it lags the present)."""
-    try:
-        return {"load_average_1m_at_start": round(os.getloadavg()[0], 2), "hardware_threads": os.cpu_count()}
-    except (AttributeError, OSError):  # pragma: no cover - not on POSIX
-        return {"load_average_1m_at_start": None, "hardware_threads": os.cpu_count()}
 
 
 def check_variant_ids(ids: list[str], catalog: Any) -> None:
@@ -86,14 +74,6 @@ def check_variant_ids(ids: list[str], catalog: Any) -> None:
                 continue
             close = difflib.get_close_matches(part, sorted(known | set(REGISTRY)), n=3, cutoff=0.6)
             raise UnknownTechniqueError(part, close)
-
-
-def _versions() -> dict[str, str]:
-    import torch
-
-    from advisor import __version__
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "green-dl-advisor": __version__}
 
 
 def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -154,21 +134,6 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
     return out
 
 
-def _process_state() -> Callable[[], None]:
-    """A function that puts back the process-wide settings appliers change (threads, quantized engine)."""
-    import torch
-
-    threads, engine = torch.get_num_threads(), torch.backends.quantized.engine
-
-    def enter() -> None:
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-        if torch.backends.quantized.engine != engine:
-            torch.backends.quantized.engine = engine
-
-    return enter
-
-
 def _spec(vid: str, model: Any, inputs: tuple[Any, ...], *, reference: Any, eval_fn: Any, base_acc: float | None,
           calibration_data: Any, size_bytes: int, items: int) -> VariantSpec:  # fmt: skip
     """How to set up one variant: apply, check the forward pass, measure quality, remember its process state."""
@@ -181,7 +146,7 @@ def _spec(vid: str, model: Any, inputs: tuple[Any, ...], *, reference: Any, eval
             return Variant(vid, applied, items, teardown=applied.restore, info={"settings": applied.settings},
                            failed=f"forward pass failed: {type(exc).__name__}: {exc}")  # fmt: skip
         quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
-        return Variant(vid, applied, items, _process_state(), applied.restore,
+        return Variant(vid, applied, items, process_state(), applied.restore,
                        {"settings": applied.settings, "quality": quality})  # fmt: skip
 
     return VariantSpec(vid, setup, size_bytes)
@@ -201,14 +166,6 @@ def _resolve_ids(techniques: Any, top: int, prof: Any, hardware: Any, catalog: A
     return ids
 
 
-def _check_args(budget_s: float, tdp_w: float | None) -> None:
-    if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
-        raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
-    if tdp_w is not None and not tdp_w > 0:
-        raise ConstraintError(f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}; e.g. tdp_w=65, "
-                              "or leave it out for the default per-thread power")  # fmt: skip
-
-
 def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str, Any], *, idle: float | None,
                   method: str | None, notes: tuple[str, ...], flops: float | None,
                   target_rel: float) -> dict[str, TechniqueResult]:  # fmt: skip
@@ -225,7 +182,7 @@ def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str,
                             quality=info.get("quality"))  # fmt: skip
         if status == "ok":
             r.timing = summarize_timing(outcome.rounds, vid, idle_w=idle, energy_method=method, notes=notes,
-                                        flops_per_call=flops, peak_rss_mb=_peak_rss_mb(),
+                                        flops_per_call=flops, peak_rss_mb=peak_rss_mb(),
                                         stopped_by=stopped)  # fmt: skip
             r.comparison = comps.get(vid)
             in_last = any(vid in rd.blocks for rd in outcome.rounds if rd.group == last_group)
@@ -290,7 +247,7 @@ def measure(
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
 
-    _check_args(budget_s, tdp_w)
+    check_args(budget_s, tdp_w)
     intensity, carbon_meta = _carbon_setup(region, pue, what_if)  # unknown region / bad PUE fail before measuring
     catalog = load_catalog()
     if techniques not in (None, "recommended"):
@@ -307,7 +264,7 @@ def measure(
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
     meta = {
         "hardware": hardware.model_dump(mode="json"),
-        "versions": _versions(),
+        "versions": versions(),
         "model": prof.model_dump(),
         "budget_s": budget_s,
         "techniques": ids,
@@ -315,9 +272,9 @@ def measure(
         "idle_power_w": idle,
         "carbon": carbon_meta,
         "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
-        "start": _start_load(),
+        "start": start_load(),
     }
-    run_id = store.start_run(prof.name, _fingerprint(model), meta)
+    run_id = store.start_run(prof.name, fingerprint(model), meta)
     results: dict[str, TechniqueResult] = {}
     baseline: TechniqueResult | None = None
     status = "finished"
@@ -334,15 +291,15 @@ def measure(
         specs = [_spec(v, model, inputs, reference=reference, eval_fn=eval_fn, base_acc=base_q.accuracy,
                        calibration_data=calibration_data, size_bytes=2 * (prof.size_bytes or 0), items=items)
                  for v in ids]  # fmt: skip
-        outcome = run_engine(Variant("baseline", base, items, _process_state()), specs, meters=meters,
+        outcome = run_engine(Variant("baseline", base, items, process_state()), specs, meters=meters,
                              settings=settings, budget_s=budget_s, sync=sync, progress=progress,
                              label=f"measure {prof.name}")  # fmt: skip
         status = outcome.status
         method = "+".join(sorted({m.method for m in meters})) or None
-        notes = tuple(dict.fromkeys(n for m in meters for n in _meter_notes(m)))
+        notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
         flops = prof.forward_flops
         btiming = summarize_timing(outcome.rounds, "baseline", idle_w=idle, energy_method=method, notes=notes,
-                                   flops_per_call=flops, peak_rss_mb=_peak_rss_mb(),
+                                   flops_per_call=flops, peak_rss_mb=peak_rss_mb(),
                                    stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget")  # fmt: skip
         baseline = TechniqueResult("baseline", "ok" if btiming else "interrupted", None if btiming else
                                    "interrupted before the first round", timing=btiming, quality=base_q)  # fmt: skip
@@ -380,14 +337,6 @@ def measure(
     run._source = (model, inputs, calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save, not stored
     store.save_run(run)
     return run
-
-
-def _meter_notes(meter: Any) -> tuple[str, ...]:
-    """The caveats a meter attaches to its readings (one zero-length reading)."""
-    try:
-        return meter.end(meter.begin()).notes
-    except Exception:  # noqa: BLE001 - a note is not worth failing a run for
-        return ()
 
 
 def _carbon_setup(region: str | None, pue: float, what_if: list[str] | None) -> tuple[Intensity | None, dict[str, Any]]:

@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable, ProfileError
+from advisor.measurement._common import peak_rss_mb
 from advisor.measurement._derive import derive, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, device_sync, run_engine
 from advisor.measurement._results import Comparison
 from advisor.measurement.energy import EnergyMeter, get_meters
-from advisor.measurement.harness import _peak_rss_mb, idle_power_w
+from advisor.measurement.harness import idle_power_w
 
 __all__ = ["SweepRow", "batch_sweep", "resize_batch"]
 
@@ -161,7 +162,7 @@ def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, st
     if cuda:
         peak, mem_method = torch.cuda.max_memory_allocated() / 2**20, "cuda-max-allocated"
     else:
-        peak, mem_method = _peak_rss_mb(), "process-peak-rss"
+        peak, mem_method = peak_rss_mb(), "process-peak-rss"
     return Variant(f"batch-{size}", call, size, info={"activation_mb": act_mb, "peak_memory_mb": peak,
                                                       "memory_method": mem_method})  # fmt: skip
 
@@ -277,6 +278,6 @@ def batch_sweep(
         name = f"batch-{s}"
         status, reason, info = outcome.setups.get(name, ("interrupted", "interrupted before it was measured", {}))
         timing = summarize_timing(outcome.rounds, name, idle_w=idle, energy_method=method, stopped_by=stopped,
-                                  peak_rss_mb=_peak_rss_mb()) if status == "ok" else None  # fmt: skip
+                                  peak_rss_mb=peak_rss_mb()) if status == "ok" else None  # fmt: skip
         rows.append(_row(s, status, reason, info=info, timing=timing, comparison=comps.get(name)))
     return rows

@@ -27,6 +27,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from advisor._errors import ConstraintError, ProfileError
+from advisor.measurement._common import (
+    check_args,
+    fingerprint,
+    meter_notes,
+    peak_rss_mb,
+    process_state,
+    start_load,
+    versions,
+)
 from advisor.measurement._derive import derive, summarize_timing
 from advisor.measurement._engine import (
     EngineOutcome,
@@ -41,8 +50,7 @@ from advisor.measurement._results import Projection, Timing, TrainingQuality, Tr
 from advisor.measurement.appliers.base import NotApplicable
 from advisor.measurement.appliers.training import TRAINING_REGISTRY, TrainSetup, TrainStep, baseline_step, make_setup
 from advisor.measurement.energy import get_meters
-from advisor.measurement.harness import _peak_rss_mb, idle_power_w
-from advisor.measurement.run import _check_args, _fingerprint, _meter_notes, _process_state, _start_load, _versions
+from advisor.measurement.harness import idle_power_w
 from advisor.measurement.store import ResultStore
 
 __all__ = [
@@ -169,7 +177,7 @@ def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, dev
     peak_mb, mem_method = peak_call_memory_mb(ts.step, device)
     settings = {**ts.settings, "micro_batches": ts.micro_batches, "samples_per_step": ts.samples_per_step}
     info = {"settings": settings, "quality": quality, "peak_memory_mb": peak_mb, "memory_method": mem_method}
-    return Variant(tid, ts.step, 1, _process_state(), ts.restore, info)
+    return Variant(tid, ts.step, 1, process_state(), ts.restore, info)
 
 
 def _training_result(tid: str, outcome: EngineOutcome, comps: dict[str, Any], timing_of: Callable[[str], Any],
@@ -297,7 +305,7 @@ def measure_training(
     hint = "pass the number of optimizer steps per epoch (dataset size / batch size) and the number of epochs"
     steps = _positive_int("steps_per_epoch", steps_per_epoch, hint) * _positive_int("epochs", epochs, hint)
     _positive_int("loss_steps", loss_steps, "the loss trajectory needs at least one step")
-    _check_args(budget_s, tdp_w)
+    check_args(budget_s, tdp_w)
     if not any(p.requires_grad for p in model.parameters()):
         raise ProfileError(f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
                            "train; unfreeze the layers you train before measuring training techniques")  # fmt: skip
@@ -317,7 +325,7 @@ def measure_training(
         "phase": "training",
         "kind": "training",
         "hardware": hardware.model_dump(mode="json"),
-        "versions": _versions(),
+        "versions": versions(),
         "model": prof.model_dump(),
         "budget_s": budget_s,
         "techniques": ids,
@@ -332,15 +340,15 @@ def measure_training(
         "meters": [m.describe() for m in meters],
         "idle_power_w": idle,
         "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
-        "start": _start_load(),
+        "start": start_load(),
     }
-    run_id = store.start_run(prof.name, _fingerprint(model), meta)
+    run_id = store.start_run(prof.name, fingerprint(model), meta)
     results: list[TrainingResult] = []
     baseline: TrainingResult | None = None
     status = "finished"
     outcome = EngineOutcome()
     method = "+".join(sorted({m.method for m in meters})) or None
-    notes = tuple(dict.fromkeys(n for m in meters for n in _meter_notes(m)))
+    notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
     size = 4 * (prof.size_bytes or 0)  # a copy, its gradients and optimizer state
     base_v = None
     try:
@@ -380,7 +388,7 @@ def measure_training(
     if base_v is not None and not base_v.failed:
         stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
         timing_of = functools.partial(summarize_timing, outcome.rounds, idle_w=idle, energy_method=method,
-                                      notes=notes, peak_rss_mb=_peak_rss_mb(), stopped_by=stopped)  # fmt: skip
+                                      notes=notes, peak_rss_mb=peak_rss_mb(), stopped_by=stopped)  # fmt: skip
 
         def proj(t: Timing) -> Projection:
             return project(t, steps, carbon_fn, co2e_label(t.energy_method))

@@ -123,15 +123,19 @@ def test_ctrl_c_during_set_up_keeps_every_result_marked_interrupted(store, fault
 
 @pytest.fixture
 def interrupt_after_1s():
-    """A variant whose forward pass raises KeyboardInterrupt (as Ctrl-C does) 1 s after its first call."""
+    """A variant whose forward pass (5 ms each) raises KeyboardInterrupt, as Ctrl-C does, at its 60th call.
+
+    Set-up and warm-up take 4 calls and a 50 ms block about 10, so a few rounds finish before it.
+    """
 
     def applier(model, inputs):
-        start = []
+        calls = []
 
         def forward(*a):
-            start.append(time.perf_counter()) if not start else None
-            if time.perf_counter() - start[0] > 1.0:
+            calls.append(1)
+            if len(calls) > 60:
                 raise KeyboardInterrupt
+            time.sleep(0.005)
             return model(*a)
 
         return Applied(forward, inputs, no_grad_eval)

@@ -1,0 +1,83 @@
+"""Small pieces every measurement entry point shares (measure, measure_training, batch_sweep)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from collections.abc import Callable
+from typing import Any
+
+from advisor._errors import ConstraintError
+
+__all__ = ["check_args", "fingerprint", "meter_notes", "peak_rss_mb", "process_state", "start_load", "versions"]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far. Units: MiB."""
+    try:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss / 1024 if os.uname().sysname != "Darwin" else rss / 2**20
+    except (ImportError, AttributeError):  # pragma: no cover - non-POSIX
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+
+
+def fingerprint(model: Any) -> str:
+    h = hashlib.sha256()
+    h.update(type(model).__name__.encode())
+    for name, p in model.state_dict().items():
+        h.update(name.encode())
+        h.update(str(tuple(p.shape)).encode())
+        h.update(str(p.dtype).encode())
+    return h.hexdigest()[:16]
+
+
+def start_load() -> dict[str, Any]:
+    """The 1-minute load average when the run starts: recorded, never a warning (it lags the present)."""
+    try:
+        return {"load_average_1m_at_start": round(os.getloadavg()[0], 2), "hardware_threads": os.cpu_count()}
+    except (AttributeError, OSError):  # pragma: no cover - not on POSIX
+        return {"load_average_1m_at_start": None, "hardware_threads": os.cpu_count()}
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    from advisor._version import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "green-dl-advisor": __version__}
+
+
+def process_state() -> Callable[[], None]:
+    """A function that puts back the process-wide settings appliers change (threads, quantized engine)."""
+    import torch
+
+    threads, engine = torch.get_num_threads(), torch.backends.quantized.engine
+
+    def enter() -> None:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        if torch.backends.quantized.engine != engine:
+            torch.backends.quantized.engine = engine
+
+    return enter
+
+
+def check_args(budget_s: float, tdp_w: float | None) -> None:
+    if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
+        raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
+    if tdp_w is not None and not tdp_w > 0:
+        raise ConstraintError(f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}; e.g. tdp_w=65, "
+                              "or leave it out for the default per-thread power")  # fmt: skip
+
+
+def meter_notes(meter: Any) -> tuple[str, ...]:
+    """The caveats a meter attaches to its readings (one zero-length reading)."""
+    try:
+        return meter.end(meter.begin()).notes
+    except Exception:  # noqa: BLE001 - a note is not worth failing a run for
+        return ()
