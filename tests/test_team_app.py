@@ -83,6 +83,7 @@ def test_form_fields_never_become_server_paths(sandbox: Path) -> None:
     model, x = _tiny()
     ui = advise(model, x, name="tiny", out_dir="../escaped-by-the-notebook")
     assert ui.app.enabled and ui.out_dir.disabled and ui.out_dir.layout.display == "none"
+    assert ui.budget_s.layout.display != "none" and ui.name.layout.display != "none"  # only the path field hides
     assert "at most 4 techniques and 120 s per run" in ui.widget.children[-1].children[2].children[0].value
     ui.recommend_button.click()
     assert ui.recommendations is not None

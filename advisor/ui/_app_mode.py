@@ -132,7 +132,8 @@ def apply_to_form(ui: Any) -> None:
     if not ui.app.enabled:
         return
     ui.out_dir.disabled = True
-    ui.out_dir.layout.display = "none"  # the value is ignored anyway: exports go to the session folder
+    # its own Layout: the form's fields share one, and hiding that would hide them all
+    ui.out_dir.layout = w.Layout(display="none")  # the value is ignored anyway: exports go to the session folder
     note = w.HTML(_html.message(ui.app.note()))
     box = _box_holding(ui.widget, ui.budget_s)
     if box is not None:
