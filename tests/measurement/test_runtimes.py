@@ -156,6 +156,7 @@ def test_ort_static_int8_is_calibrated_qdq(resnet):
 
 
 # --- OpenVINO and NNCF --------------------------------------------------------------------------------
+@pytest.mark.slow  # ~5-20 s: OpenVINO conversion and compilation
 @_needs("openvino")
 def test_openvino_default_and_fp32_record_the_precision_used(bert):
     model, inputs = bert
@@ -170,6 +171,7 @@ def test_openvino_default_and_fp32_record_the_precision_used(bert):
     assert type(a()).__name__ == type(model(*inputs)).__name__
 
 
+@pytest.mark.slow  # ~5-20 s: OpenVINO conversion and compilation
 @_needs("nncf")
 def test_nncf_int8_transformer_preset_and_cnn(bert, mobilenet):
     model, inputs = bert

@@ -64,15 +64,18 @@ def test_ort_variant_saves_onnx(bert, tmp_path):
     _check("onnx-runtime-inference", *bert, tmp_path, "onnx")
 
 
+@pytest.mark.slow
 @_needs("openvino")
 def test_openvino_fp32_saves_ir(bert, tmp_path):
     _check("openvino-runtime@fp32", *bert, tmp_path, "openvino-ir")
 
 
+@pytest.mark.slow
 def test_bf16_weights_saves_exported_program(bert, tmp_path):
     _check("bfloat16@weights", *bert, tmp_path, "torch-exported-program")
 
 
+@pytest.mark.slow
 def test_torch_ao_dynamic_int8_saves_recipe_and_reapplies(bert, tmp_path):
     _check("post-training-dynamic-quantization", *bert, tmp_path, "recipe")
 
