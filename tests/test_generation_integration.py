@@ -136,3 +136,80 @@ def test_a_broken_generation_file_names_what_was_expected(tmp_path: Path) -> Non
         advisor.reports.load_results(bad)
     with pytest.raises(advisor.ReportError, match="two generation runs"):
         advisor.report(json.loads(bad.read_text()), generation={}, out=tmp_path / "o")
+
+
+# --- tune for generative decoders --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_tune_measures_a_generative_decoder_per_token_and_picks_per_batch_size(tmp_path: Path) -> None:
+    import torch
+
+    from advisor.measurement.generation_models import tiny_llama
+    from advisor.tuning import BatchPick, TunePlan
+    from advisor.tuning._generation import generation_measurable
+
+    spec = tiny_llama()
+    store = ResultStore(tmp_path / "r.sqlite")
+    opts = {**FAST, "lock_path": tmp_path / "lock"}
+    plan = advisor.tune(spec["model"], torch.randint(3, 256, (1, 8)), budget_s=6, store=store, progress=False,
+                        max_variants=2, batch_sizes=(1, 2), max_new_tokens=3, draft_model=spec["draft_model"],
+                        generation_options=opts)  # fmt: skip
+    assert isinstance(plan, TunePlan) and plan.phase == "inference"
+    assert [p.batch_size for p in plan.per_batch] == [1, 2] and all(isinstance(p, BatchPick) for p in plan.per_batch)
+    run = plan.run
+    assert isinstance(run, GenerationRun) and plan.run_ids == [run.run_id]
+    measured = {r.technique for r in run.results} - {"baseline"}
+    assert len(measured) == 2 and measured <= set(generation_measurable(spec["model"], spec["draft_model"]))
+    # every candidate is one (variant, batch size), judged per output token
+    for cand in [*plan.runners_up, *plan.no_payoff, *([plan.winner] if plan.winner else [])]:
+        assert cand.batch_size in (1, 2) and cand.variant in measured
+    speculative = [x for x in plan.no_payoff + plan.runners_up if x.acceptance_rate is not None]
+    assert all(x.batch_size == 1 for x in speculative)
+    # the crossover lines come from generation_advice, one per technique (plus batching)
+    assert plan.crossover and any(line.startswith("batching first") for line in plan.crossover)
+    text = str(plan)
+    assert "per batch size (generation, per output token):" in text and "where each technique pays off" in text
+    assert plan.headline().startswith("do this per batch size")
+    d = json.loads(plan.to_json())
+    assert [p["batch_size"] for p in d["per_batch"]] == [1, 2] and d["crossover"] == plan.crossover
+    # both the generation run and the plan are in the store
+    assert isinstance(store.load_run(run.run_id), GenerationRun)
+    kinds = {r["run_id"]: r["kind"] for r in store.runs(10)}
+    assert kinds[run.run_id] == "generation" and kinds[plan.plan_id] == "tune"
+
+
+def test_a_winner_per_batch_size_is_the_advices_pick_when_it_pays_off() -> None:
+    from advisor.measurement import Comparison, GenerationAdvice, GenerationResult, Interval, RankedVariant
+    from advisor.profile.constraints import Constraints
+    from advisor.tuning._generation import _candidate, _overall, _picks
+
+    def res(tech: str, b: int, ratio: float) -> GenerationResult:
+        iv = Interval(ratio, ratio * 0.95, ratio * 1.05, 6)
+        verdict = "less energy" if ratio < 1 else "more energy"
+        comp = Comparison(latency_ratio=iv, energy_ratio=iv, verdict="faster" if ratio < 1 else "slower",
+                          energy_verdict=verdict)  # fmt: skip
+        return GenerationResult(tech, b, comparison={"end_to_end": comp}, quality={"greedy_agreement": 1.0,
+                                "note": "the model's weights and kernels are unchanged"})  # fmt: skip
+
+    c = Constraints.make(phase="inference", objective="energy")
+    rs = [res("int4", 1, 1.3), res("int4", 8, 0.7), res("lookup", 1, 0.8)]
+    run = GenerationRun("r", "finished", rs)
+    cands = [_candidate(r, c, advisor.load_catalog(), "r", True) for r in rs]
+    adv = GenerationAdvice(ranking={1: [RankedVariant("lookup", 1, 0.1, 1.2, 0.8, "faster", "less energy")],
+                                    8: [RankedVariant("int4", 8, 0.1, 1.4, 0.7, "faster", "less energy")]},
+                           best={1: "lookup", 8: "int4"})  # fmt: skip
+    picks = _picks(run, adv, cands, "energy")
+    assert [(p.batch_size, p.winner.variant) for p in picks] == [(1, "lookup"), (8, "int4")]
+    assert "batch 8: int4" in picks[1].text() and _overall(picks).variant == "lookup"
+    assert next(x for x in cands if x.batch_size == 1 and x.variant == "int4").reason == "more energy here"
+
+
+@pytest.mark.slow
+def test_cli_tune_with_a_generation_spec(tmp_path: Path, capsys) -> None:
+    spec = "advisor.measurement.generation_models:tiny_gpt2"
+    code = main(["tune", "--model", spec, "--budget-s", "3", "--max-variants", "1", "--batch-sizes", "1,2",
+                 "--max-new-tokens", "3", "--store", str(tmp_path / "r.sqlite"), "--format", "json"])  # fmt: skip
+    assert code == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [p["batch_size"] for p in d["per_batch"]] == [1, 2] and d["crossover"]
+    assert main(["tune", "--model", spec, "--batch-sizes", "one", "--store", str(tmp_path / "r.sqlite")]) == 2
+    assert "--batch-sizes" in capsys.readouterr().err

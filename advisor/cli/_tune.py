@@ -19,13 +19,49 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
+def _load(spec: str) -> tuple[Any, dict[str, Any]]:
+    """A model spec (model, inputs[, eval_fn]); else a generation spec, with its prompts' ids as the inputs."""
+    from advisor._errors import ProfileError
+    from advisor.profile.model import LoadedModel, load_model_spec
+
+    try:
+        return load_model_spec(spec), {}
+    except ProfileError as first:
+        from advisor.measurement.generation_models import load_generation_spec
+
+        try:
+            g = load_generation_spec(spec)
+        except ProfileError:
+            raise first from None
+    import torch
+
+    vocab = getattr(getattr(g["model"], "config", None), "vocab_size", None) or 1000
+    ids = torch.randint(3, vocab, (1, 16), generator=torch.Generator().manual_seed(0))
+    extra = {k: g[k] for k in ("tokenizer", "prompts", "draft_model") if g.get(k) is not None}
+    return LoadedModel(g["model"], (ids,), None, spec), extra
+
+
+def _batch_sizes(text: str | None) -> list[int] | None:
+    from advisor._errors import ConstraintError
+
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConstraintError(f"--batch-sizes: expected comma-separated integers like 1,4, got {text!r}") from None
+
+
 @command("tune")
 def _tune(args: argparse.Namespace) -> int:
     from advisor.catalog import load_catalog
-    from advisor.profile.model import load_model_spec
     from advisor.tuning import tune
 
-    loaded = load_model_spec(args.model)
+    loaded, gen = _load(args.model)
+    if args.draft:
+        from advisor.measurement.generation_models import load_generation_spec
+
+        gen["draft_model"] = load_generation_spec(args.draft)["model"]
     plan = tune(
         loaded.model,
         loaded.example_inputs,
@@ -46,6 +82,9 @@ def _tune(args: argparse.Namespace) -> int:
         catalog=load_catalog(args.data) if args.data else None,
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
+        batch_sizes=_batch_sizes(args.batch_sizes),
+        max_new_tokens=args.max_new_tokens,
+        **gen,
     )
     if args.out:
         Path(args.out).write_text(plan.to_json(), encoding="utf-8")
@@ -97,6 +136,9 @@ def add_parsers(sub: Any, add: Any) -> None:
     t.add_argument("--save-dir", metavar="DIR", help="where to save the winner (default: beside the store)")
     t.add_argument("--steps-per-epoch", type=int, metavar="N", help="training: optimizer steps per epoch")
     t.add_argument("--epochs", type=int, metavar="E", help="training: epochs of the run to project")
+    t.add_argument("--batch-sizes", metavar="1,4", help="generative decoders: batch sizes to measure (default 1,4)")
+    t.add_argument("--max-new-tokens", type=int, metavar="N", help="generative decoders: tokens per prompt (32)")
+    t.add_argument("--draft", metavar="SPEC", help="generative decoders: a draft model spec for speculative decoding")
     t.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
     t.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e (default $GREEN_ADVISOR_REGION)")
     t.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")

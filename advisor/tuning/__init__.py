@@ -15,12 +15,13 @@ from advisor.tuning._knowledge import (
     knowledge_for,
     observations_from_store,
 )
-from advisor.tuning._plan import Candidate, TunePlan
+from advisor.tuning._plan import BatchPick, Candidate, TunePlan
 from advisor.tuning._tune import judge, measurable_here, tune
 
 __all__ = [
     "KNOWLEDGE_FORMAT",
     "KNOWLEDGE_VERSION",
+    "BatchPick",
     "Candidate",
     "TunePlan",
     "export_knowledge",

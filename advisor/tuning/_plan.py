@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Candidate", "TunePlan"]
+__all__ = ["BatchPick", "Candidate", "TunePlan"]
 
 
 def _iv(iv: Any) -> dict[str, Any] | None:
@@ -37,6 +37,9 @@ class Candidate:
         how_to_apply: Library calls (with notes) that apply it, from the catalog.
         run_id: The measurement run it comes from.
         projection: Training only: the whole run's time/energy/CO2e saving against the baseline.
+        batch_size: Generation only: the batch size it was measured at (ratios are per output token).
+        acceptance_rate: Generation only: accepted / proposed tokens of a speculative variant.
+        j_per_output_token: Generation only: energy per output token (an Interval). Units: J.
     """
 
     variant: str
@@ -54,6 +57,9 @@ class Candidate:
     how_to_apply: list[str] = field(default_factory=list)
     run_id: str | None = None
     projection: dict[str, Any] | None = None
+    batch_size: int | None = None
+    acceptance_rate: float | None = None
+    j_per_output_token: Any = None
 
     @property
     def speedup(self) -> Any:
@@ -88,13 +94,19 @@ class Candidate:
             return f"fidelity: top-1 agreement {self.fidelity['top1_agreement'] * 100:.1f} %"
         if "cosine_similarity" in self.fidelity:
             return f"fidelity: cosine similarity {self.fidelity['cosine_similarity']:.4f}"
+        if "perplexity_ratio" in self.fidelity:
+            return f"perplexity x{self.fidelity['perplexity_ratio']:.3f}"
+        if "greedy_agreement" in self.fidelity:
+            return f"greedy agreement {self.fidelity['greedy_agreement']:.0%}"
         return "quality not checked"
 
     def summary(self) -> str:
         """One line: variant, speed, energy, quality (and the reason when it does not pay off)."""
+        name = self.variant if self.batch_size is None else f"{self.variant} at batch {self.batch_size}"
         if self.latency_ratio is None:
-            return f"{self.variant}: {self.status}" + (f": {self.reason}" if self.reason else "")
-        line = f"{self.variant}: measured {self.speed_text()}, {self.energy_text()}, {self.quality_text()}"
+            return f"{name}: {self.status}" + (f": {self.reason}" if self.reason else "")
+        acc = f", {self.acceptance_rate:.0%} acceptance" if self.acceptance_rate is not None else ""
+        line = f"{name}: measured {self.speed_text()}, {self.energy_text()}{acc}, {self.quality_text()}"
         return line + (f" [{self.reason}]" if self.reason else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,8 +128,39 @@ class Candidate:
             "how_to_apply": list(self.how_to_apply),
             "run_id": self.run_id,
             "projection": self.projection,
+            "batch_size": self.batch_size,
+            "acceptance_rate": self.acceptance_rate,
+            "j_per_output_token": _iv(self.j_per_output_token),
             "summary": self.summary(),
         }
+
+
+@dataclass
+class BatchPick:
+    """Generation: what to use at one batch size (per output token).
+
+    Attributes:
+        batch_size: Prompts per ``generate`` call.
+        winner: The variant picked there (None: keep the baseline, nothing measured better).
+        objective: What it was picked on.
+    """
+
+    batch_size: int
+    winner: Candidate | None
+    objective: str = "energy"
+
+    def text(self) -> str:
+        """E.g. ``batch 4: torchao-int8-weight-only-quantization: 1.3x faster (1.2-1.4), energy x0.75``."""
+        w = self.winner
+        if w is None:
+            return f"batch {self.batch_size}: keep the baseline (nothing measured better on {self.objective})"
+        acc = f" at {w.acceptance_rate:.0%} acceptance" if w.acceptance_rate is not None else ""
+        return f"batch {self.batch_size}: {w.variant}: {w.speed_text()}{acc}, {w.energy_text()}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"batch_size": self.batch_size, "winner": self.winner.to_dict() if self.winner else None,
+                "objective": self.objective, "text": self.text()}  # fmt: skip
 
 
 @dataclass
@@ -147,6 +190,9 @@ class TunePlan:
         knowledge_used: Observations from earlier runs on this machine that informed the ranking.
         recommendations: The :class:`advisor.recommendation.Recommendations` tune started from.
         notes: Caveats (busy machine, estimated energy, stacks not supported, ...).
+        per_batch: Generation only: the pick at each batch size measured (per output token).
+        crossover: Generation only: where each technique pays off ("pays off here only from batch 8",
+            "1.6x faster at 38 % acceptance, energy x0.70") and the batching line, from ``generation_advice``.
     """
 
     model_name: str
@@ -168,12 +214,18 @@ class TunePlan:
     knowledge_used: int = 0
     recommendations: Any = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    per_batch: list[BatchPick] = field(default_factory=list)
+    crossover: list[str] = field(default_factory=list)
 
     kind = "tune"
 
     def headline(self) -> str:
         """``do this: <variant>: measured 5.0x faster (4.8-5.2), energy x0.20, accuracy +0.0 pp``, or why nothing."""
         w = self.winner
+        if self.per_batch:
+            return "do this per batch size (generation, per output token): " + "; ".join(
+                p.text() for p in self.per_batch
+            )
         unproven = sorted((c for c in self.no_payoff if c.verdict == "inconclusive" and c.quality_ok is not False
                            and c.latency_ratio is not None and c.latency_ratio.median < 1),
                           key=lambda c: c.latency_ratio.median)  # fmt: skip
@@ -191,6 +243,9 @@ class TunePlan:
     def lines(self) -> list[str]:
         """The plan as text lines (what the CLI prints)."""
         out = [self.headline(), ""]
+        if self.per_batch:
+            out += ["per batch size (generation, per output token):", *[f"  - {p.text()}" for p in self.per_batch]]
+            out += ["where each technique pays off (measured here):", *[f"  - {x}" for x in self.crossover], ""]
         if self.winner is not None:
             out += [f"how to apply {self.winner.variant}:", *[f"  {h}" for h in self.winner.how_to_apply]]
             if self.artifact:
@@ -244,6 +299,8 @@ class TunePlan:
             "store": self.store_path,
             "knowledge_used": self.knowledge_used,
             "notes": list(self.notes),
+            "per_batch": [p.to_dict() for p in self.per_batch],
+            "crossover": list(self.crossover),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

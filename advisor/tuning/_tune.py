@@ -299,6 +299,13 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     targets: Any = None,
     loss_fn: Any = None,
     on_result: Any = None,
+    batch_sizes: Any = None,
+    max_new_tokens: int | None = None,
+    tokenizer: Any = None,
+    prompts: Any = None,
+    draft_model: Any = None,
+    generation: bool | None = None,
+    generation_options: dict[str, Any] | None = None,
 ) -> TunePlan:
     """Find, measure and pick what to do to this model on this machine.
 
@@ -327,6 +334,15 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         targets: Training only: targets of the batch for the loss.
         loss_fn: Training only: ``loss_fn(output, targets)``.
         on_result: Inference only: called with each measured result as soon as it is stored (live tables).
+        batch_sizes: Generative decoders: batch sizes to measure generation at (default 1 and 4).
+        max_new_tokens: Generative decoders: tokens generated per prompt (default 32).
+        tokenizer: Generative decoders: the tokenizer (string prompts, perplexity with real weights).
+        prompts: Generative decoders: prompts (strings with a tokenizer, else token-id lists; default: the
+            rows of ``example_inputs`` when they are token ids).
+        draft_model: Generative decoders: a draft model for ``speculative-decoding`` (assisted generation).
+        generation: None: measure generation per token when the model is a generative decoder with
+            ``generate`` (see ``advisor.tuning._generation``); False: time the forward pass as for any model.
+        generation_options: Extra keyword arguments for :func:`advisor.measure_generation` (rounds, windows).
 
     Returns:
         A :class:`TunePlan` (also written to the store).
@@ -354,6 +370,15 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     hw = hardware or detect_hardware()
     catalog = catalog or load_catalog()
     prof = profile_model(model, inputs, name=name, phase=phase)
+    if phase == "inference" and generation is not False:
+        from advisor.tuning._generation import is_generative, tune_generation
+
+        if is_generative(prof, model):
+            opts = {"batch_sizes": batch_sizes, "max_new_tokens": max_new_tokens, "tokenizer": tokenizer,
+                    "prompts": prompts, "draft_model": draft_model, "max_variants": max_variants,
+                    "generation_options": generation_options}  # fmt: skip
+            return tune_generation(model, inputs, prof=prof, hw=hw, c=c, catalog=catalog, store=store,
+                                   budget_s=budget_s, opts=opts, t0=t0)  # fmt: skip
     measurable = measurable_here(phase)
     knowledge = knowledge_for(store, hw)
     rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)

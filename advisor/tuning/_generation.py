@@ -1,0 +1,180 @@
+"""Tune for generative decoders: measure generation per token at a few batch sizes and pick per batch size.
+
+When the profiled model is a generative decoder with ``generate``, :func:`advisor.tune` comes here instead
+of timing one forward pass: the shortlist is the group "apply now" of ``recommend`` restricted to the
+variants :func:`advisor.measure_generation` supports (most promising first, as many as the budget
+allows); one generation run measures them at each batch size (default 1 and 4) in interleaved paired
+rounds; :func:`advisor.measurement.generation_advice` ranks them per batch size, and the plan carries
+the pick per batch size and the crossover lines ("pays off here only from batch 8", "1.6x faster at
+38 % acceptance, energy x0.70").
+
+Quality: a perplexity ratio on the shipped text (real weights with a tokenizer) must stay within
+:data:`MAX_PERPLEXITY_RATIO`; without a tokenizer, real weights need a greedy agreement of at least
+:data:`MIN_GREEDY_AGREEMENT`; a technique that leaves weights and kernels unchanged keeps quality by
+construction; random weights: quality is not judged (speed and energy are what was measured).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from typing import Any
+
+from advisor.recommendation import base_technique, recommend
+from advisor.tuning._knowledge import knowledge_for
+from advisor.tuning._plan import BatchPick, Candidate, TunePlan
+from advisor.tuning._tune import _better, _finish, _known_no_payoff, _more_effort
+
+__all__ = ["DEFAULT_BATCH_SIZES", "DEFAULT_NEW_TOKENS", "generation_measurable", "is_generative", "tune_generation"]
+
+DEFAULT_BATCH_SIZES = (1, 4)
+DEFAULT_NEW_TOKENS = 32
+MAX_PERPLEXITY_RATIO = 1.05
+MIN_GREEDY_AGREEMENT = 0.9
+
+
+def is_generative(prof: Any, model: Any) -> bool:
+    """Whether tune measures generation: a generative decoder (profile traits) with a working ``generate``."""
+    return "generative-decoder" in (prof.architectures or []) and bool(prof.can_generate) and hasattr(model, "generate")
+
+
+def generation_measurable(model: Any, draft_model: Any = None) -> list[str]:
+    """The generation variant ids :func:`advisor.measure_generation` can measure for this model here."""
+    from advisor.measurement import DEFAULT_GENERATION_TECHNIQUES
+
+    ids = list(DEFAULT_GENERATION_TECHNIQUES)
+    if draft_model is None:
+        ids.remove("speculative-decoding")
+    if "openvino-runtime" in ids and importlib.util.find_spec("optimum") is None:
+        ids.remove("openvino-runtime")
+    if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
+        ids.remove("sdpa-attention")  # already applied: eager would only be the counterfactual
+    return ids
+
+
+def _shortlist(rec: Any, measurable: list[str], limit: int) -> list[str]:
+    out: list[str] = []
+    for r in rec.in_group("apply-now"):
+        out += [v for v in measurable if base_technique(v) == r.id and v not in out]
+    return out[:limit]
+
+
+def _quality_ok(q: dict[str, Any], real_weights: bool) -> tuple[bool | None, str | None]:
+    if q.get("perplexity_ratio") is not None:
+        ok = q["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO
+        return ok, None if ok else f"perplexity x{q['perplexity_ratio']:.3f} of the baseline's: quality changed"
+    if "unchanged" in str(q.get("note", "")):
+        return True, None
+    if real_weights and q.get("greedy_agreement") is not None:
+        ok = q["greedy_agreement"] >= MIN_GREEDY_AGREEMENT
+        return ok, None if ok else f"greedy output agrees with the baseline on {q['greedy_agreement']:.0%} of tokens"
+    return None, None
+
+
+def _how(r: Any, catalog: Any) -> list[str]:
+    lines = []
+    for part in r.technique.split("@", 1)[0].split("+"):
+        if part in catalog:
+            lines += [f"{i.call}" + (f": {' '.join(i.note.split())}" if i.note else "")
+                      for i in catalog.get(part).implementations[:2]]  # fmt: skip
+    if r.settings:
+        lines.append(f"as measured: {r.settings}")
+    lines.append(f"measure it again: advisor.measure_generation(model, techniques=[{r.technique!r}], "
+                 f"batch_sizes=[{r.batch_size}])")  # fmt: skip
+    return lines
+
+
+def _candidate(r: Any, c: Any, catalog: Any, run_id: str, real_weights: bool) -> Candidate:
+    cand = Candidate(variant=r.technique, status=r.status, run_id=run_id, how_to_apply=_how(r, catalog),
+                     batch_size=r.batch_size)  # fmt: skip
+    comp = r.comparison.get("end_to_end")
+    if r.status != "ok" or comp is None or comp.latency_ratio is None:
+        cand.reason = r.reason or r.status
+        return cand
+    cand.verdict, cand.latency_ratio, cand.energy_ratio = comp.verdict, comp.latency_ratio, comp.energy_ratio
+    cand.energy_verdict, cand.energy_method = comp.energy_verdict, comp.energy_method
+    cand.acceptance_rate = (r.acceptance or {}).get("acceptance_rate")
+    cand.j_per_output_token = r.figures.j_per_output_token if r.figures else None
+    q = r.quality or {}
+    keys = ("perplexity_ratio", "greedy_agreement", "logit_top1_agreement", "logit_cosine")
+    cand.fidelity = {k: float(q[k]) for k in keys if isinstance(q.get(k), int | float)}
+    cand.quality_ok, why_q = _quality_ok(q, real_weights)
+    better, why_b = _better(comp, c.objective)
+    cand.pays_off = better and cand.quality_ok is not False
+    cand.reason = None if cand.pays_off else (why_b or why_q)
+    if cand.pays_off and cand.quality_ok is None:
+        cand.reason = "quality not judged: random weights (speed and energy effects only)"
+    return cand
+
+
+def _picks(run: Any, adv: Any, cands: list[Candidate], objective: str) -> list[BatchPick]:
+    picks = []
+    for b in run.batch_sizes:
+        mine = {x.variant: x for x in cands if x.batch_size == b}
+        ranking = adv.ranking.get(b, [])
+        if objective == "latency":
+            order = [v.technique for v in sorted(ranking, key=lambda v: -(v.speedup or 0.0))]
+        else:  # the advice's pick first (lowest J/token with significantly less energy), then its ranking
+            order = [adv.best.get(b, "baseline"), *(v.technique for v in ranking)]
+        win = next((mine[t] for t in order if t in mine and mine[t].pays_off), None)
+        picks.append(BatchPick(b, win, objective))
+    return picks
+
+
+def _overall(picks: list[BatchPick]) -> Candidate | None:
+    """The variant picked at the most batch sizes (ties: the one picked at the smallest batch size)."""
+    won = [p.winner for p in picks if p.winner is not None]
+    if not won:
+        return None
+    counts = {w.variant: sum(1 for x in won if x.variant == w.variant) for w in won}
+    return max(won, key=lambda w: (counts[w.variant], -won.index(w)))
+
+
+def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any,
+                    budget_s: float, opts: dict[str, Any], t0: float) -> TunePlan:  # fmt: skip
+    """Tune a generative decoder per output token at a few batch sizes (see the module docstring)."""
+    from advisor.measurement import generation_advice, measure_generation
+
+    draft = opts.get("draft_model")
+    measurable = generation_measurable(model, draft)
+    knowledge = knowledge_for(store, hw)
+    rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
+    limit = opts.get("max_variants") or int(min(6, max(2, budget_s // 10)))
+    variants = _shortlist(rec, measurable, limit)
+    prompts = opts.get("prompts")
+    x = inputs[0] if inputs else None
+    is_ids = getattr(x, "dtype", None) is not None and not x.dtype.is_floating_point and x.dim() == 2
+    if prompts is None and opts.get("tokenizer") is None and is_ids:
+        prompts = x.tolist()  # the example input ids are the prompts
+    run = measure_generation(
+        model, opts.get("tokenizer"), prompts, max_new_tokens=opts.get("max_new_tokens") or DEFAULT_NEW_TOKENS,
+        batch_sizes=opts.get("batch_sizes") or DEFAULT_BATCH_SIZES, techniques=variants, draft_model=draft,
+        budget_s=budget_s, store=store, name=prof.name, **(opts.get("generation_options") or {}),
+    )  # fmt: skip
+    real = run.meta.get("weights") == "real"
+    cands = [_candidate(r, c, catalog, run.run_id, real) for r in run.results if r.technique != "baseline"]
+    adv = generation_advice(run)
+    picks = _picks(run, adv, cands, c.objective)
+    winner = _overall(picks)
+    picked = {id(p.winner) for p in picks if p.winner is not None}
+    notes = [f"generation: measured per output token at batch sizes {run.batch_sizes}, "
+             f"{run.meta.get('max_new_tokens')} new tokens per prompt ({run.meta.get('weights')} weights)"]  # fmt: skip
+    if run.meta.get("weights_note"):
+        notes.append(run.meta["weights_note"])
+    if winner is not None:
+        notes.append("generation variants change the model or the generate() call: apply them with the code "
+                     "above (no artifact is saved)")  # fmt: skip
+    plan = TunePlan(
+        model_name=prof.name, phase="inference", objective=c.objective, winner=winner,
+        runners_up=[x for x in cands if x.pays_off and x is not winner],
+        no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=_known_no_payoff(rec),
+        more_effort=_more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
+        elapsed_s=0.0, budget_s=float(budget_s), run=run, run_ids=[run.run_id], store_path=str(store.path),
+        knowledge_used=len(knowledge), recommendations=rec, notes=notes, per_batch=picks, crossover=list(adv.lines),
+    )  # fmt: skip
+    plan.runners_up.sort(key=lambda x: (id(x) not in picked, x.batch_size or 0))
+    if not variants:
+        plan.notes.append("nothing in the catalog can be measured for generation here for this model and constraints")
+    _finish(plan, store, prof, model, inputs, None, False, None)
+    plan.elapsed_s = round(time.perf_counter() - t0, 1)
+    return plan
