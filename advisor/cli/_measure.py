@@ -71,6 +71,8 @@ def results_text(run: Any) -> str:
             continue
         lines.append(f"{r['technique']:<40} {_fmt(r['latency_ms'], '>12.4g')} {speed:<44} {_energy_cell(r):<20} "
                      f"{q:<22} {pred:<11} {outside}")  # fmt: skip
+        if r.get("fidelity_flag") or r.get("degenerate"):
+            lines.append(f"{'':<40} FLAG: {r.get('fidelity_flag') or 'degenerate outputs: ' + r['degenerate']}")
     notes = [f"  {obj.technique}: {obj.comparison.note}" for obj in run.results
              if getattr(obj, "comparison", None) is not None and obj.comparison.note]  # fmt: skip
     if notes:

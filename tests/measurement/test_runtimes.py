@@ -286,3 +286,13 @@ def test_random_mobilenet_without_settled_batchnorm_is_reported_degenerate():
     with torch.no_grad():
         q = fidelity(m(x), m(x))
     assert q.degenerate and q.cosine_similarity is None
+
+
+def test_flag_reaches_result_rows():
+    from advisor.measurement import TechniqueResult, result_row
+
+    ref = torch.randn(8, 10)
+    flagged = TechniqueResult("x", "ok", None, quality=fidelity(ref, ref + torch.randn(8, 10)))
+    row = result_row(flagged)
+    assert row["fidelity_flag"].startswith("fidelity loss") and row["cosine_similarity"] < 0.99
+    assert result_row(TechniqueResult("y", "ok", None, quality=fidelity(ref, ref)))["fidelity_flag"] is None
