@@ -35,6 +35,7 @@ def cnn_plan(tmp_path_factory) -> tuple[TunePlan, Path]:
     return plan, store
 
 
+@pytest.mark.slow  # the shared tune run takes ~15 s on a busy 2-core machine
 def test_tune_measures_the_top_measurable_candidates_and_plans(cnn_plan) -> None:
     plan, _store = cnn_plan
     rec = plan.recommendations
@@ -136,6 +137,7 @@ def test_tiny_mlp_tune_never_invents_a_winner(tmp_path: Path) -> None:
         assert plan.headline().startswith(("nothing pays off here", "not proven within the budget"))
 
 
+@pytest.mark.slow
 def test_training_phase_measures_per_step_and_projects_the_run(tmp_path: Path) -> None:
     torch.manual_seed(0)
     m = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10))
