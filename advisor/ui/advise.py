@@ -285,8 +285,11 @@ class AdvisorUI:
         self.carbon_settings()
         self.status.value = _html.message("ranking ...")
         from advisor.measurement.appliers import available_ids
+        from advisor.measurement.store import ResultStore
+        from advisor.tuning import knowledge_for
 
-        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog, measurable=available_ids())
+        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog, measurable=available_ids(),
+                        knowledge=knowledge_for(ResultStore(self.store), self.hardware))  # this machine's runs
         self.recommendations = rec
         rows = [
             {
