@@ -288,8 +288,9 @@ class AdvisorUI:
         from advisor.measurement.store import ResultStore
         from advisor.tuning import knowledge_for
 
+        knowledge = knowledge_for(ResultStore(self.store), self.hardware)  # this machine's earlier runs
         rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog, measurable=available_ids(),
-                        knowledge=knowledge_for(ResultStore(self.store), self.hardware))  # this machine's runs
+                        knowledge=knowledge)  # fmt: skip
         self.recommendations = rec
         rows = [
             {
