@@ -41,11 +41,6 @@ WIDE_REL = 0.10  # an interval containing 1 and wider than +-10 % says nothing: 
 MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median covers 95 %
 
 
-def _binom_cdf_half(k: int, n: int) -> float:
-    """P(X <= k) for X ~ Binomial(n, 1/2)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-
-
 def median_interval(xs: Sequence[float], confidence: float = CONFIDENCE) -> Interval | None:
     """The median of ``xs`` with its distribution-free interval (see the module docstring).
 
@@ -57,13 +52,16 @@ def median_interval(xs: Sequence[float], confidence: float = CONFIDENCE) -> Inte
     if n == 0:
         return None
     med = statistics.median(s)
-    # largest k (1-based rank) with coverage 1 - 2 P(X <= k-1) >= confidence
+    # largest k (1-based rank) with coverage 1 - 2 P(X <= k-1) >= confidence; the CDF is accumulated as k grows
     k, coverage = 0, 0.0
+    tail, term = 0, 1  # sum of C(n, i) for i < cand, and C(n, cand - 1)
     for cand in range(1, n // 2 + 1):
-        cov = 1 - 2 * _binom_cdf_half(cand - 1, n)
+        tail += term
+        cov = 1 - 2 * tail / 2**n
         if cov < confidence:
             break
         k, coverage = cand, cov
+        term = term * (n - cand + 1) // cand
     if k == 0:
         return Interval(med, s[0], s[-1], n, round(1 - 2 * 0.5**n, 4) if n > 1 else 0.0)
     return Interval(med, s[k - 1], s[n - k], n, round(min(coverage, 1.0), 4) if coverage else confidence)

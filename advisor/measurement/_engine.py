@@ -7,7 +7,8 @@ Every variant (the baseline included) is a callable with a set-up and a tear-dow
    ``block_s``), then times **rounds**: each round runs every variant of the group for one block,
    in an order shuffled per round by a seeded RNG, so drift and bursts of load hit every variant
    alike. Energy is read per block from the meters; CPU time of other processes and VM steal time
-   are sampled per round. The machine-wide measurement lock is held around every round;
+   are sampled per round. The machine-wide measurement lock is held around every stretch of whole
+   rounds (at most ``lock_hold_s``, then released so others can queue);
 3. stops when every latency ratio's interval is tight enough (``target_rel``), the budget is
    spent, or ``max_rounds`` is reached; Ctrl-C stops it too and keeps every finished round.
 
@@ -93,6 +94,8 @@ class EngineSettings:
         max_calls_per_block: Cap on calls in a block (very fast calls).
         lock_timeout_s: Give up waiting for the machine lock after this long (None: wait). Units: s.
         max_variants_in_memory: Variants set up at once besides the baseline (None: from free memory).
+        lock_hold_s: The machine lock is held for stretches of whole rounds of at most about this long,
+            then released so other measurements can queue. Units: s.
     """
 
     block_s: float = 0.05
@@ -105,6 +108,7 @@ class EngineSettings:
     max_calls_per_block: int = 100_000
     lock_timeout_s: float | None = None
     max_variants_in_memory: int | None = None
+    lock_hold_s: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -297,19 +301,67 @@ class _Ctx:
 
 
 def _one_round(ctx: _Ctx, group: int, live: list[Variant], calls: dict[str, int]) -> Round:
-    from advisor.measurement._lock import machine_lock
-
+    """One round, in a shuffled order (the caller holds the machine lock)."""
     order = list(live)
     ctx.rng.shuffle(order)
+    a = ctx.sampler.sample()
+    blocks = {v.name: _block(v, calls[v.name], ctx.meters, ctx.sync) for v in order}
+    b = ctx.sampler.sample()
+    return Round(len(ctx.outcome.rounds), group, [v.name for v in order], blocks, ctx.sampler.delta(a, b))
+
+
+@dataclass
+class _Group:
+    """The state of one group's rounds."""
+
+    index: int
+    live: list[Variant]
+    calls: dict[str, int]
+    deadline_share: float
+    mine: list[Round] = field(default_factory=list)
+
+
+def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
+    """Record a round; return why the group's rounds stop, or None to go on."""
+    s = ctx.settings
+    g.mine.append(r)
+    ctx.outcome.rounds.append(r)
+    n = len(g.mine)
+    names = [v.name for v in g.live[1:]]
+    if ctx.on_round:
+        ctx.on_round(r)
+    elapsed = time.perf_counter() - ctx.t_start
+    if ctx.bar is not None:
+        ctx.bar.n = min(round(elapsed, 1), ctx.bar.total or elapsed)
+        ctx.bar.set_postfix(rounds=len(ctx.outcome.rounds), group=g.index, refresh=False)
+        ctx.bar.refresh()
+    if n >= s.max_rounds:
+        return "max_rounds"
+    if not names and n >= s.min_rounds:
+        return "interval"  # nothing to compare with: the baseline's own figures are enough
+    if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel,
+                                                                    s.confidence):  # fmt: skip
+        return "interval"
+    deadline = ctx.budget_s * g.deadline_share
+    if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
+        return "budget"
+    return None
+
+
+def _stretch(ctx: _Ctx, g: _Group) -> str | None:
+    """Rounds under one hold of the machine lock (at most ``lock_hold_s``, so others can queue in between)."""
+    from advisor.measurement._lock import machine_lock
+
     elapsed = time.perf_counter() - ctx.t_start  # for the waiters' message: since when, about how long left
     with machine_lock(label=ctx.label, timeout_s=ctx.settings.lock_timeout_s, path=ctx.lock_path,
                       expected_s=max(0.0, ctx.budget_s - elapsed), since=time.time() - elapsed) as grant:  # fmt: skip
         ctx.outcome.lock_waited_s += grant.waited_s
         ctx.t_start += grant.waited_s  # waiting for another measurement does not eat the budget
-        a = ctx.sampler.sample()
-        blocks = {v.name: _block(v, calls[v.name], ctx.meters, ctx.sync) for v in order}
-        b = ctx.sampler.sample()
-    return Round(len(ctx.outcome.rounds), group, [v.name for v in order], blocks, ctx.sampler.delta(a, b))
+        held = time.perf_counter()
+        while True:
+            why = _after_round(ctx, g, _one_round(ctx, g.index, g.live, g.calls))
+            if why is not None or time.perf_counter() - held >= ctx.settings.lock_hold_s:
+                return why
 
 
 def _time_group(ctx: _Ctx, group: int, live: list[Variant], deadline_share: float) -> str:
@@ -317,31 +369,10 @@ def _time_group(ctx: _Ctx, group: int, live: list[Variant], deadline_share: floa
     s = ctx.settings
     calls = {v.name: _calls_per_block(v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block)
              for v in live}  # fmt: skip
-    names = [v.name for v in live[1:]]
-    base = live[0].name
-    mine: list[Round] = []
-    n = 0
-    while True:
-        r = _one_round(ctx, group, live, calls)
-        mine.append(r)
-        ctx.outcome.rounds.append(r)
-        n += 1
-        if ctx.on_round:
-            ctx.on_round(r)
-        elapsed = time.perf_counter() - ctx.t_start
-        if ctx.bar is not None:
-            ctx.bar.n = min(round(elapsed, 1), ctx.bar.total or elapsed)
-            ctx.bar.set_postfix(rounds=len(ctx.outcome.rounds), group=group, refresh=False)
-            ctx.bar.refresh()
-        if n >= s.max_rounds:
-            return "max_rounds"
-        if not names and n >= s.min_rounds:
-            return "interval"  # nothing to compare with: the baseline's own figures are enough
-        if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(mine, base, names, s.target_rel, s.confidence):
-            return "interval"
-        deadline = ctx.budget_s * deadline_share
-        if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
-            return "budget"
+    g = _Group(group, live, calls, deadline_share)
+    while (why := _stretch(ctx, g)) is None:
+        pass
+    return why
 
 
 def _set_up(ctx: _Ctx, spec: VariantSpec) -> Variant | None:
