@@ -49,6 +49,7 @@ def voila_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     port = _free_port()
     env = {**os.environ, "GREEN_ADVISOR_SMALL": "1", "GREEN_ADVISOR_OUT": str(tmp / "report"),
            "GREEN_ADVISOR_STORE": str(tmp / "store.sqlite"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+           "GREEN_ADVISOR_EXPORT_DIR": str(tmp / "report"),  # app mode (Voila): a session folder inside it
            "MPLBACKEND": "Agg"}  # fmt: skip
     log = (tmp / "voila.log").open("w")
     proc = subprocess.Popen(
@@ -115,5 +116,6 @@ def test_recommend_and_export_in_a_real_browser(voila_app: tuple[str, Path]) -> 
             assert not errors, errors
         finally:
             browser.close()
-    html = (report_dir / "report.html").read_text(encoding="utf-8")
+    (html_file,) = report_dir.glob("session-*/report.html")  # app mode: this session's private folder
+    html = html_file.read_text(encoding="utf-8")
     assert "digits-cnn" in html and "latency" in html
