@@ -42,8 +42,10 @@ DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gra
 def _constraints(constraints: Constraints | dict[str, Any] | None, phase: str) -> Constraints:
     if isinstance(constraints, Constraints):
         return constraints
-    base = {"phase": phase, "objective": "energy", "max_accuracy_drop_pp": 1.0, "retraining": "none",
-            "data": "calibration", "effort": "high"}  # fmt: skip
+    training = phase == "training"  # you are training anyway: retraining and labelled data are given
+    base = {"phase": phase, "objective": "energy", "max_accuracy_drop_pp": 1.0,
+            "retraining": "full" if training else "none", "data": "labelled" if training else "calibration",
+            "effort": "high"}  # fmt: skip
     return Constraints.make(**{**base, **(constraints or {})})
 
 
