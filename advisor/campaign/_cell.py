@@ -45,16 +45,17 @@ def _techniques_for(task: dict[str, Any]) -> tuple[Any, int]:
 
 
 def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_path: str) -> dict[str, Any]:
-    import advisor
+    from advisor.measurement.run import measure
+    from advisor.tuning import tune
 
     common = {"budget_s": task["budget_s"], "region": task["region"], "pue": task["pue"]}
     if task["techniques"] == "tune":
-        plan = advisor.tune(
+        plan = tune(
             model, inputs, eval_fn=eval_fn, store=store_path, progress=False, save=False, name=task["model"], **common
         )
         return {"kind": "tune", "tune": plan.to_dict(), "run": plan.run.to_dict()}
     techniques, top = _techniques_for(task)
-    run = advisor.measure(
+    run = measure(
         model,
         inputs,
         techniques,
