@@ -249,3 +249,26 @@ def test_outside_app_mode_paths_are_the_users(tmp_path: Path, monkeypatch: pytes
         confine_paths(argparse.Namespace(out=str(tmp_path / "x")))
     monkeypatch.setenv("GREEN_ADVISOR_APP_MODE", "0")  # ... unless the operator turns it off
     confine_paths(argparse.Namespace(out=str(tmp_path / "x")))
+
+
+def test_tune_and_generate_tabs_obey_the_caps(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from advisor.measurement import ResultStore
+    from advisor.ui._advise_generate import GeneratePanel
+    from advisor.ui.advise import advise
+
+    monkeypatch.setenv("GREEN_ADVISOR_MAX_BUDGET_S", "5")
+    model, x = _tiny()
+    ui = advise(model, x, name="tiny")
+    panel = ui.tune_panel
+    panel.budget_s.value = 3600
+    panel.tune()
+    assert "at most 5 s per run" in panel.status.value
+    gen = GeneratePanel(model=None, tokenizer=None)
+    gen.techniques.value = tuple(gen.techniques.options)[:5]
+    gen.measure()
+    assert "at most 4 techniques per run" in gen.status.value
+    gen.techniques.value = tuple(gen.techniques.options)[:1]
+    gen.budget_s.value = 3600
+    gen.measure()
+    assert "at most 5 s per run" in gen.status.value
+    assert ResultStore().runs() == []  # nothing was measured

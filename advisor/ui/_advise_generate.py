@@ -61,6 +61,9 @@ class GeneratePanel:
             return
         self.status.value = "measuring..."
         try:
+            from advisor.ui._app_mode import app_mode
+
+            app_mode().check_request(len(self.techniques.value), float(self.budget_s.value))  # app mode: the caps
             self.run = measure_generation(
                 self.model, self.tokenizer, max_new_tokens=int(self.max_new_tokens.value), batch_sizes=sizes,
                 techniques=list(self.techniques.value), draft_model=self.draft_model,

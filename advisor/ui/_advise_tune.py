@@ -95,6 +95,7 @@ class TunePanel:
             f"tuning: recommend, then measure here for up to {self.budget_s.value:g} s ..."
         )
         try:
+            f.app.check_request(1, float(self.budget_s.value))  # app mode: the operator's budget cap
             region, pue = f.carbon_settings()
             c = f.constraints()
             phase = "training" if c.phase == "training" else "inference"
