@@ -296,3 +296,11 @@ def test_flag_reaches_result_rows():
     row = result_row(flagged)
     assert row["fidelity_flag"].startswith("fidelity loss") and row["cosine_similarity"] < 0.99
     assert result_row(TechniqueResult("y", "ok", None, quality=fidelity(ref, ref)))["fidelity_flag"] is None
+
+
+def test_pruning_keeps_hf_attention_whole(bert):
+    pytest.importorskip("torch_pruning")
+    model, inputs = bert
+    a = apply_technique("structured-filter-pruning", model, inputs)
+    assert a.settings["layers_changed"] and all("attention" not in k for k in a.settings["layers_changed"])
+    assert _quality(model, inputs, a).degenerate is None  # the pruned encoder still runs

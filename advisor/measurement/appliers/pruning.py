@@ -80,7 +80,10 @@ def filter_pruning(model: Any, inputs: tuple[Any, ...], *, ratio: float = DEFAUL
     if not any(isinstance(m, prunable) for m in model.modules()):
         raise NotApplicable("the model has no Conv1d/Conv2d/Conv3d/Linear layers to prune")
     m = copy.deepcopy(model).eval()
-    attention = [a for a in m.modules() if isinstance(a, nn.MultiheadAttention)]
+    # attention blocks stay whole: nn.MultiheadAttention and Hugging Face ``...Attention`` modules (their
+    # reshapes into heads break when a projection loses channels)
+    attention = [a for a in m.modules() if isinstance(a, nn.MultiheadAttention)
+                 or type(a).__name__.endswith(("Attention", "SelfAttention"))]  # fmt: skip
     try:
         graph = tp.DependencyGraph().build_dependency(m, example_inputs=inputs)
         keep = output_layers(graph, prunable)
@@ -104,7 +107,10 @@ def filter_pruning(model: Any, inputs: tuple[Any, ...], *, ratio: float = DEFAUL
         raise NotApplicable(
             "no layer could shrink: every Conv/Linear layer feeds the output or an attention block directly"
         )
-    prof1 = profile_model(m, inputs)
+    try:
+        prof1 = profile_model(m, inputs)
+    except Exception as exc:  # the pruned model must still run: a broken one is a verdict, not a crash
+        raise NotApplicable(f"the pruned model no longer runs ({type(exc).__name__}: {str(exc)[:300]})") from exc
     f0, f1 = prof0.forward_flops, prof1.forward_flops
     flops_red = 1 - f1 / f0 if f0 and f1 is not None else None
     settings = {
@@ -118,7 +124,7 @@ def filter_pruning(model: Any, inputs: tuple[Any, ...], *, ratio: float = DEFAUL
         "flops_reduction": round(flops_red, 4) if flops_red is not None else None,
         "layers_changed": changed,
         "kept_whole": sorted(n for n, x in m.named_modules() if x in keep)
-        + [f"{len(attention)} MultiheadAttention block(s)"] * bool(attention),
+        + [f"{len(attention)} attention block(s)"] * bool(attention),
         "fine_tuning": "none: accuracy drops until the pruned model is fine-tuned",
     }
     return Applied(m, inputs, no_grad_eval, settings)
