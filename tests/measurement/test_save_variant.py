@@ -31,10 +31,10 @@ def _run_snippet(art, out: Path, *extra: str) -> torch.Tensor:
     return torch.load(out)
 
 
-def _check(variant: str, model, inputs, tmp_path: Path, fmt: str, *extra: str, applied=None) -> None:
-    a = applied or apply_technique(variant, model, inputs)
+def _check(variant: str, model, inputs, tmp_path: Path, fmt: str, *extra: str, applied=None, calib=None) -> None:
+    a = applied or apply_technique(variant, model, inputs, calibration_data=calib)
     expected = first_tensor(a()).float()
-    art = save_applied(variant, a, model, inputs, tmp_path / "artifact")
+    art = save_applied(variant, a, model, inputs, tmp_path / "artifact", calibration_data=calib)
     assert art.format == fmt
     assert all((art.directory / f).exists() for f in art.files)
     recipe = json.loads((art.directory / "recipe.json").read_text())
@@ -78,6 +78,17 @@ def test_bf16_weights_saves_exported_program(bert, tmp_path):
 @pytest.mark.slow
 def test_torch_ao_dynamic_int8_saves_recipe_and_reapplies(bert, tmp_path):
     _check("post-training-dynamic-quantization", *bert, tmp_path, "recipe")
+
+
+def test_recipe_keeps_the_calibration_data(tmp_path):
+    pytest.importorskip("torch_pruning")
+    from tests.measurement._hf_models import SmallCNN, settle_batchnorm
+
+    model = settle_batchnorm(SmallCNN(), (8, 3, 32, 32))
+    calib = [image_batch(4, seed=s)[0] for s in range(2, 5)]
+    variant = "structured-filter-pruning+post-training-static-quantization"
+    _check(variant, model, image_batch(4), tmp_path, "recipe", calib=calib)  # same calibration: same int8 model
+    assert (tmp_path / "artifact" / "calibration_data.pt").exists()
 
 
 def test_save_variant_applies_then_saves(resnet, tmp_path):

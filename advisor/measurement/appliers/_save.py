@@ -115,7 +115,9 @@ from advisor.measurement.appliers import apply_technique
 recipe = json.loads((HERE / "recipe.json").read_text())
 {load}
 model.eval()
-applied = apply_technique(recipe["variant"], model, tuple(inputs))
+calibration = HERE / "calibration_data.pt"  # the batches the measured variant was calibrated on, if any
+calibration_data = torch.load(calibration) if calibration.exists() else None
+applied = apply_technique(recipe["variant"], model, tuple(inputs), calibration_data=calibration_data)
 out = applied()
 out = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None) or out[0]
 out = out.dequantize() if out.is_quantized else out
@@ -140,6 +142,13 @@ def _find(settings: Any, key: str) -> Any:
             if found is not None:
                 return found
     return None
+
+
+def _cpu(batch: Any) -> Any:
+    """A calibration batch (a tensor or a tuple/list of them) on the CPU."""
+    if isinstance(batch, (tuple, list)):
+        return tuple(_cpu(x) for x in batch)
+    return batch.detach().cpu() if hasattr(batch, "detach") else batch
 
 
 def _jsonable(value: Any) -> Any:
@@ -201,7 +210,13 @@ def _save_recipe(variant: str, model: Any, out: Path, recipe: dict[str, Any]) ->
 
 
 def save_applied(
-    variant: str, applied: Any, model: Any, example_inputs: tuple[Any, ...], out_dir: Path | str
+    variant: str,
+    applied: Any,
+    model: Any,
+    example_inputs: tuple[Any, ...],
+    out_dir: Path | str,
+    *,
+    calibration_data: Any = None,
 ) -> SavedArtifact:
     """Save an already applied variant (see :func:`save_variant`).
 
@@ -211,6 +226,8 @@ def save_applied(
         model: The original model (for the recipe format).
         example_inputs: The inputs the snippet runs.
         out_dir: Folder to write (created; existing files of the same names are replaced).
+        calibration_data: The batches the variant was calibrated on; saved beside a recipe so that re-applying
+            it calibrates the same way.
     """
     import torch
 
@@ -241,6 +258,9 @@ def save_applied(
             code, notes = exported
         else:
             code, files = _save_recipe(variant, model, out, recipe)
+            if calibration_data is not None:
+                torch.save([_cpu(b) for b in calibration_data], out / "calibration_data.pt")
+                files.append("calibration_data.pt")
             fmt, notes = "recipe", ["original model + recipe: the snippet re-applies the variant with green-dl-advisor"]
     recipe |= {"format": fmt, "files": files, "notes": notes}
     (out / "recipe.json").write_text(json.dumps(recipe, indent=2, default=str))
@@ -269,6 +289,6 @@ def save_variant(
 
     applied = apply_technique(variant_id, model, tuple(example_inputs), calibration_data=calibration_data)
     try:
-        return save_applied(variant_id, applied, model, example_inputs, out_dir)
+        return save_applied(variant_id, applied, model, example_inputs, out_dir, calibration_data=calibration_data)
     finally:
         applied.restore()
