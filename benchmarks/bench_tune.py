@@ -114,6 +114,7 @@ def bench_model(name: str, quick: bool, tune_budget_s: float, oracle_budget_s: f
         tune_s = time.perf_counter() - t0
     pick = plan.winner.variant if plan.winner else None
     pick_oracle = _speedup(judged.get(pick)) if pick else 1.0
+    pick_conclusive = pick is None or pick in keep  # an inconclusive oracle figure makes the ratio unreliable
     pick_speedup = pick_oracle if pick_oracle is not None else _speedup(plan.winner)
     ratio = (pick_speedup or 1.0) / best
     return {
@@ -127,7 +128,8 @@ def bench_model(name: str, quick: bool, tune_budget_s: float, oracle_budget_s: f
                  "pick_speedup_in_tune": _speedup(plan.winner), "measured": plan.measured,
                  "time_s": round(tune_s, 1), "budget_s": tune_budget_s, "runs": plan.run_ids},
         "ratio_pick_to_best": round(ratio, 3),
-        "meets_target": ratio >= TARGET,
+        "pick_conclusive_in_oracle": pick_conclusive,
+        "meets_target": ratio >= TARGET and pick_conclusive,
     }  # fmt: skip
 
 
