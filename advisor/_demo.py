@@ -44,9 +44,7 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
     paths = _write(out_dir, plan, result, acc, train_s, hw)
     print("\n" + plan.headline() + "\n")
     print("\n".join(plan.lines()[2:]))
-    run = plan.run
-    if run is not None and run.meta.get("load", {}).get("note"):
-        print("WARNING: " + run.meta["load"]["note"])
+    run = plan.run  # a busy machine is already among the plan's notes
     if run is None or run.carbon is None or run.carbon.region is None:
         print("CO2e: not computed; give a region, e.g. `green-advisor demo --region FRA` (see `green-advisor regions`)")
     if paths:
