@@ -137,6 +137,8 @@ def test_ort_exports_hf_models_and_keeps_output_type(which, request):
     q = fidelity(ref, out)
     assert q.cosine_similarity > 0.9999 and q.degenerate is None and q.fidelity_flag is None
     assert "inputs passed by name" in a.settings["wrapper"]
+    # no spinning workers running into the next measured block
+    assert a.model.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 @_needs("onnxruntime")
