@@ -119,6 +119,7 @@ def test_unpicklable_model_that_cannot_be_exported_says_why(tmp_path):
         ("onnx-runtime-inference+static-int8", "onnx"),
         ("bfloat16", "torch-exported-program"),
         ("structured-filter-pruning+onnx-runtime-inference", "onnx"),
+        ("post-training-dynamic-quantization", "recipe"),  # an HF classifier: the snippet takes .logits
     ],
 )
 def test_more_variants_reload(resnet, tmp_path, variant, fmt):

@@ -119,7 +119,8 @@ calibration = HERE / "calibration_data.pt"  # the batches the measured variant w
 calibration_data = torch.load(calibration) if calibration.exists() else None
 applied = apply_technique(recipe["variant"], model, tuple(inputs), calibration_data=calibration_data)
 out = applied()
-out = out if isinstance(out, torch.Tensor) else getattr(out, "logits", None) or out[0]
+if not isinstance(out, torch.Tensor):  # a ModelOutput or tuple: its logits, else its first tensor
+    out = out.logits if getattr(out, "logits", None) is not None else out[0]
 out = out.dequantize() if out.is_quantized else out
 """
 
