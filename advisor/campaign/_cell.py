@@ -16,6 +16,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from advisor._errors import MeasurementError
+
 __all__ = ["hardware_fingerprint", "run_cell"]
 
 
@@ -53,6 +55,8 @@ def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_
         plan = tune(
             model, inputs, eval_fn=eval_fn, store=store_path, progress=False, save=False, name=task["model"], **common
         )
+        if plan.run is None:  # nothing measurable here: the plan says why; the cell records it as an error
+            raise MeasurementError("tune measured nothing on this node: " + "; ".join(plan.notes or ["no candidates"]))
         return {"kind": "tune", "tune": plan.to_dict(), "run": plan.run.to_dict()}
     techniques, top = _techniques_for(task)
     run = measure(
