@@ -89,7 +89,7 @@ def _write(out_dir: Path, plan: Any, result: Any, acc: float, train_s: float, hw
         table = plan.run.table()
         lines += ["## Measured on this machine", "",
                   table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False), "",
-                  f"Energy method: {', '.join(plan.run.meters)}.", ""]  # fmt: skip
+                  f"Energy method: {', '.join(plan.run.meter_descriptions)}.", ""]  # fmt: skip
     (out_dir / "advice.md").write_text("\n".join(lines), encoding="utf-8")
     return paths
 

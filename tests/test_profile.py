@@ -113,7 +113,7 @@ def test_constraints_reject_bad_values() -> None:
 
 def test_detect_hardware_never_raises_and_roundtrips(tmp_path: Path) -> None:
     hw = detect_hardware()
-    assert hw.logical_cores >= 1 and hw.memory_gb > 0
+    assert hw.logical_cores >= 1 and hw.memory_gib > 0
     assert isinstance(hw.rapl.readable, bool) and hw.rapl.detail
     path = tmp_path / "hw.yaml"
     path.write_text(hw.to_yaml())
@@ -139,10 +139,10 @@ def test_rapl_check_explains_missing_and_unreadable(tmp_path: Path) -> None:
 
 def test_gpu_capabilities_from_compute_capability() -> None:
     hw = HardwareProfile(
-        gpus=[{"name": "NVIDIA A100", "memory_gb": 40, "compute_capability": (8, 0)}],
+        gpus=[{"name": "NVIDIA A100", "memory_gib": 40, "compute_capability": (8, 0)}],
         nvml={"readable": True, "detail": "fake"},
     )
     assert hw.has("tensor-cores") and hw.has("bf16") and hw.has("tf32") and not hw.has("fp8")
     assert hw.has("nvml-power-limit")
-    v100 = HardwareProfile(gpus=[{"name": "V100", "memory_gb": 16, "compute_capability": (7, 0)}])
+    v100 = HardwareProfile(gpus=[{"name": "V100", "memory_gib": 16, "compute_capability": (7, 0)}])
     assert v100.has("tensor-cores") and not v100.has("bf16")

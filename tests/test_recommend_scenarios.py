@@ -15,13 +15,13 @@ from advisor.recommendation import recommend
 CAT = load_catalog()
 
 AVX2_LAPTOP = HardwareProfile(cpu_model="Ryzen 7 3700X", arch="x86_64", physical_cores=8, logical_cores=16,
-                              cpu_features=["avx2", "fma"], memory_gb=32)  # fmt: skip
+                              cpu_features=["avx2", "fma"], memory_gib=32)  # fmt: skip
 VNNI_XEON = HardwareProfile(cpu_model="Xeon 8280", arch="x86_64", physical_cores=28, logical_cores=56,
-                            cpu_features=["avx2", "avx512", "avx512-vnni", "fma"], memory_gb=192)  # fmt: skip
+                            cpu_features=["avx2", "avx512", "avx512-vnni", "fma"], memory_gib=192)  # fmt: skip
 BF16_XEON = VNNI_XEON.model_copy(update={"cpu_features": [*VNNI_XEON.cpu_features, "avx512-bf16", "amx", "amx-bf16"]})
 A100_SERVER = HardwareProfile(
     cpu_model="EPYC 7742", arch="x86_64", physical_cores=64, logical_cores=128, cpu_features=["avx2", "fma"],
-    memory_gb=512, gpus=[{"name": "NVIDIA A100-SXM4-40GB", "memory_gb": 40, "compute_capability": (8, 0)}],
+    memory_gib=512, gpus=[{"name": "NVIDIA A100-SXM4-40GB", "memory_gib": 40, "compute_capability": (8, 0)}],
     nvml={"readable": True, "detail": "fake"},
 )  # fmt: skip
 

@@ -31,7 +31,7 @@ def hardware_fingerprint(hw: Any) -> dict[str, Any]:
         "arch": hw.arch,
         "logical_cores": hw.logical_cores,
         "cpu_features": sorted(hw.cpu_features),
-        "memory_gib": round(hw.memory_gb),
+        "memory_gib": round(hw.memory_gib),
         "gpus": sorted(g.name for g in hw.gpus),
         "energy_counters": [n for n, s in (("rapl", hw.rapl), ("nvml", hw.nvml)) if s.readable],
     }

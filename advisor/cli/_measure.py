@@ -149,7 +149,7 @@ def _run_footer(run: Any, json_path: str | None) -> int:
         out("\n".join(run.carbon.lines()))
     methods = {r.timing.energy_method for r in run.all_results() if r.timing}
     if any(m and m.startswith("estimated") for m in methods):
-        out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meters))
+        out("energy: ESTIMATED (no RAPL/NVML counter readable here): " + "; ".join(run.meter_descriptions))
     load = run.meta.get("load") or {}
     if load.get("note"):
         out("WARNING: " + load["note"])
@@ -183,7 +183,7 @@ def _measure_training(args: argparse.Namespace) -> int:
     lines = [f"{'variant':<28} {'peak MiB':>9} {'mem ratio':>9} {'projected h':>12} {'kWh':>10} {'gCO2e':>10}"]
     for r in run.all_results():
         p = r.projection
-        lines.append(f"{r.technique:<28} {_fmt(r.peak_memory_mb, '>9.4g')} {_fmt(r.peak_memory_ratio, '>9.3f')} "
+        lines.append(f"{r.technique:<28} {_fmt(r.peak_memory_mib, '>9.4g')} {_fmt(r.peak_memory_ratio, '>9.3f')} "
                      f"{_fmt(p.time_s / 3600 if p else None, '>12.4g')} {_fmt(p.energy_kwh if p else None, '>10.3g')} "
                      f"{_fmt(p.co2e_g if p else None, '>10.4g')}")  # fmt: skip
     out("\n".join(lines))
@@ -252,7 +252,8 @@ def _sweep(args: argparse.Namespace) -> int:
         lines.append(
             f"{r.batch_size:>6} {r.status:<14} {f(r.latency_ms_median, '.3f'):>11} {f(r.latency_ms_iqr, '.3f'):>8} "
             f"{f(r.latency_ms_per_item, '.4f'):>9} {f(r.throughput_per_s, '.1f'):>10} "
-            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mb, '.0f'):>9} {f(r.activation_mb, '.2f'):>8}  {vs}"
+            f"{f(r.energy_j_per_item, '.3g'):>10} {f(r.peak_memory_mib, '.0f'):>9} "
+            f"{f(r.activation_mib, '.2f'):>8}  {vs}"
         )
         if r.reason:
             lines.append(f"       {r.reason}")

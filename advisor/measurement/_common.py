@@ -10,10 +10,10 @@ from typing import Any
 
 from advisor._errors import ConstraintError
 
-__all__ = ["check_args", "fingerprint", "meter_notes", "peak_rss_mb", "process_state", "start_load", "versions"]
+__all__ = ["check_args", "fingerprint", "meter_notes", "peak_rss_mib", "process_state", "start_load", "versions"]
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mib() -> float:
     """Peak resident memory of this process so far. Units: MiB."""
     try:
         import resource

@@ -213,7 +213,7 @@ def summarize_timing(
     energy_method: str | None = None,
     notes: tuple[str, ...] = (),
     flops_per_call: float | None = None,
-    peak_rss_mb: float = 0.0,
+    peak_rss_mib: float = 0.0,
     stopped_by: str = "interval",
 ) -> Timing | None:
     """One variant's :class:`Timing` from its blocks (per call; medians and IQRs over rounds)."""
@@ -244,7 +244,7 @@ def summarize_timing(
         latency_ms_ci95=ci * 1000,
         throughput_per_s=items / med if med > 0 else math.inf,
         cpu_time_ms_per_call=sum(cpu) / calls * 1000 if cpu else math.nan,
-        peak_rss_mb=peak_rss_mb,
+        peak_rss_mib=peak_rss_mib,
         energy_j_per_call=e_med,
         energy_method=energy_method if energy else None,
         energy_j_per_call_iqr=e_iqr,

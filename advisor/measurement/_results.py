@@ -38,9 +38,15 @@ VERDICTS = ("faster", "slower", "no significant difference", "inconclusive")
 ENERGY_VERDICTS = ("less energy", "more energy", "no significant difference", "inconclusive")
 
 
+# Field names before 0.2 said MB/GB for MiB/GiB values; files written then still load.
+RENAMED_FIELDS = {"peak_rss_mb": "peak_rss_mib", "peak_memory_mb": "peak_memory_mib",
+                  "peak_call_memory_mb": "peak_call_memory_mib", "activation_mb": "activation_mib"}  # fmt: skip
+
+
 def _pick(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     """The keys of ``d`` that are fields of the dataclass ``cls`` (older or newer files may hold others)."""
     names = {f.name for f in fields(cls)}
+    d = {RENAMED_FIELDS.get(k, k): v for k, v in d.items()}
     return {k: v for k, v in d.items() if k in names}
 
 
@@ -223,7 +229,7 @@ class Timing:
         latency_ms_ci95: Half-width of the 95 % CI of that median (NaN with fewer than 6 rounds). Units: ms.
         throughput_per_s: Items per second at the median.
         cpu_time_ms_per_call: Process CPU time per call (all threads). Units: ms.
-        peak_rss_mb: Peak resident memory of the process after the run. Units: MiB.
+        peak_rss_mib: Peak resident memory of the process after the run. Units: MiB.
         energy_j_per_call: Median over rounds of the energy per call (None if no meter). Units: J.
         energy_method: How the energy was obtained (``measured-rapl``, ``estimated-tdp``, ...).
         energy_j_per_call_iqr: Inter-quartile range over rounds of the energy per call. Units: J.
@@ -241,7 +247,7 @@ class Timing:
     latency_ms_ci95: float
     throughput_per_s: float
     cpu_time_ms_per_call: float
-    peak_rss_mb: float
+    peak_rss_mib: float
     energy_j_per_call: float | None
     energy_method: str | None
     energy_j_per_call_iqr: float | None = None
@@ -420,7 +426,7 @@ class TrainingResult:
         reason: Why it is not ``ok`` (for an ``ok`` result: a warning, e.g. a non-finite loss).
         timing: Per-step latency, energy (with method) and spread; one call = one (effective) step.
         comparison: Step-time and step-energy ratios against the baseline with intervals, and the verdict.
-        peak_memory_mb: Peak memory one step allocates above what was alive before it. Units: MiB.
+        peak_memory_mib: Peak memory one step allocates above what was alive before it. Units: MiB.
         memory_method: ``tensor-accounting`` (CPU) or ``cuda-max-allocated``.
         quality: The loss trajectory and its change against the baseline.
         peak_memory_ratio: This peak memory / the baseline's (< 1 saves memory).
@@ -435,7 +441,7 @@ class TrainingResult:
     reason: str | None = None
     timing: Timing | None = None
     comparison: Comparison | None = None
-    peak_memory_mb: float | None = None
+    peak_memory_mib: float | None = None
     memory_method: str | None = None
     quality: TrainingQuality | None = None
     peak_memory_ratio: float | None = None
@@ -544,9 +550,9 @@ def result_row(r: Any) -> dict[str, Any]:
         "predicted_high": _get(p, "adjusted_high"),
     }
     proj = _get(r, "projection")
-    if proj is not None or _get(r, "peak_memory_mb") is not None:
+    if proj is not None or _get(r, "peak_memory_mib") is not None:
         row.update(
-            peak_memory_mb=_get(r, "peak_memory_mb"),
+            peak_memory_mib=_get(r, "peak_memory_mib"),
             peak_memory_ratio=_get(r, "peak_memory_ratio"),
             projected_time_h=_get(proj, "time_s") / 3600 if proj else None,
             projected_energy_kwh=_get(proj, "energy_kwh") if proj else None,
@@ -565,7 +571,7 @@ class RunRecord:
         status: ``finished``, ``interrupted`` or ``failed``.
         baseline: The unmodified model's result.
         results: One result per variant, in run order.
-        meters: Descriptions of the energy meters used.
+        meter_descriptions: How each energy meter used reads energy (backend, domains, method).
         unavailable_meters: Meter backend -> why it could not be used.
         store_path: The SQLite results store.
         meta: Hardware, versions, model profile, settings, harness (engine settings), load, lock wait.
@@ -577,7 +583,7 @@ class RunRecord:
     status: str
     baseline: Any
     results: list[Any]
-    meters: list[str]
+    meter_descriptions: list[str]
     unavailable_meters: dict[str, str]
     store_path: str | None
     meta: dict[str, Any]
@@ -587,6 +593,14 @@ class RunRecord:
     kind = "measure"
     result_type = None  # set per subclass below (a class attribute, not a field)
 
+    @property
+    def meters(self) -> list[str]:
+        """Deprecated name of :attr:`meter_descriptions` (they describe meters; they are not meters)."""
+        import warnings
+
+        warnings.warn("RunRecord.meters is now meter_descriptions", DeprecationWarning, stacklevel=2)
+        return self.meter_descriptions
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``schema_version`` and ``kind``."""
         carbon = self.carbon.to_dict() if hasattr(self.carbon, "to_dict") else self.carbon
@@ -595,7 +609,7 @@ class RunRecord:
             "kind": self.kind,
             "run_id": self.run_id,
             "status": self.status,
-            "meters": self.meters,
+            "meter_descriptions": self.meter_descriptions,
             "unavailable_meters": self.unavailable_meters,
             "store": self.store_path,
             "meta": self.meta,
@@ -644,7 +658,7 @@ class RunRecord:
             status=d.get("status", "finished"),
             baseline=rt.from_dict(d["baseline"]) if d.get("baseline") else None,
             results=[rt.from_dict(r) for r in d.get("results") or []],
-            meters=list(d.get("meters") or []),
+            meter_descriptions=list(d.get("meter_descriptions") or d.get("meters") or []),
             unavailable_meters=dict(d.get("unavailable_meters") or {}),
             store_path=d.get("store"),
             meta=dict(d.get("meta") or {}),

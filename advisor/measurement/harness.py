@@ -39,7 +39,7 @@ def _median_ci(xs: list[float]) -> float:
     return (hi - lo) / 2
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mib() -> float:
     try:
         import resource
 
@@ -180,7 +180,7 @@ def benchmark(
         latency_ms_ci95=_median_ci(times) * 1000 if n >= 6 else float("nan"),
         throughput_per_s=items_per_call / med if med > 0 else float("inf"),
         cpu_time_ms_per_call=cpu_ms,
-        peak_rss_mb=_peak_rss_mb(),
+        peak_rss_mib=_peak_rss_mib(),
         energy_j_per_call=energy,
         energy_method=method,
         energy_j_per_call_iqr=energy_iqr,

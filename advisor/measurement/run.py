@@ -20,7 +20,7 @@ from advisor.measurement._common import (
     check_args,
     fingerprint,
     meter_notes,
-    peak_rss_mb,
+    peak_rss_mib,
     process_state,
     start_load,
     versions,
@@ -182,7 +182,7 @@ def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str,
                             quality=info.get("quality"))  # fmt: skip
         if status == "ok":
             r.timing = summarize_timing(outcome.rounds, vid, idle_w=idle, energy_method=method, notes=notes,
-                                        flops_per_call=flops, peak_rss_mb=peak_rss_mb(),
+                                        flops_per_call=flops, peak_rss_mib=peak_rss_mib(),
                                         stopped_by=stopped)  # fmt: skip
             r.comparison = comps.get(vid)
             in_last = any(vid in rd.blocks for rd in outcome.rounds if rd.group == last_group)
@@ -299,7 +299,7 @@ def measure(
         notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
         flops = prof.forward_flops
         btiming = summarize_timing(outcome.rounds, "baseline", idle_w=idle, energy_method=method, notes=notes,
-                                   flops_per_call=flops, peak_rss_mb=peak_rss_mb(),
+                                   flops_per_call=flops, peak_rss_mib=peak_rss_mib(),
                                    stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget")  # fmt: skip
         baseline = TechniqueResult("baseline", "ok" if btiming else "interrupted", None if btiming else
                                    "interrupted before the first round", timing=btiming, quality=base_q)  # fmt: skip

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["StorageTracker", "peak_call_memory_mb"]
+__all__ = ["StorageTracker", "peak_call_memory_mib"]
 
 
 def _dispatch_mode_base() -> type:
@@ -84,7 +84,7 @@ class StorageTracker:
         self._mode = None
 
 
-def peak_call_memory_mb(fn: Callable[[], Any], device: Any = None) -> tuple[float, str]:
+def peak_call_memory_mib(fn: Callable[[], Any], device: Any = None) -> tuple[float, str]:
     """Peak memory one call of ``fn`` allocates above what was alive before it.
 
     Args:

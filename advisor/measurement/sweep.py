@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable, ProfileError
-from advisor.measurement._common import peak_rss_mb
+from advisor.measurement._common import peak_rss_mib
 from advisor.measurement._derive import derive, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, device_sync, run_engine
 from advisor.measurement._results import Comparison
@@ -46,10 +46,10 @@ class SweepRow:
         energy_j_per_item: Energy per item (None without a meter). Units: J.
         energy_j_per_item_iqr: Spread of the energy per item across energy chunks, if there were several. Units: J.
         energy_method: How the energy was obtained (``measured-rapl``, ``estimated-...``).
-        peak_memory_mb: Peak memory (see ``memory_method``). Units: MiB.
+        peak_memory_mib: Peak memory (see ``memory_method``). Units: MiB.
         memory_method: ``cuda-max-allocated`` (this size alone) or ``process-peak-rss`` (high-water
             mark of the whole process so far; sizes run in ascending order, so it grows with them).
-        activation_mb: Bytes of all leaf-module outputs of one forward pass: an upper bound of the
+        activation_mib: Bytes of all leaf-module outputs of one forward pass: an upper bound of the
             activation memory, which grows with the batch. Units: MiB.
         comparison: Time and energy *per item* against the smallest size of the same rounds (ratios
             < 1: cheaper per item), with intervals and verdicts (None for the smallest size).
@@ -66,9 +66,9 @@ class SweepRow:
     energy_j_per_item: float | None = None
     energy_j_per_item_iqr: float | None = None
     energy_method: str | None = None
-    peak_memory_mb: float | None = None
+    peak_memory_mib: float | None = None
     memory_method: str | None = None
-    activation_mb: float | None = None
+    activation_mib: float | None = None
     comparison: Comparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def _is_oom(exc: BaseException) -> bool:
     )
 
 
-def _activation_mb(model: Any, inputs: tuple[Any, ...]) -> float:
+def _activation_mib(model: Any, inputs: tuple[Any, ...]) -> float:
     import torch
 
     total = 0
@@ -147,7 +147,7 @@ def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, st
         xs = resize_batch(inputs, size)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        act_mb = _activation_mb(model, xs)
+        act_mib = _activation_mib(model, xs)
     except Exception as exc:
         if _is_oom(exc):
             state["oom"] = size
@@ -162,8 +162,8 @@ def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, st
     if cuda:
         peak, mem_method = torch.cuda.max_memory_allocated() / 2**20, "cuda-max-allocated"
     else:
-        peak, mem_method = peak_rss_mb(), "process-peak-rss"
-    return Variant(f"batch-{size}", call, size, info={"activation_mb": act_mb, "peak_memory_mb": peak,
+        peak, mem_method = peak_rss_mib(), "process-peak-rss"
+    return Variant(f"batch-{size}", call, size, info={"activation_mib": act_mib, "peak_memory_mib": peak,
                                                       "memory_method": mem_method})  # fmt: skip
 
 
@@ -188,9 +188,9 @@ def _row(size: int, status: str, reason: str | None, *, info: dict[str, Any], ti
         energy_j_per_item=e / size if e is not None else None,
         energy_j_per_item_iqr=e_iqr / size if e_iqr is not None else None,
         energy_method=timing.energy_method,
-        peak_memory_mb=info.get("peak_memory_mb"),
+        peak_memory_mib=info.get("peak_memory_mib"),
         memory_method=info.get("memory_method"),
-        activation_mb=info.get("activation_mb"),
+        activation_mib=info.get("activation_mib"),
         comparison=comparison,
     )
 
@@ -278,6 +278,6 @@ def batch_sweep(
         name = f"batch-{s}"
         status, reason, info = outcome.setups.get(name, ("interrupted", "interrupted before it was measured", {}))
         timing = summarize_timing(outcome.rounds, name, idle_w=idle, energy_method=method, stopped_by=stopped,
-                                  peak_rss_mb=peak_rss_mb()) if status == "ok" else None  # fmt: skip
+                                  peak_rss_mib=peak_rss_mib()) if status == "ok" else None  # fmt: skip
         rows.append(_row(s, status, reason, info=info, timing=timing, comparison=comps.get(name)))
     return rows

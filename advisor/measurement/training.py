@@ -31,7 +31,7 @@ from advisor.measurement._common import (
     check_args,
     fingerprint,
     meter_notes,
-    peak_rss_mb,
+    peak_rss_mib,
     process_state,
     start_load,
     versions,
@@ -128,8 +128,8 @@ def compare(result: TrainingResult, base: TrainingResult) -> None:
     The step-time and energy ratios with their intervals come from the paired rounds
     (``result.comparison``); this adds what the rounds do not hold: memory and the projection.
     """
-    if base.peak_memory_mb and result.peak_memory_mb is not None:
-        result.peak_memory_ratio = result.peak_memory_mb / base.peak_memory_mb
+    if base.peak_memory_mib and result.peak_memory_mib is not None:
+        result.peak_memory_ratio = result.peak_memory_mib / base.peak_memory_mib
     p, bp = result.projection, base.projection
     if p is not None and bp is not None:
         result.saving = {
@@ -165,7 +165,7 @@ def _quality(losses: list[float], base: TrainingQuality | None) -> TrainingQuali
 def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, device: Any,
                   base_quality: TrainingQuality | None) -> Variant:  # fmt: skip
     """Build one training step, run its loss trajectory and count its memory; a broken step is ``failed``."""
-    from advisor.measurement.step_memory import peak_call_memory_mb
+    from advisor.measurement.step_memory import peak_call_memory_mib
 
     ts = build()
     try:
@@ -174,9 +174,9 @@ def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, dev
         return Variant(tid, ts.step, teardown=ts.restore, info={"settings": ts.settings},
                        failed=f"training step failed: {type(exc).__name__}: {exc}")  # fmt: skip
     quality = _quality(losses, base_quality)
-    peak_mb, mem_method = peak_call_memory_mb(ts.step, device)
+    peak_mib, mem_method = peak_call_memory_mib(ts.step, device)
     settings = {**ts.settings, "micro_batches": ts.micro_batches, "samples_per_step": ts.samples_per_step}
-    info = {"settings": settings, "quality": quality, "peak_memory_mb": peak_mb, "memory_method": mem_method}
+    info = {"settings": settings, "quality": quality, "peak_memory_mib": peak_mib, "memory_method": mem_method}
     return Variant(tid, ts.step, 1, process_state(), ts.restore, info)
 
 
@@ -184,7 +184,8 @@ def _training_result(tid: str, outcome: EngineOutcome, comps: dict[str, Any], ti
                      proj: Callable[[Timing], Projection]) -> TrainingResult:  # fmt: skip
     status, reason, info = outcome.setups.get(tid, ("interrupted", "interrupted before it was measured", {}))
     r = TrainingResult(tid, status, reason, settings=info.get("settings") or {}, quality=info.get("quality"),
-                       peak_memory_mb=info.get("peak_memory_mb"), memory_method=info.get("memory_method"))  # fmt: skip
+                       peak_memory_mib=info.get("peak_memory_mib"),
+                       memory_method=info.get("memory_method"))  # fmt: skip
     if status != "ok":
         return r
     r.timing = timing_of(tid)
@@ -388,7 +389,7 @@ def measure_training(
     if base_v is not None and not base_v.failed:
         stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
         timing_of = functools.partial(summarize_timing, outcome.rounds, idle_w=idle, energy_method=method,
-                                      notes=notes, peak_rss_mb=peak_rss_mb(), stopped_by=stopped)  # fmt: skip
+                                      notes=notes, peak_rss_mib=peak_rss_mib(), stopped_by=stopped)  # fmt: skip
 
         def proj(t: Timing) -> Projection:
             return project(t, steps, carbon_fn, co2e_label(t.energy_method))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from advisor._errors import HardwareError
 from advisor._pydantic import first_error
@@ -42,7 +43,7 @@ class GpuInfo(BaseModel):
 
     Attributes:
         name: Product name.
-        memory_gb: Total memory. Units: GiB.
+        memory_gib: Total memory. Units: GiB.
         compute_capability: CUDA compute capability, e.g. ``(8, 0)`` for A100.
         power_limit_w: Current power limit. Units: W.
     """
@@ -50,7 +51,7 @@ class GpuInfo(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    memory_gb: float
+    memory_gib: float
     compute_capability: tuple[int, int]
     power_limit_w: float | None = None
 
@@ -99,7 +100,7 @@ class HardwareProfile(BaseModel):
         physical_cores: Physical CPU cores.
         logical_cores: Hardware threads.
         cpu_features: Features that decide what pays off (``avx2``, ``avx512-vnni``, ``amx``, ...).
-        memory_gb: Installed memory. Units: GiB.
+        memory_gib: Installed memory. Units: GiB.
         gpus: GPUs found through NVML.
         rapl: Whether CPU energy (RAPL) can be read.
         nvml: Whether GPU energy (NVML) can be read.
@@ -108,12 +109,21 @@ class HardwareProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        """Hardware files written before 0.2 call ``memory_gib`` ``memory_gb`` (the value was GiB already)."""
+        if isinstance(data, dict) and "memory_gb" in data and "memory_gib" not in data:
+            data = {**data, "memory_gib": data["memory_gb"]}
+            data.pop("memory_gb")
+        return data
+
     cpu_model: str = "unknown"
     arch: str = "unknown"
     physical_cores: int = Field(1, ge=1)
     logical_cores: int = Field(1, ge=1)
     cpu_features: list[str] = Field(default_factory=list)
-    memory_gb: float = Field(0.0, ge=0)
+    memory_gib: float = Field(0.0, ge=0)
     gpus: list[GpuInfo] = Field(default_factory=list)
     rapl: EnergySource = EnergySource(readable=False, detail="not checked")
     nvml: EnergySource = EnergySource(readable=False, detail="not checked")
@@ -191,13 +201,13 @@ class HardwareProfile(BaseModel):
             f"CPU features: {', '.join(self.cpu_features) or 'none detected'}",
             f"int8 dot-product unit (VNNI/AMX/dotprod): {'yes' if self.has('avx512-vnni') else 'no'}",
             f"bf16 hardware support: {'yes' if self.has('bf16') else 'no'}",
-            f"memory: {self.memory_gb:.1f} GiB",
+            f"memory: {self.memory_gib:.1f} GiB",
         ]
         if self.gpus:
             for i, g in enumerate(self.gpus):
                 cc = ".".join(map(str, g.compute_capability))
                 feats = [n for n in ("tensor_cores", "bf16", "tf32", "fp8") if getattr(g, n)]
-                lines.append(f"GPU {i}: {g.name}, {g.memory_gb:.0f} GiB, compute capability {cc} ({', '.join(feats)})")
+                lines.append(f"GPU {i}: {g.name}, {g.memory_gib:.0f} GiB, compute capability {cc} ({', '.join(feats)})")
         else:
             lines.append("GPU: none found")
         return lines
@@ -280,7 +290,7 @@ def _detect_gpus() -> tuple[list[GpuInfo], EnergySource]:
                 counter = True
             except pynvml.NVMLError:
                 pass
-            gpus.append(GpuInfo(name=name, memory_gb=round(mem, 1), compute_capability=cc, power_limit_w=limit))
+            gpus.append(GpuInfo(name=name, memory_gib=round(mem, 1), compute_capability=cc, power_limit_w=limit))
     finally:
         pynvml.nvmlShutdown()
     if not gpus:
@@ -301,7 +311,7 @@ def detect_hardware() -> HardwareProfile:
         physical_cores=psutil.cpu_count(logical=False) or 1,
         logical_cores=psutil.cpu_count(logical=True) or 1,
         cpu_features=_cpu_features(flags),
-        memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
+        memory_gib=round(psutil.virtual_memory().total / 2**30, 1),
         gpus=gpus,
         rapl=check_rapl(),
         nvml=nvml,

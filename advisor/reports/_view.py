@@ -48,7 +48,7 @@ def _hardware_facts(hw: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not hw:
         return [("Hardware", "not recorded")]
     gpus = ", ".join(g.get("name", "GPU") for g in hw.get("gpus") or []) or "none"
-    mem = hw.get("memory_gb")
+    mem = hw.get("memory_gib")
     counters = [n.upper() for n in ("rapl", "nvml") if (hw.get(n) or {}).get("readable")]
     cores, threads = hw.get("physical_cores", "?"), hw.get("logical_cores", "?")
     return [

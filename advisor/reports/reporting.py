@@ -18,8 +18,8 @@ def _hardware_text(hw: dict[str, Any] | None) -> str:
     if not hw:
         return "Hardware: not recorded."
     gpus = hw.get("gpus") or []
-    gpu_text = ", ".join(f"{g.get('name', 'GPU')} ({fmt_num(g.get('memory_gb'), '.0f')} GiB)" for g in gpus) or "none"
-    mem = hw.get("memory_gb")
+    gpu_text = ", ".join(f"{g.get('name', 'GPU')} ({fmt_num(g.get('memory_gib'), '.0f')} GiB)" for g in gpus) or "none"
+    mem = hw.get("memory_gib")
     mem_text = f"{mem:.1f} GiB RAM" if isinstance(mem, (int, float)) else "RAM not recorded"
     cores, threads = hw.get("physical_cores", "?"), hw.get("logical_cores", "?")
     return (
@@ -80,7 +80,7 @@ def carbon_facts(m: dict[str, Any] | None) -> dict[str, Any]:
 def _energy_texts(m: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     items = []
     methods = _methods(rows)
-    meters = m.get("meters") or []
+    meters = m.get("meter_descriptions") or m.get("meters") or []
     if methods:
         per = "; ".join(f"{k} ({len(v)} of {len(rows)} variants)" for k, v in methods.items())
         items.append(("Energy method per figure", f"{per}. Every energy figure in the tables carries its method."))

@@ -54,7 +54,7 @@ def hardware_fingerprint(hw: Any) -> str:
         "arch": get("arch", ""),
         "logical_cores": get("logical_cores", 0),
         "cpu_features": sorted(get("cpu_features", []) or []),
-        "memory_gib": round(float(get("memory_gb", 0) or 0)),
+        "memory_gib": round(float(get("memory_gib", 0) or 0)),
         "gpus": sorted(g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]

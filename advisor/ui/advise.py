@@ -385,7 +385,7 @@ class AdvisorUI:
             self.measure_button.disabled = False
         self.status.value = _html.message(
             f"measurement {self.run.status}: {sum(r.status == 'ok' for r in self.run.results)} of {len(ids)} "
-            f"techniques measured; energy method: {', '.join(self.run.meters)}; run id {self.run.run_id}"
+            f"techniques measured; energy method: {', '.join(self.run.meter_descriptions)}; run id {self.run.run_id}"
         )
         if waited_text(self.run):
             self.status.value += _html.message(waited_text(self.run))
@@ -433,9 +433,9 @@ RESULT_COLUMNS = [
     "status",
     "latency_ms",
     "latency_ms_iqr",
-    "speedup",
+    "comparison",
     "energy_j_per_call",
-    "energy_ratio",
+    "energy_ratio_interval",
     "energy_method",
     "co2e_g_per_1k_calls",
     "quality",
@@ -456,8 +456,14 @@ def _result_row(r: Any) -> dict[str, Any]:
         elif q.cosine_similarity is not None:
             quality = f"cosine {q.cosine_similarity:.4f}"
     low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
+    row = r.row()
+    if row.get("energy_ratio_low") is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
+        row["energy_ratio_interval"] = (f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-"
+                                        f"{row['energy_ratio_high']:.2f}), {row['energy_verdict']}")  # fmt: skip
+    else:
+        row["energy_ratio_interval"] = row.get("energy_ratio")
     return {
-        **r.row(),
+        **row,
         "quality": quality,
         "predicted_ratio": f"{low:.2f}–{high:.2f}" if low is not None and high is not None else None,
     }

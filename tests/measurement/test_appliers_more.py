@@ -328,8 +328,8 @@ def test_batch_sweep_rows(mlp) -> None:
         assert r.latency_ms_per_item == pytest.approx(r.latency_ms_median / r.batch_size)
         assert r.throughput_per_s == pytest.approx(r.batch_size / (r.latency_ms_median / 1000))
         assert r.energy_j_per_item > 0 and r.energy_method.startswith(("estimated-", "measured-"))
-        assert r.latency_ms_iqr >= 0 and r.peak_memory_mb > 0 and r.memory_method == "process-peak-rss"
-    acts = [r.activation_mb for r in rows]
+        assert r.latency_ms_iqr >= 0 and r.peak_memory_mib > 0 and r.memory_method == "process-peak-rss"
+    acts = [r.activation_mib for r in rows]
     assert acts[0] < acts[1] < acts[2]
     assert json.loads(json.dumps([r.to_dict() for r in rows]))[0]["batch_size"] == 1
 

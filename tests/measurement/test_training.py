@@ -20,7 +20,7 @@ from advisor.measurement.appliers.training import (
 )
 from advisor.measurement.carbon import co2e_g
 from advisor.measurement.harness import Timing
-from advisor.measurement.step_memory import StorageTracker, peak_call_memory_mb
+from advisor.measurement.step_memory import StorageTracker, peak_call_memory_mib
 from advisor.measurement.store import ResultStore
 from advisor.measurement.training import DEFAULT_TECHNIQUES, TrainingResult, compare, measure_training, project
 
@@ -131,7 +131,7 @@ def test_mlp_all_three_techniques_measured_and_original_untouched(mlp_run) -> No
         assert r.status == "ok", r.reason
         assert r.timing.latency_ms_median > 0 and r.timing.repeats >= 1
         assert r.timing.energy_method.startswith(("estimated-", "measured-"))
-        assert r.peak_memory_mb > 0 and r.memory_method == "tensor-accounting"
+        assert r.peak_memory_mib > 0 and r.memory_method == "tensor-accounting"
         assert r.quality.finite and len(r.quality.losses) == run.meta["loss_steps"]
         assert r.speedup > 0 and r.energy_ratio > 0 and r.peak_memory_ratio > 0
         assert r.settings["optimizer"] == "SGD" and r.settings["optimizer_settings"]["lr"] == 1e-3
@@ -310,7 +310,7 @@ def test_bad_arguments_fail_before_measuring(store) -> None:
 # --- projection arithmetic ----------------------------------------------------------------------------------
 def timing(median_ms: float, iqr_ms: float, energy_j: float | None, *, repeats: int = 20, energy_iqr=None) -> Timing:
     return Timing(repeats=repeats, latency_ms_median=median_ms, latency_ms_iqr=iqr_ms, latency_ms_ci95=iqr_ms / 4,
-                  throughput_per_s=1000 / median_ms, cpu_time_ms_per_call=median_ms, peak_rss_mb=100.0,
+                  throughput_per_s=1000 / median_ms, cpu_time_ms_per_call=median_ms, peak_rss_mib=100.0,
                   energy_j_per_call=energy_j, energy_method="estimated-tdp" if energy_j else None,
                   energy_j_per_call_iqr=energy_iqr)  # fmt: skip
 
@@ -334,8 +334,8 @@ def test_projection_scales_step_figures_and_propagates_spread() -> None:
 
 def test_compare_gives_ratios_and_savings() -> None:
     steps = 1000
-    base = TrainingResult("baseline", "ok", timing=timing(20.0, 2.0, 0.4), peak_memory_mb=100.0)
-    fast = TrainingResult("x", "ok", timing=timing(10.0, 1.0, 0.1), peak_memory_mb=40.0)
+    base = TrainingResult("baseline", "ok", timing=timing(20.0, 2.0, 0.4), peak_memory_mib=100.0)
+    fast = TrainingResult("x", "ok", timing=timing(10.0, 1.0, 0.1), peak_memory_mib=40.0)
     for r in (base, fast):
         r.projection = project(r.timing, steps, None, None)
     compare(fast, base)
@@ -358,8 +358,8 @@ def test_activation_checkpointing_lowers_peak_tensor_memory() -> None:
     base = baseline_step(model, setup)
     ckpt = TRAINING_REGISTRY["activation-checkpointing"](model, setup)
     base.step(), ckpt.step()  # optimizer state and lazy allocations happen before counting
-    base_mb, method = peak_call_memory_mb(base.step)
-    ckpt_mb, _ = peak_call_memory_mb(ckpt.step)
+    base_mb, method = peak_call_memory_mib(base.step)
+    ckpt_mb, _ = peak_call_memory_mib(ckpt.step)
     relu_outputs_mb = 24 * 512 * 128 * 4 / 2**20  # what the baseline must keep for backward, at least
     assert method == "tensor-accounting"
     assert base_mb >= relu_outputs_mb
@@ -375,8 +375,8 @@ def test_per_block_checkpointing_of_module_lists_gives_the_same_gradients() -> N
     ckpt = TRAINING_REGISTRY["activation-checkpointing"](model, setup)
     assert ckpt.settings["checkpointed"] == [{"module": "blocks", "kind": "per-block", "blocks": 6,
                                               "block_type": "Sequential"}]  # fmt: skip
-    base_mb, _ = peak_call_memory_mb(base.step)
-    ckpt_mb, _ = peak_call_memory_mb(ckpt.step)
+    base_mb, _ = peak_call_memory_mib(base.step)
+    ckpt_mb, _ = peak_call_memory_mib(ckpt.step)
     assert ckpt_mb < base_mb
     for p, q in zip(base.model.parameters(), ckpt.model.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, atol=1e-6)
