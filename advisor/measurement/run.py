@@ -77,33 +77,6 @@ def check_variant_ids(ids: list[str], catalog: Any) -> None:
 
 
 def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Predicted latency ratio per technique: the catalog's raw range and the advisor's adjusted one."""
-    from advisor.profile.constraints import Constraints
-    from advisor.recommendation.estimate import estimate
-    from advisor.recommendation.rules import adjust
-
-    c = Constraints(phase="inference", objective="latency", retraining="full", data="labelled", effort="high",
-                    max_accuracy_drop_pp=100)  # fmt: skip
-    out = {}
-    for tid in ids:
-        if tid not in cat:
-            continue
-        t = cat.get(tid)
-        raw = estimate(t, "latency", {"inference"})
-        adj, _ = adjust(t, raw, model_profile, hardware, c)
-        out[tid] = {
-            "literature_low": raw.low,
-            "literature_high": raw.high,
-            "adjusted": adj.ratio,
-            "adjusted_low": adj.low,
-            "adjusted_high": adj.high,
-            "confidence": raw.confidence,
-            "adjustments": list(adj.adjustments),
-        }
-    return out
-
-
-def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Predicted latency ratio per variant: the catalog's raw range and the advisor's adjusted one.
 
     A stack or a setting is predicted by its first technique only when it has one part; stacks get none.

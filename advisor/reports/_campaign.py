@@ -263,23 +263,23 @@ def _reporting_rows(data: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _g(x: float | None) -> str | None:
+    return None if x is None else f"{x:.3g}"
+
+
+def _co2_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """One row per node group: region, PUE, cells, and gCO2e per 1000 calls of the baselines and the winners."""
+    return [[r["node_group"], r["region"] or "-", r["pue"], r["cells"], _g(r["co2e_g_per_1k_calls_baseline"]),
+             _g(r["co2e_g_per_1k_calls_with_winners"])] for r in data["co2e_by_group"]]  # fmt: skip
+
+
 REPORTING_HEADERS = ["cell", "run id", "attempts", "CPU", "hardware fingerprint", "energy counters", "energy method"]
 
 
 def render_campaign_markdown(data: dict[str, Any]) -> str:
     """The campaign report as Markdown."""
     counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items())
-    co2 = [
-        [
-            r["node_group"],
-            r["region"] or "-",
-            r["pue"],
-            r["cells"],
-            r["co2e_g_per_1k_calls_baseline"],
-            r["co2e_g_per_1k_calls_with_winners"],
-        ]
-        for r in data["co2e_by_group"]
-    ]
+    co2 = _co2_rows(data)
     out = [
         f"# Campaign {data['name']}",
         "",
@@ -339,17 +339,7 @@ def render_campaign_html(data: dict[str, Any]) -> str:
     """The campaign report as one self-contained HTML page (heatmaps embedded as PNG)."""
     esc = html.escape
     counts = ", ".join(f"{k} {v}" for k, v in data["counts"].items())
-    co2 = [
-        [
-            r["node_group"],
-            r["region"] or "-",
-            r["pue"],
-            r["cells"],
-            r["co2e_g_per_1k_calls_baseline"],
-            r["co2e_g_per_1k_calls_with_winners"],
-        ]
-        for r in data["co2e_by_group"]
-    ]
+    co2 = _co2_rows(data)
     parts = [
         f"<h1>Campaign {esc(data['name'])}</h1>",
         f"<p>Campaign <code>{esc(data['campaign_id'])}</code>: {esc(data['status'])}; cells: {esc(counts)}.</p>",
