@@ -232,7 +232,8 @@ def test_json_is_the_normalised_data(inputs: dict[str, Any], written: dict[str, 
 # --- loading, round trip ---------------------------------------------------------------------------------
 def test_round_trip_json_renders_the_same_report(written: dict[str, Path], tmp_path: Path) -> None:
     args = load_results(written["json"])
-    assert set(args) == {"measurement", "recommendations", "training", "title"}
+    assert set(args) == {"measurement", "recommendations", "training", "generation", "title"}
+    assert args["generation"] is None  # this report holds no generation run
     again = advisor.report(**args, out=tmp_path / "again")
     first, second = (json.loads(p.read_text()) for p in (written["json"], again["json"]))
     first.pop("generated_at"), second.pop("generated_at")
