@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor._errors import StoreError
+from advisor.measurement.store import connect
 
 __all__ = ["CellRecord", "Ledger"]
 
@@ -44,9 +45,7 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = connect(self.path)  # the results store's file, opened the store's way
             self._db.executescript(SCHEMA)
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:

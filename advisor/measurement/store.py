@@ -21,7 +21,7 @@ from typing import Any
 
 from advisor._errors import StoreError
 
-__all__ = ["ResultStore", "StoreError", "default_store_path"]
+__all__ = ["ResultStore", "StoreError", "connect", "default_store_path"]
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write to finish
 
@@ -49,18 +49,29 @@ def default_store_path() -> Path:
     return base / "green-advisor" / "results.sqlite"
 
 
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (and create) the SQLite file every run, ledger and lock-free reader shares.
+
+    Several processes write one store (CLI, notebooks, the form, campaign cells): WAL lets readers and one
+    writer work at once, and a busy timeout makes the other writers wait instead of failing.
+
+    Raises:
+        OSError, sqlite3.Error: The folder or file cannot be created or opened (callers word the error).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    db.execute("PRAGMA journal_mode = WAL")
+    return db
+
+
 class ResultStore:
     """Append-only store of measurement runs and their per-technique results."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # several processes write one store (CLI, notebooks, the form, campaign cells): WAL lets readers
-            # and one writer work at once, and a busy timeout makes the other writers wait instead of failing
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db = connect(self.path)
             self._db.executescript(SCHEMA)
             self._db.commit()
         except (OSError, sqlite3.Error) as exc:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor._errors import MissingExtraError, ProfileError
 from advisor._pydantic import first_error
+from advisor.catalog.schema import ARCHITECTURES as CATALOG_ARCHITECTURES
 
 __all__ = [
     "ARCHITECTURES",
@@ -39,17 +40,9 @@ __all__ = [
 
 LAYER_KINDS = ("convolution", "linear", "attention", "recurrent", "normalization", "embedding", "other")
 Family = Literal["cnn", "transformer", "rnn", "mlp", "gnn", "llm", "unknown"]
-# Architecture traits, in the catalog's ``applicability.architectures`` vocabulary (without ``any``).
-Architecture = Literal[
-    "encoder-only",
-    "generative-decoder",
-    "encoder-decoder",
-    "convolutional",
-    "vision-transformer",
-    "recurrent",
-    "mlp",
-]
-ARCHITECTURES: tuple[str, ...] = Architecture.__args__
+# Architecture traits: the catalog's ``applicability.architectures`` vocabulary without ``any`` (one source).
+ARCHITECTURES: tuple[str, ...] = tuple(a for a in CATALOG_ARCHITECTURES if a != "any")
+Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 # A convolution share of the FLOPs above this makes a model "convolutional" (a ViT's patch embedding is ~1-3 %).
 CONV_TRAIT_SHARE = 0.2
 # Hugging Face ``config.model_type`` values of vision transformers.
