@@ -9,6 +9,14 @@ and no normality, and a few burst-hit rounds move it little. Six rounds are the 
 95 % interval; with fewer the interval is [min, max] at its lower coverage and the verdict is
 ``inconclusive``. Speed-up and energy ratio come from the same rounds and this same estimator.
 
+Busy rounds: a round in which other processes (and VM steal) took more than ``BUSY_FRAC`` of the
+CPUs is *busy*. Pairing cancels a burst's effect on both blocks only to first order: contention
+shifts the ratio itself by a few per cent (memory-bound and compute-bound variants suffer
+differently). So when at least ``MIN_ROUNDS`` quiet rounds remain, the estimate rests on the quiet
+rounds only and the comparison says how many busy rounds it set aside (they stay in the data).
+When fewer quiet rounds remain and more than a tenth of the rounds were busy, the figures describe
+a busy machine: the verdict is ``inconclusive`` and the note says why and what to do.
+
 Verdicts (in the spirit of Go's benchstat), for latency: ``faster`` when the whole interval is
 below 1, ``slower`` when it is above 1, ``no significant difference`` when it contains 1 and is
 narrow (half-width <= ``wide_rel`` of the median), else ``inconclusive``. Energy: ``less energy``,
@@ -25,13 +33,16 @@ from typing import Any
 from advisor.measurement._results import Block, Comparison, Interval, Round, Timing
 
 __all__ = [
+    "BUSY_FRAC",
     "MIN_ROUNDS",
     "derive",
     "energy_verdict",
+    "is_busy",
     "median_interval",
     "outside_prediction",
     "ratios",
     "ready_to_stop",
+    "select_rounds",
     "summarize_timing",
     "verdict",
 ]
@@ -39,6 +50,8 @@ __all__ = [
 CONFIDENCE = 0.95
 WIDE_REL = 0.10  # an interval containing 1 and wider than +-10 % says nothing: inconclusive
 MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median covers 95 %
+BUSY_FRAC = 0.15  # a round is busy when others took > 15 % of the CPUs (a quiet machine: p90 ~3-4 % here)
+CONTENDED_SHARE = 0.10  # more busy rounds than this share, and too few quiet ones: the machine was busy
 
 
 def median_interval(xs: Sequence[float], confidence: float = CONFIDENCE) -> Interval | None:
@@ -96,6 +109,31 @@ def ratios(rounds: Iterable[Round], variant: str, baseline: str, what: str = "la
     return out
 
 
+def is_busy(r: Round, busy_frac: float = BUSY_FRAC) -> bool:
+    """True when other processes (plus VM steal) took more than ``busy_frac`` of the CPUs during round ``r``."""
+    load = r.load or {}
+    return (load.get("other_cpu_frac") or 0.0) + (load.get("steal_frac") or 0.0) > busy_frac
+
+
+def select_rounds(rounds: Sequence[Round], names: Sequence[str], busy_frac: float = BUSY_FRAC
+                  ) -> tuple[list[Round], int, bool]:  # fmt: skip
+    """The rounds to estimate from (those holding every one of ``names``), the busy rounds set aside, contention.
+
+    Returns:
+        (rounds used, busy rounds set aside, contended). Busy rounds are set aside when at least
+        ``MIN_ROUNDS`` quiet ones remain; otherwise every round is used, and ``contended`` is True
+        when more than ``CONTENDED_SHARE`` of them were busy.
+    """
+    mine = [r for r in rounds if all(n in r.blocks for n in names)]
+    quiet = [r for r in mine if not is_busy(r, busy_frac)]
+    busy = len(mine) - len(quiet)
+    if busy == 0:
+        return mine, 0, False
+    if len(quiet) >= MIN_ROUNDS:
+        return quiet, busy, False
+    return mine, 0, busy > CONTENDED_SHARE * len(mine)
+
+
 def verdict(iv: Interval | None, wide_rel: float = WIDE_REL) -> str:
     """``faster`` / ``slower`` / ``no significant difference`` / ``inconclusive`` for a latency-ratio interval."""
     if iv is None or iv.n_rounds < MIN_ROUNDS:
@@ -128,18 +166,26 @@ def outside_prediction(iv: Interval | None, predicted: dict[str, Any] | None) ->
     return iv.high < lo or iv.low > hi
 
 
-def _note(iv: Interval | None, v: str, target_rel: float) -> str | None:
+def _note(iv: Interval | None, v: str, target_rel: float, set_aside: int = 0, contended: bool = False
+          ) -> str | None:  # fmt: skip
     if iv is None:
         return None
+    if contended:
+        return (f"other processes took more than {BUSY_FRAC:.0%} of the CPUs in most of the {iv.n_rounds} rounds: "
+                "contention shifts ratios by a few per cent, so these figures describe a busy machine; measure "
+                "again when it is quieter (or with a longer budget, so that quiet rounds accumulate)")  # fmt: skip
+    aside = f"; {set_aside} busy round(s) set aside (kept in the data)" if set_aside else ""
     if iv.n_rounds < MIN_ROUNDS:
         return (f"only {iv.n_rounds} paired round(s): at least {MIN_ROUNDS} give a 95 % interval; "
                 "give a longer budget")  # fmt: skip
     if v == "inconclusive":
         return (f"the interval (+-{iv.rel_halfwidth:.0%}) is too wide to tell; give a longer budget or "
-                "measure on a quieter machine")  # fmt: skip
+                f"measure on a quieter machine{aside}")  # fmt: skip
     if iv.rel_halfwidth > target_rel:
         return (f"interval +-{iv.rel_halfwidth:.0%}, wider than the +-{target_rel:.0%} target: a longer budget "
-                "or a quieter machine tightens it")  # fmt: skip
+                f"or a quieter machine tightens it{aside}")  # fmt: skip
+    if set_aside:
+        return f"estimated from the {iv.n_rounds} quiet rounds{aside}"
     return None
 
 
@@ -154,6 +200,7 @@ def derive(
     confidence: float = CONFIDENCE,
     wide_rel: float = WIDE_REL,
     target_rel: float = 0.03,
+    busy_frac: float = BUSY_FRAC,
 ) -> dict[str, Comparison]:
     """Every variant's :class:`Comparison` against ``baseline`` from the recorded rounds (pure).
 
@@ -168,32 +215,40 @@ def derive(
         confidence: Interval coverage.
         wide_rel: Half-width (relative) above which an interval containing 1 is inconclusive.
         target_rel: The half-width the run aimed for; a wider interval gets a note.
+        busy_frac: Share of the CPUs other processes may take before a round counts as busy.
     """
     if variants is None:
         variants = sorted({k for r in rounds for k in r.blocks if k != baseline})
     out = {}
     for v in variants:
-        lat = median_interval(ratios(rounds, v, baseline, "latency"), confidence)
-        en = median_interval(ratios(rounds, v, baseline, "energy", idle_w), confidence)
-        verdict_ = verdict(lat, wide_rel)
+        used, set_aside, contended = select_rounds(rounds, (baseline, v), busy_frac)
+        lat = median_interval(ratios(used, v, baseline, "latency"), confidence)
+        en = median_interval(ratios(used, v, baseline, "energy", idle_w), confidence)
+        verdict_ = "inconclusive" if contended else verdict(lat, wide_rel)
         out[v] = Comparison(
             latency_ratio=lat,
             energy_ratio=en,
             verdict=verdict_,
-            energy_verdict=energy_verdict(en, wide_rel),
+            energy_verdict="inconclusive" if contended and en is not None else energy_verdict(en, wide_rel),
             energy_method=energy_method if en is not None else None,
             outside_prediction=outside_prediction(lat, (predicted or {}).get(v)),
-            note=_note(lat, verdict_, target_rel),
+            note=_note(lat, verdict_, target_rel, set_aside, contended),
+            rounds_set_aside=set_aside,
         )
     return out
 
 
 def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str], target_rel: float,
-                  confidence: float = CONFIDENCE) -> bool:  # fmt: skip
-    """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side."""
+                  confidence: float = CONFIDENCE, *, busy_frac: float = BUSY_FRAC) -> bool:  # fmt: skip
+    """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side.
+
+    The intervals are those :func:`derive` reports (busy rounds set aside); a contended variant is never ready,
+    so a busy machine keeps measuring until quiet rounds accumulate or the budget ends.
+    """
     for v in variants:
-        iv = median_interval(ratios(rounds, v, baseline, "latency"), confidence)
-        if iv is None or iv.n_rounds < MIN_ROUNDS or iv.rel_halfwidth > target_rel:
+        used, _, contended = select_rounds(rounds, (baseline, v), busy_frac)
+        iv = median_interval(ratios(used, v, baseline, "latency"), confidence)
+        if contended or iv is None or iv.n_rounds < MIN_ROUNDS or iv.rel_halfwidth > target_rel:
             return False
     return True
 
@@ -216,8 +271,12 @@ def summarize_timing(
     peak_rss_mib: float = 0.0,
     stopped_by: str = "interval",
 ) -> Timing | None:
-    """One variant's :class:`Timing` from its blocks (per call; medians and IQRs over rounds)."""
-    blocks = [r.blocks[name] for r in rounds if name in r.blocks and r.blocks[name].calls > 0]
+    """One variant's :class:`Timing` from its blocks (per call; medians and IQRs over rounds).
+
+    Busy rounds are set aside as in :func:`derive` (when enough quiet ones remain).
+    """
+    used, _, _ = select_rounds(rounds, (name,))
+    blocks = [r.blocks[name] for r in used if r.blocks[name].calls > 0]
     if not blocks:
         return None
     per_call = [b.wall_s / b.calls for b in blocks]
@@ -228,6 +287,7 @@ def summarize_timing(
     calls = sum(b.calls for b in blocks)
     items = blocks[0].items_per_call
     cpu = [b.cpu_s for b in blocks if b.cpu_s is not None]
+    faults = [b.minor_faults / b.calls for b in blocks if b.minor_faults is not None]
     energy = [(_per_item(b, "energy", idle_w) or 0.0) * b.items_per_call for b in blocks if b.energy_j is not None]
     e_med = statistics.median(energy) if energy else None
     e_iqr = None
@@ -254,4 +314,5 @@ def summarize_timing(
         notes=notes,
         rounds=len(blocks),
         calls_per_block=blocks[-1].calls,
+        page_faults_per_call=statistics.median(faults) if faults else None,
     )

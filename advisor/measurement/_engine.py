@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.measurement._derive import MIN_ROUNDS, ready_to_stop
+from advisor.measurement._allocator import minor_faults, steady_allocator
+from advisor.measurement._derive import BUSY_FRAC, MIN_ROUNDS, is_busy, ready_to_stop
 from advisor.measurement._results import Block, Round
 
 __all__ = [
@@ -96,6 +97,10 @@ class EngineSettings:
         max_variants_in_memory: Variants set up at once besides the baseline (None: from free memory).
         lock_hold_s: The machine lock is held for stretches of whole rounds of at most about this long,
             then released so other measurements can queue. Units: s.
+        steady_allocator: Fix glibc's malloc thresholds before the first round, so page faults that
+            depend on what the process ran before do not enter the comparison (see ``_allocator``).
+        busy_frac: A round is *busy* when other processes (and VM steal) took more than this share of
+            the CPUs; busy rounds are set aside from the estimates when enough quiet rounds remain.
     """
 
     block_s: float = 0.05
@@ -109,6 +114,8 @@ class EngineSettings:
     lock_timeout_s: float | None = None
     max_variants_in_memory: int | None = None
     lock_hold_s: float = 1.0
+    steady_allocator: bool = True
+    busy_frac: float = BUSY_FRAC
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -128,6 +135,7 @@ class EngineOutcome:
         lock_waited_s: Total time spent waiting for the machine lock. Units: s.
         groups: The memory groups (names, baseline first).
         block_s: The block length used (the longest of the setting and the meters' resolution). Units: s.
+        allocator: What was done to the memory allocator (``_allocator.steady_allocator``), or None.
     """
 
     rounds: list[Round] = field(default_factory=list)
@@ -137,6 +145,7 @@ class EngineOutcome:
     lock_waited_s: float = 0.0
     groups: list[list[str]] = field(default_factory=list)
     block_s: float = 0.05
+    allocator: dict[str, Any] | None = None
 
 
 # --- pieces --------------------------------------------------------------------------------------------
@@ -202,12 +211,13 @@ class LoadSampler:
                 "wall_s": round(wall, 4)}  # fmt: skip
 
 
-def load_summary(rounds: Sequence[Round], busy_frac: float = 0.25) -> dict[str, Any]:
+def load_summary(rounds: Sequence[Round], busy_frac: float = BUSY_FRAC) -> dict[str, Any]:
     """The load seen while measuring: medians and 90th percentiles over rounds, and a warning if high.
 
     A round is *busy* when other processes (or a hypervisor's steal) took more than ``busy_frac``
-    of the CPUs. Nothing is dropped: busy rounds stay in the data; the paired design cancels most of
-    their effect, and the warning says how many there were.
+    of the CPUs. Nothing is dropped: busy rounds stay in the data; the estimates set them aside when
+    enough quiet rounds remain (:func:`advisor.measurement._derive.select_rounds`), and the warning
+    says how many there were.
     """
     other = sorted(r.load.get("other_cpu_frac") or 0.0 for r in rounds if r.load)
     steal = sorted(r.load.get("steal_frac") or 0.0 for r in rounds if r.load)
@@ -217,8 +227,7 @@ def load_summary(rounds: Sequence[Round], busy_frac: float = 0.25) -> dict[str, 
     def pct(xs: list[float], q: float) -> float:
         return xs[min(len(xs) - 1, int(q * len(xs)))]
 
-    busy = sum(1 for r in rounds if r.load and (r.load.get("other_cpu_frac") or 0) + (r.load.get("steal_frac") or 0)
-               > busy_frac)  # fmt: skip
+    busy = sum(1 for r in rounds if r.load and is_busy(r, busy_frac))
     out: dict[str, Any] = {
         "rounds": len(other),
         "other_cpu_frac_median": pct(other, 0.5),
@@ -235,8 +244,8 @@ def load_summary(rounds: Sequence[Round], busy_frac: float = 0.25) -> dict[str, 
             f"other processes were busy during {busy} of {len(other)} rounds (they took a median "
             f"{pct(other, 0.5):.0%} and a 90th percentile {pct(other, 0.9):.0%} of the CPUs"
             + (f"; VM steal {pct(steal, 0.9):.0%} at the 90th percentile" if steal and pct(steal, 0.9) > 0.01 else "")
-            + "); the paired rounds cancel most of it, but the intervals are wider: measure on a quieter "
-            "machine for figures to publish"
+            + "); the estimates set busy rounds aside where at least six quiet ones remained, and say "
+            "'inconclusive' where they did not: measure on a quieter machine for figures to publish"
         )
     return out
 
@@ -272,6 +281,7 @@ def _block(v: Variant, calls: int, meters: Sequence[Any], sync: Callable[[], Non
     if v.enter:
         v.enter()
     tokens = [m.begin() for m in meters]
+    f0 = minor_faults()
     c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(calls):
@@ -280,8 +290,10 @@ def _block(v: Variant, calls: int, meters: Sequence[Any], sync: Callable[[], Non
             sync()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    f1 = minor_faults()
     energy = sum(m.end(tk).energy_j for m, tk in zip(meters, tokens, strict=True)) if meters else None
-    return Block(calls, wall, v.items_per_call, energy, cpu)
+    faults = f1 - f0 if f0 is not None and f1 is not None else None
+    return Block(calls, wall, v.items_per_call, energy, cpu, faults)
 
 
 @dataclass
@@ -340,7 +352,7 @@ def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
     if not names and n >= s.min_rounds:
         return "interval"  # nothing to compare with: the baseline's own figures are enough
     if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel,
-                                                                    s.confidence):  # fmt: skip
+                                                                    s.confidence, busy_frac=s.busy_frac):  # fmt: skip
         return "interval"
     deadline = ctx.budget_s * g.deadline_share
     if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
@@ -468,6 +480,8 @@ def run_engine(
     specs = list(specs)
     resolution = max([getattr(m, "min_block_s", 0.0) for m in meters] or [0.0])
     outcome = EngineOutcome(block_s=max(settings.block_s, resolution))
+    if settings.steady_allocator:
+        outcome.allocator = steady_allocator()
     avail = available_bytes if available_bytes is not None else psutil.virtual_memory().available
     outcome.groups = [[baseline.name, *g] for g in plan_groups([s.name for s in specs], [s.size_bytes for s in specs],
                                                              avail, settings.max_variants_in_memory)]  # fmt: skip

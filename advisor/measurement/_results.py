@@ -108,6 +108,8 @@ class Comparison:
         energy_method: How the energy was obtained (``measured-rapl``, ``estimated-tdp``, ...).
         outside_prediction: True when the whole latency-ratio interval lies outside the predicted range.
         note: What to do about an inconclusive or wide result, if anything.
+        rounds_set_aside: Busy rounds (other processes took a large share of the CPUs) left out of the
+            estimates because enough quiet rounds remained; they stay in the recorded rounds.
     """
 
     latency_ratio: Interval | None
@@ -117,6 +119,7 @@ class Comparison:
     energy_method: str | None = None
     outside_prediction: bool | None = None
     note: str | None = None
+    rounds_set_aside: int = 0
 
     @property
     def speedup(self) -> Interval | None:
@@ -173,6 +176,7 @@ class Block:
         items_per_call: Items one call processes (batch size; 1 for a training step).
         energy_j: Energy of the block from the meters (gross; None without a meter). Units: J.
         cpu_s: CPU time of this process during the block (all threads). Units: s.
+        minor_faults: Minor page faults of this process during the block (None where the OS does not say).
     """
 
     calls: int
@@ -180,6 +184,7 @@ class Block:
     items_per_call: int = 1
     energy_j: float | None = None
     cpu_s: float | None = None
+    minor_faults: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -239,6 +244,8 @@ class Timing:
         notes: Caveats carried from the meters.
         rounds: Rounds this variant was timed in.
         calls_per_block: Calls per block (sized so a block lasts at least the block time).
+        page_faults_per_call: Median over rounds of this process's minor page faults per call (None
+            where the OS does not say); high values mean the allocator maps fresh memory every call.
     """
 
     repeats: int
@@ -257,6 +264,7 @@ class Timing:
     notes: tuple[str, ...] = field(default_factory=tuple)
     rounds: int | None = None
     calls_per_block: int | None = None
+    page_faults_per_call: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -537,6 +545,7 @@ def result_row(r: Any) -> dict[str, Any]:
         "energy_method": _get(t, "energy_method"),
         "repeats": _get(t, "repeats"),
         "stopped_by": _get(t, "stopped_by"),
+        "page_faults_per_call": _get(t, "page_faults_per_call"),
         "co2e_g_per_call": _get(r, "co2e_g_per_call"),
         "co2e_g_per_1k_calls": _get(r, "co2e_g_per_1k_calls"),
         "top1_agreement": _get(q, "top1_agreement"),

@@ -296,6 +296,7 @@ def measure(
     meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
     meta["groups"] = outcome.groups
     meta["block_s"] = outcome.block_s
+    meta["allocator"] = outcome.allocator
     meta["stopped_by"] = outcome.stopped_by
     ordered = [baseline, *results.values()] if baseline else list(results.values())
     for r in ordered:

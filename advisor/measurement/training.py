@@ -408,6 +408,7 @@ def measure_training(
     meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
     meta["groups"] = outcome.groups
     meta["block_s"] = outcome.block_s
+    meta["allocator"] = outcome.allocator
     meta["stopped_by"] = outcome.stopped_by
     for r in [baseline, *results] if baseline else results:
         store.add_result(run_id, r.technique, r.status, r.to_dict())

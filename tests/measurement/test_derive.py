@@ -186,3 +186,55 @@ def test_comparison_round_trips() -> None:
     assert Comparison.from_dict(c.to_dict()) == c
     assert c.text() == f"{1 / 0.7:.2f}x faster ({1 / 0.72:.2f}-{1 / 0.68:.2f})"
     assert c.energy_text().startswith("energy x0.80 (0.70-0.90), less energy")
+
+
+# --- busy rounds ------------------------------------------------------------------------------------------
+def _with_load(rounds: list[Round], busy: set[int], frac: float = 0.4) -> list[Round]:
+    return [Round(r.index, r.group, r.order, r.blocks, {"other_cpu_frac": frac if r.index in busy else 0.01,
+                                                         "steal_frac": 0.0}) for r in rounds]  # fmt: skip
+
+
+def test_busy_rounds_are_set_aside_when_enough_quiet_ones_remain() -> None:
+    # 10 quiet rounds at ratio 0.5; 8 busy rounds where contention shifted the ratio to 0.8
+    per = {"baseline": [1.0] * 18, "v": [0.5] * 10 + [0.8] * 8}
+    rounds = _with_load(rounds_of(per), busy=set(range(10, 18)))
+    c = derive(rounds, "baseline")["v"]
+    assert c.latency_ratio.median == 0.5 and c.latency_ratio.high == 0.5 and c.latency_ratio.n_rounds == 10
+    assert c.rounds_set_aside == 8 and c.verdict == "faster"
+    assert "8 busy round(s) set aside" in c.note
+    assert Comparison.from_dict(c.to_dict()).rounds_set_aside == 8
+    # nothing is dropped from the data: the rounds themselves are untouched
+    assert len(ratios(rounds, "v", "baseline")) == 18
+
+
+def test_a_busy_machine_without_enough_quiet_rounds_is_inconclusive() -> None:
+    per = {"baseline": [1.0] * 12, "v": [0.5] * 12}
+    rounds = _with_load(rounds_of(per), busy=set(range(3, 12)))  # 3 quiet, 9 busy
+    c = derive(rounds, "baseline")["v"]
+    assert c.verdict == "inconclusive" and c.energy_verdict in (None, "inconclusive")
+    assert c.latency_ratio.n_rounds == 12 and c.rounds_set_aside == 0
+    assert "busy machine" in c.note and "quieter" in c.note
+    assert not ready_to_stop(rounds, "baseline", ["v"], target_rel=0.5)  # keep measuring for quiet rounds
+    quiet = _with_load(rounds_of(per), busy=set())
+    assert derive(quiet, "baseline")["v"].verdict == "faster" and ready_to_stop(quiet, "baseline", ["v"], 0.5)
+
+
+def test_one_busy_round_among_few_does_not_make_a_result_inconclusive() -> None:
+    per = {"baseline": [1.0] * 12, "v": [0.5] * 12}
+    rounds = _with_load(rounds_of(per), busy={0})
+    c = derive(rounds, "baseline")["v"]
+    assert c.verdict == "faster" and c.rounds_set_aside == 1 and c.latency_ratio.n_rounds == 11
+
+
+def test_steal_time_counts_as_busy() -> None:
+    from advisor.measurement._derive import is_busy
+
+    r = Round(0, 0, [], {}, {"other_cpu_frac": 0.05, "steal_frac": 0.2})
+    assert is_busy(r) and not is_busy(Round(0, 0, [], {}, {"other_cpu_frac": 0.05, "steal_frac": 0.0}))
+
+
+def test_timing_reports_page_faults_per_call_from_quiet_rounds() -> None:
+    rounds = rounds_of({"baseline": [1.0] * 8})
+    rounds = [Round(r.index, 0, r.order, {"baseline": Block(10, 10.0, 1, None, 10.0, 50)}, r.load) for r in rounds]
+    t = summarize_timing(rounds, "baseline")
+    assert t.page_faults_per_call == 5.0 and t.rounds == 8

@@ -201,3 +201,28 @@ def test_load_sampler_and_summary() -> None:
     busy = quiet[:5] + [Round(i, 0, [], {}, {"other_cpu_frac": 0.6, "steal_frac": 0.1}) for i in range(5)]
     s = load_summary(busy)
     assert s["busy"] is True and s["busy_rounds"] == 5 and "5 of 10 rounds" in s["note"]
+
+
+def test_allocator_is_pinned_once_and_every_block_counts_its_page_faults(tmp_path: Path) -> None:
+    import platform
+
+    from advisor.measurement._allocator import steady_allocator
+
+    out = run_engine(Variant("baseline", spin(0.0002)), [], settings=FAST, budget_s=10, lock_path=tmp_path / "l")
+    assert out.allocator is not None and out.allocator == steady_allocator()  # idempotent: same state again
+    if platform.libc_ver()[0] == "glibc":
+        assert out.allocator["pinned"] is True and out.allocator["mmap_threshold_b"] == 32 * 2**20
+    assert all(isinstance(b.minor_faults, int) and b.minor_faults >= 0 for r in out.rounds for b in r.blocks.values())
+    off = run_engine(Variant("baseline", spin(0.0002)), [], settings=EngineSettings(
+        block_s=0.002, warmup=1, min_rounds=6, max_rounds=6, steady_allocator=False), budget_s=10,
+        lock_path=tmp_path / "l")  # fmt: skip
+    assert off.allocator is None
+
+
+def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from advisor.measurement import _allocator
+
+    monkeypatch.setattr(_allocator, "_STATE", {})
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    s = _allocator.steady_allocator()
+    assert s["allocator"] == "jemalloc" and s["pinned"] is False and "left as it is" in s["note"]
