@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable
+from advisor.measurement._allocator import steady_allocator
 from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval, ready_to_stop
 from advisor.measurement._generation_quality import (
     RANDOM_WEIGHTS_NOTE,
@@ -628,6 +629,7 @@ def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dic
         "window_s": win,
         "reporting": _reporting(method, win, nvml),
         "harness": "interleaved-paired-rounds (generation): prefill window + generation window per variant per round",
+        "allocator": steady_allocator(),  # before any round: see advisor.measurement._allocator
     }
 
 
