@@ -56,8 +56,17 @@ def cnn() -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     return SmallCNN().eval(), (torch.randn(16, 3, 32, 32),)
 
 
+def _faults() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def plain_loop(base: Applied, variant: Applied, rounds: int, block_s: float = 0.05) -> dict[str, Any]:
-    """The hand-written interleaved loop: N calls each per round, alternating order; median of ratios."""
+    """The hand-written interleaved loop: N calls each per round, alternating order; median of ratios.
+
+    Also counts this process's minor page faults per call of each (a sign of the allocator's state).
+    """
     for a in (base, variant):
         for _ in range(3):
             a()
@@ -65,16 +74,21 @@ def plain_loop(base: Applied, variant: Applied, rounds: int, block_s: float = 0.
     base()
     n = max(1, round(block_s / max(time.perf_counter() - t0, 1e-6)))
     ratios = []
+    faults = {id(base): 0, id(variant): 0}
     for i in range(rounds):
         times = {}
         order = (base, variant) if i % 2 == 0 else (variant, base)
         for a in order:
+            f = _faults()
             t = time.perf_counter()
             for _ in range(n):
                 a()
             times[id(a)] = time.perf_counter() - t
+            faults[id(a)] += _faults() - f
         ratios.append(times[id(base)] / times[id(variant)])
-    return {"speedup": statistics.median(ratios), "rounds": rounds, "calls_per_block": n}
+    return {"speedup": statistics.median(ratios), "rounds": rounds, "calls_per_block": n,
+            "page_faults_per_call": {"baseline": faults[id(base)] / (rounds * n),
+                                     "variant": faults[id(variant)] / (rounds * n)}}  # fmt: skip
 
 
 def one(name: str, model: Any, inputs: tuple[Any, ...], tid: str, *, budget_s: float, rounds: int,
@@ -86,7 +100,9 @@ def one(name: str, model: Any, inputs: tuple[Any, ...], tid: str, *, budget_s: f
         return out
     s = r.comparison.speedup
     out["engine"] = {"speedup": s.median, "low": s.low, "high": s.high, "verdict": r.comparison.verdict,
-                     "rounds": s.n_rounds}  # fmt: skip
+                     "rounds": s.n_rounds, "allocator": run.meta.get("allocator"),
+                     "page_faults_per_call": {"baseline": run.baseline.timing.page_faults_per_call,
+                                              "variant": r.timing.page_faults_per_call}}  # fmt: skip
     variant = apply_technique(tid, model, inputs)
     try:
         with torch.no_grad():

@@ -112,7 +112,8 @@ def models(quick: bool) -> dict[str, tuple[Any, Any, list[str], str]]:
 # --- the two methods -------------------------------------------------------------------------------------------
 def engine(model: Any, inputs: Any, techniques: list[str], budget_s: float, store: ResultStore) -> dict[str, Any]:
     run = measure(model, inputs, techniques, budget_s=budget_s, store=store, progress=False)
-    out: dict[str, Any] = {"rounds": len(run.rounds), "load": run.meta.get("load")}
+    out: dict[str, Any] = {"rounds": len(run.rounds), "load": run.meta.get("load"),
+                           "allocator": run.meta.get("allocator")}  # fmt: skip
     for r in run.results:
         c = r.comparison
         if r.status != "ok" or c is None or c.latency_ratio is None:
@@ -121,7 +122,8 @@ def engine(model: Any, inputs: Any, techniques: list[str], budget_s: float, stor
         s = c.speedup
         er = c.energy_ratio.median if c.energy_ratio else None
         out[r.technique] = {"speedup": s.median, "low": s.low, "high": s.high, "verdict": c.verdict,
-                            "n_rounds": s.n_rounds, "energy_ratio": er}  # fmt: skip
+                            "n_rounds": s.n_rounds, "rounds_set_aside": c.rounds_set_aside, "energy_ratio": er,
+                            "note": c.note}  # fmt: skip
     return out
 
 
@@ -168,7 +170,8 @@ def score(quiet: dict[str, Any], noisy: list[dict[str, Any]], techniques: list[s
             errs = [abs(s["speedup"] / qs - 1) for s in seq if s.get("speedup")]
             row["sequential_noisy_rel_errors"] = errs
             row["sequential_median_abs_rel_error"] = statistics.median(errs) if errs else None
-        row["noisy_engine"] = [{k: e.get(k) for k in ("speedup", "low", "high", "verdict")} for e in eng]
+        row["noisy_engine"] = [{k: e.get(k) for k in ("speedup", "low", "high", "verdict", "n_rounds",
+                                                      "rounds_set_aside")} for e in eng]  # fmt: skip
         row["noisy_sequential"] = [s.get("speedup") for s in seq]
         out[tid] = row
     return out
