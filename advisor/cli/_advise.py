@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from advisor._errors import ProfileError
-from advisor.cli._app import command, model_args, out
+from advisor.cli._app import command, model_args, out, output_path
 from advisor.profile.constraints import OBJECTIVES
 
 __all__ = ["add_parsers"]
@@ -44,9 +43,10 @@ def _profile(args: argparse.Namespace) -> int:
 
 @command("doctor")
 def _doctor(args: argparse.Namespace) -> int:
+    save = output_path(args.save, "--save")
     hw = _hardware(args)
-    if args.save:
-        Path(args.save).write_text(hw.to_yaml(), encoding="utf-8")
+    if save:
+        save.write_text(hw.to_yaml(), encoding="utf-8")
         out(f"wrote {args.save} (edit it to plan for other hardware; pass it with --hardware)")
         return 0
     if args.format == "json":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS", "Handler", "catalog_of", "command", "confine_paths", "model_args", "out"]
+__all__ = ["COMMANDS", "Handler", "catalog_of", "command", "confine_paths", "model_args", "out", "output_path"]
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, Handler] = {}
@@ -26,6 +28,52 @@ def command(name: str) -> Callable[[Handler], Handler]:
 def out(text: str) -> None:
     """Write one block of text to standard output, ending it with a newline."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def output_path(value: str | None, option: str, *, folder: bool = False) -> Path | None:
+    """Make a path an option writes to ready before any work starts; the one rule for every output option.
+
+    The folders it needs are created, like ``mkdir -p``: for a file (``--out FILE``, ``doctor --save FILE``,
+    ``knowledge export FILE``) its parent folders, for a folder (``--save DIR``, ``--save-dir``, ``schema --write``)
+    the folder itself. A path that cannot be written is bad input, refused before anything is measured.
+
+    Args:
+        value: The option's value (None: the option was not given, nothing to do).
+        option: The option's name for the message, e.g. ``--out``.
+        folder: The path names a folder to write files into, not a file.
+
+    Returns:
+        The path, or None when ``value`` is None.
+
+    Raises:
+        ConstraintError: A file stands where a folder must be (or a folder where the file must be), or a
+            folder cannot be created or written to (one line: expected, received, how to fix it).
+    """
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    what = "folder" if folder else "file"
+    if path.exists() and path.is_dir() != folder:
+        fix = "choose another folder or move that file away" if folder else f"name a file inside it: {path}/NAME"
+        raise _unwritable(option, what, value, f"{path} is {'a file' if folder else 'a folder'}", fix)
+    target = path if folder else path.parent
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise _unwritable(option, what, value, f"{existing} is a file, not a folder", "choose a path outside it")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = f"cannot create {target}: {exc.strerror or exc}"
+        raise _unwritable(option, what, value, reason, "choose another path") from None
+    if not os.access(target, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _unwritable(option, what, value, "no permission to write there", "choose a path you can write to")
+    return path
+
+
+def _unwritable(option: str, what: str, value: str, reason: str, fix: str) -> Exception:
+    from advisor._errors import ConstraintError
+
+    return ConstraintError(f"{option}: expected a {what} path that can be written, got {value!r}: {reason}; {fix}")
 
 
 def catalog_of(args: argparse.Namespace) -> Any:
@@ -57,8 +105,6 @@ def confine_paths(args: argparse.Namespace) -> None:
         ConstraintError: A path option is absolute, starts with ``~``, contains ``..``, is too long or
             leads outside the folder through a symlink.
     """
-    from pathlib import Path
-
     from advisor._config import app_mode_enabled, resolve_inside, setting
 
     if not app_mode_enabled():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from advisor.cli._app import command, out
+from advisor.cli._app import command, out, output_path
 
 __all__ = ["add_parsers"]
 
@@ -47,7 +47,8 @@ def _campaign(args: argparse.Namespace) -> int:
         return 0
     from advisor.reports import campaign_report
 
-    for path in campaign_report(args.campaign, store=args.store, out=args.out):
+    folder = output_path(args.out, "--out", folder=True)
+    for path in campaign_report(args.campaign, store=args.store, out=folder):
         out(f"wrote {path}")
     return 0
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from advisor.catalog import schema as S
-from advisor.cli._app import catalog_of, command, out
+from advisor.cli._app import catalog_of, command, out, output_path
 
 __all__ = ["add_parsers"]
 
@@ -125,7 +124,7 @@ def _schema(args: argparse.Namespace) -> int:
     if args.write:
         from advisor.catalog import default_data_dir
 
-        target = Path(args.write) if args.write != "-" else default_data_dir() / "schema"
+        target = default_data_dir() / "schema" if args.write == "-" else output_path(args.write, "--write", folder=True)
         for path in write_schemas(target):
             out(f"wrote {path}")
         return 0

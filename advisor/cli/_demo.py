@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from advisor.cli._app import command
+from advisor.cli._app import command, output_path
 
 __all__ = ["add_parsers"]
 
@@ -15,7 +14,7 @@ __all__ = ["add_parsers"]
 def _demo(args: argparse.Namespace) -> int:
     from advisor._demo import run_demo
 
-    return run_demo(out_dir=Path(args.out), seconds=args.budget_s, region=args.region)
+    return run_demo(out_dir=output_path(args.out, "--out", folder=True), seconds=args.budget_s, region=args.region)
 
 
 def add_parsers(sub: Any, add: Any) -> None:

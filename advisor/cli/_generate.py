@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from advisor._errors import ConstraintError
-from advisor.cli._app import command, out
+from advisor.cli._app import command, out, output_path
 
 __all__ = ["add_parsers"]
 
@@ -24,17 +23,18 @@ def _generate(args: argparse.Namespace) -> int:
     from advisor.measurement import generation_advice, measure_generation
     from advisor.measurement.generation_models import load_generation_spec
 
+    batch_sizes, json_out = _ints(args.batch_sizes, "--batch-sizes"), output_path(args.out, "--out")
     loaded = load_generation_spec(args.model)
     draft = load_generation_spec(args.draft)["model"] if args.draft else loaded["draft_model"]
     techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "default"
     run = measure_generation(
         loaded["model"], loaded["tokenizer"], loaded["prompts"], max_new_tokens=args.max_new_tokens,
-        batch_sizes=_ints(args.batch_sizes, "--batch-sizes"), techniques=techniques, draft_model=draft,
+        batch_sizes=batch_sizes, techniques=techniques, draft_model=draft,
         budget_s=args.budget_s, tdp_w=args.tdp_w, store=False if args.no_store else args.store,
         name=args.model.rpartition(":")[2],
     )  # fmt: skip
-    if args.out:
-        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if json_out:
+        json_out.write_text(run.to_json(), encoding="utf-8")
     if args.format == "json":
         out(run.to_json())
         return 0 if run.status == "finished" else 130

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from advisor.cli._app import command, out
+from advisor.cli._app import command, out, output_path
 
 __all__ = ["add_parsers"]
 
@@ -100,6 +100,7 @@ def _measure(args: argparse.Namespace) -> int:
     if region:  # a typo in --region / --what-if / --pue fails before the model is built
         get_intensity(region)
     what_if(0.0, [r.strip() for r in (args.what_if or "").split(",") if r.strip()], args.pue)
+    json_out, save_dir = output_path(args.out, "--out"), output_path(args.save, "--save", folder=True)
     loaded = load_model_spec(args.model)
     run = measure(
         loaded.model,
@@ -115,9 +116,9 @@ def _measure(args: argparse.Namespace) -> int:
         pue=args.pue,
         what_if=[r.strip() for r in args.what_if.split(",") if r.strip()] if args.what_if else None,
     )
-    if args.out:
-        Path(args.out).write_text(run.to_json(), encoding="utf-8")
-    saved = _save_winner(run, args.save) if args.save else None
+    if json_out:
+        json_out.write_text(run.to_json(), encoding="utf-8")
+    saved = _save_winner(run, save_dir) if save_dir else None
     if args.format == "json":
         out(run.to_json())
         return 0 if run.status == "finished" else 130
@@ -127,7 +128,7 @@ def _measure(args: argparse.Namespace) -> int:
     return _run_footer(run, args.out)
 
 
-def _save_winner(run: Any, directory: str) -> str:
+def _save_winner(run: Any, directory: Path) -> str:
     """Save the fastest variant that keeps fidelity (``--save DIR``); the line to print."""
     ok = [r for r in run.results if r.status == "ok" and r.comparison is not None
           and not (r.quality and (r.quality.fidelity_flag or r.quality.degenerate))]  # fmt: skip
@@ -135,7 +136,7 @@ def _save_winner(run: Any, directory: str) -> str:
     if not faster:
         return "--save: nothing saved: no variant was significantly faster than the baseline with its fidelity intact"
     best = min(faster, key=lambda r: r.comparison.latency_ratio.median)
-    art = run.save(best.technique, Path(directory))
+    art = run.save(best.technique, directory)
     return f"saved {best.technique} ({art.format}) in {art.directory}; run it: python {art.snippet}"
 
 
@@ -169,13 +170,14 @@ def _measure_training(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     techniques = _ids(args.techniques, "training technique") or list(DEFAULT_TECHNIQUES)
+    json_out = output_path(args.out, "--out")
     loaded = load_model_spec(args.model)  # factories return no targets: the default loss is used
     run = measure_training(loaded.model, loaded.example_inputs, techniques=techniques,
                            steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
                            store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
                            progress=args.format == "table")  # fmt: skip
-    if args.out:
-        Path(args.out).write_text(run.to_json(), encoding="utf-8")
+    if json_out:
+        json_out.write_text(run.to_json(), encoding="utf-8")
     if args.format == "json":
         out(run.to_json())
         return 0 if run.status == "finished" else 130

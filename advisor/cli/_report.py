@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from advisor._errors import ReportError
-from advisor.cli._app import command, out
+from advisor.cli._app import command, out, output_path
 
 __all__ = ["add_parsers"]
 
@@ -22,6 +23,8 @@ def _report(args: argparse.Namespace) -> int:
             + ("both" if args.results else "neither")
             + "; list run ids with `green-advisor history`"
         )
+    target = Path(args.out)  # a file with a report suffix, else a folder (as report() reads it)
+    output_path(args.out, "--out", folder=target.is_dir() or not target.suffix)
     if args.run:
         written = report(run_id=args.run, store=args.store, out=args.out,
                          formats=[args.format] if args.format else None, title=args.title,

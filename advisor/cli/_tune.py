@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from advisor._errors import KnowledgeError
-from advisor.cli._app import command, out
+from advisor.cli._app import command, out, output_path
 from advisor.profile.constraints import OBJECTIVES
 
 __all__ = ["add_parsers"]
@@ -57,6 +56,9 @@ def _tune(args: argparse.Namespace) -> int:
     from advisor.catalog import load_catalog
     from advisor.tuning import tune
 
+    batch_sizes = _batch_sizes(args.batch_sizes)
+    json_out = output_path(args.out, "--out")
+    save_dir = None if args.no_save else output_path(args.save_dir, "--save-dir", folder=True)
     loaded, gen = _load(args.model)
     if args.draft:
         from advisor.measurement.generation_models import load_generation_spec
@@ -78,16 +80,16 @@ def _tune(args: argparse.Namespace) -> int:
         max_variants=args.max_variants,
         stacks=not args.no_stacks,
         save=not args.no_save,
-        save_dir=args.save_dir,
+        save_dir=save_dir,
         catalog=load_catalog(args.data) if args.data else None,
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
-        batch_sizes=_batch_sizes(args.batch_sizes),
+        batch_sizes=batch_sizes,
         max_new_tokens=args.max_new_tokens,
         **gen,
     )
-    if args.out:
-        Path(args.out).write_text(plan.to_json(), encoding="utf-8")
+    if json_out:
+        json_out.write_text(plan.to_json(), encoding="utf-8")
     out(plan.to_json() if args.format == "json" else str(plan))
     return 0 if plan.run is None or plan.run.status == "finished" else 130
 
@@ -101,9 +103,10 @@ def _knowledge(args: argparse.Namespace) -> int:
     if args.action in ("export", "import") and not args.file:
         raise KnowledgeError(f"knowledge {args.action}: expected a FILE, e.g. `green-advisor knowledge "
                              f"{args.action} team-knowledge.json`")  # fmt: skip
+    target = output_path(args.file, "knowledge export FILE") if args.action == "export" else None
     store = ResultStore(args.store)
-    if args.action == "export":
-        n = export_knowledge(store, args.file)
+    if target:
+        n = export_knowledge(store, target)
         out(f"wrote {n} measured result(s) from {store.path} to {args.file}")
     elif args.action == "import":
         new, known = import_knowledge(store, args.file)
