@@ -17,6 +17,12 @@ rounds only and the comparison says how many busy rounds it set aside (they stay
 When fewer quiet rounds remain and more than a tenth of the rounds were busy, the figures describe
 a busy machine: the verdict is ``inconclusive`` and the note says why and what to do.
 
+Drift: rounds close in time resemble each other more than rounds far apart (the machine's state
+drifts on a scale of seconds), so an interval from consecutive rounds can be narrower than what a
+repeat of the run would show. From ``2 * MIN_ROUNDS`` rounds on, the interval is therefore widened
+to hold the medians of the run's first and second halves as well (``ratio_interval``); the
+stopping rule uses the same interval, so a run that drifts goes on measuring.
+
 Verdicts (in the spirit of Go's benchstat), for latency: ``faster`` when the whole interval is
 below 1, ``slower`` when it is above 1, ``no significant difference`` when it contains 1 and is
 narrow (half-width <= ``wide_rel`` of the median), else ``inconclusive``. Energy: ``less energy``,
@@ -40,6 +46,7 @@ __all__ = [
     "is_busy",
     "median_interval",
     "outside_prediction",
+    "ratio_interval",
     "ratios",
     "ready_to_stop",
     "select_rounds",
@@ -50,7 +57,7 @@ __all__ = [
 CONFIDENCE = 0.95
 WIDE_REL = 0.10  # an interval containing 1 and wider than +-10 % says nothing: inconclusive
 MIN_ROUNDS = 6  # the fewest rounds whose order-statistic interval of the median covers 95 %
-BUSY_FRAC = 0.15  # a round is busy when others took > 15 % of the CPUs (a quiet machine: p90 ~3-4 % here)
+BUSY_FRAC = 0.10  # a round is busy when others took > 10 % of the CPUs (a quiet machine: p90 ~3-4 % here)
 CONTENDED_SHARE = 0.10  # more busy rounds than this share, and too few quiet ones: the machine was busy
 
 
@@ -107,6 +114,25 @@ def ratios(rounds: Iterable[Round], variant: str, baseline: str, what: str = "la
         if num is not None and den:
             out.append(num / den)
     return out
+
+
+def ratio_interval(rounds: Sequence[Round], variant: str, baseline: str, what: str = "latency", *,
+                   idle_w: float | None = None, confidence: float = CONFIDENCE
+                   ) -> tuple[Interval | None, bool]:  # fmt: skip
+    """The median per-round ratio with its interval, widened to hold both half-run medians; and whether it was.
+
+    The rounds are taken in time order; with fewer than ``2 * MIN_ROUNDS`` ratios there is no widening.
+    """
+    xs = ratios(rounds, variant, baseline, what, idle_w)
+    iv = median_interval(xs, confidence)
+    if iv is None or len(xs) < 2 * MIN_ROUNDS:
+        return iv, False
+    h = len(xs) // 2
+    m1, m2 = statistics.median(xs[:h]), statistics.median(xs[h:])
+    lo, hi = min(iv.low, m1, m2), max(iv.high, m1, m2)
+    if (lo, hi) == (iv.low, iv.high):
+        return iv, False
+    return Interval(iv.median, lo, hi, iv.n_rounds, iv.confidence), True
 
 
 def is_busy(r: Round, busy_frac: float = BUSY_FRAC) -> bool:
@@ -166,8 +192,8 @@ def outside_prediction(iv: Interval | None, predicted: dict[str, Any] | None) ->
     return iv.high < lo or iv.low > hi
 
 
-def _note(iv: Interval | None, v: str, target_rel: float, set_aside: int = 0, contended: bool = False
-          ) -> str | None:  # fmt: skip
+def _note(iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
+          drift: bool = False) -> str | None:  # fmt: skip
     if iv is None:
         return None
     if contended:
@@ -175,6 +201,8 @@ def _note(iv: Interval | None, v: str, target_rel: float, set_aside: int = 0, co
                 "contention shifts ratios by a few per cent, so these figures describe a busy machine; measure "
                 "again when it is quieter (or with a longer budget, so that quiet rounds accumulate)")  # fmt: skip
     aside = f"; {set_aside} busy round(s) set aside (kept in the data)" if set_aside else ""
+    if drift:
+        aside += "; widened to hold the medians of the run's two halves (the machine drifted)"
     if iv.n_rounds < MIN_ROUNDS:
         return (f"only {iv.n_rounds} paired round(s): at least {MIN_ROUNDS} give a 95 % interval; "
                 "give a longer budget")  # fmt: skip
@@ -186,7 +214,7 @@ def _note(iv: Interval | None, v: str, target_rel: float, set_aside: int = 0, co
                 f"or a quieter machine tightens it{aside}")  # fmt: skip
     if set_aside:
         return f"estimated from the {iv.n_rounds} quiet rounds{aside}"
-    return None
+    return aside.removeprefix("; ") or None
 
 
 def derive(
@@ -222,8 +250,8 @@ def derive(
     out = {}
     for v in variants:
         used, set_aside, contended = select_rounds(rounds, (baseline, v), busy_frac)
-        lat = median_interval(ratios(used, v, baseline, "latency"), confidence)
-        en = median_interval(ratios(used, v, baseline, "energy", idle_w), confidence)
+        lat, drift = ratio_interval(used, v, baseline, "latency", confidence=confidence)
+        en, _ = ratio_interval(used, v, baseline, "energy", idle_w=idle_w, confidence=confidence)
         verdict_ = "inconclusive" if contended else verdict(lat, wide_rel)
         out[v] = Comparison(
             latency_ratio=lat,
@@ -232,7 +260,7 @@ def derive(
             energy_verdict="inconclusive" if contended and en is not None else energy_verdict(en, wide_rel),
             energy_method=energy_method if en is not None else None,
             outside_prediction=outside_prediction(lat, (predicted or {}).get(v)),
-            note=_note(lat, verdict_, target_rel, set_aside, contended),
+            note=_note(lat, verdict_, target_rel, set_aside=set_aside, contended=contended, drift=drift),
             rounds_set_aside=set_aside,
         )
     return out
@@ -247,7 +275,7 @@ def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str
     """
     for v in variants:
         used, _, contended = select_rounds(rounds, (baseline, v), busy_frac)
-        iv = median_interval(ratios(used, v, baseline, "latency"), confidence)
+        iv, _ = ratio_interval(used, v, baseline, "latency", confidence=confidence)
         if contended or iv is None or iv.n_rounds < MIN_ROUNDS or iv.rel_halfwidth > target_rel:
             return False
     return True

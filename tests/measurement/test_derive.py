@@ -238,3 +238,19 @@ def test_timing_reports_page_faults_per_call_from_quiet_rounds() -> None:
     rounds = [Round(r.index, 0, r.order, {"baseline": Block(10, 10.0, 1, None, 10.0, 50)}, r.load) for r in rounds]
     t = summarize_timing(rounds, "baseline")
     assert t.page_faults_per_call == 5.0 and t.rounds == 8
+
+
+def test_drift_within_the_run_widens_the_interval_to_both_half_medians() -> None:
+    from advisor.measurement._derive import ratio_interval
+
+    n = 40
+    per = {"baseline": [1.0] * n, "v": [0.5 + 0.1 * i / n for i in range(n)]}  # the ratio drifts 0.50 -> 0.60
+    rounds = rounds_of(per)
+    plain = median_interval(ratios(rounds, "v", "baseline"))
+    iv, widened = ratio_interval(rounds, "v", "baseline")
+    assert widened and iv.low < plain.low and iv.low == pytest.approx(0.5 + 0.1 * 9.5 / n)  # first half's median
+    assert iv.high >= plain.high and iv.median == plain.median
+    c = derive(rounds, "baseline")["v"]
+    assert c.latency_ratio == iv and "drifted" in c.note
+    steady = rounds_of({"baseline": [1.0] * n, "v": [0.5] * n})
+    assert ratio_interval(steady, "v", "baseline")[1] is False
