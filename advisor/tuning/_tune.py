@@ -7,8 +7,8 @@ The only module that calls both :func:`advisor.recommend` and the measurement en
    best first; techniques earlier runs on similar models found slower are already excluded (and listed);
 3. stage 1: measure the top variants with the interleaved engine (most promising first; the engine
    stops early once every interval is tight, and skips what the budget does not reach);
-4. stage 2: measure stacks of the variants that paid off (pairs that do not conflict), with the rest
-   of the budget;
+4. stage 2 (budgets from ``stacks_from_budget_s``, 45 s by default): measure stacks of the variants that
+   paid off (pairs that do not conflict) against the baseline in one engine run, with the rest of the budget;
 5. re-rank on the measurements: a variant that is better on the objective within the accuracy budget
    pays off; the rest go to "tried here: does not pay off" with their figures;
 6. save the winner (the runtimes' ``save_variant``), store the plan, and return a :class:`TunePlan`.
@@ -34,7 +34,7 @@ __all__ = ["judge", "measurable_here", "tune"]
 KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
 STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
 MIN_STACK_BUDGET_S = 6.0
-STACKS_FROM_BUDGET_S = 45.0  # below this budget the single variants get all of it
+STACKS_FROM_BUDGET_S = 45.0  # default of tune(stacks_from_budget_s=): below it the single variants get all the budget
 MIN_REFILL_S = 4.0  # measure further variants after fast failures only with at least this much budget left
 DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
 
@@ -49,11 +49,15 @@ def _constraints(constraints: Constraints | dict[str, Any] | None, phase: str) -
     return Constraints.make(**{**base, **(constraints or {})})
 
 
-def _check(phase: str, budget_s: Any) -> None:
+def _check(phase: str, budget_s: Any, stacks_from_budget_s: Any = 0.0) -> None:
     if phase not in ("inference", "training"):
         raise TuneError(f"phase: expected 'inference' or 'training', got {phase!r}")
     if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
+    s = stacks_from_budget_s
+    if isinstance(s, bool) or not isinstance(s, int | float) or not s >= 0:
+        raise ConstraintError(f"stacks_from_budget_s: expected a number of seconds >= 0, got {s!r}; e.g. 45 "
+                              "(stacks=False turns stage 2 off)")  # fmt: skip
 
 
 def measurable_here(phase: str) -> list[str]:
@@ -292,6 +296,7 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     progress: bool = True,
     max_variants: int | None = None,
     stacks: bool = True,
+    stacks_from_budget_s: float = STACKS_FROM_BUDGET_S,
     save: bool = True,
     save_dir: str | Path | None = None,
     hardware: Any = None,
@@ -327,6 +332,9 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         progress: Show progress bars.
         max_variants: Single variants to measure in stage 1 (default: from the budget, 2-8).
         stacks: Measure stacks of the variants that paid off in stage 2.
+        stacks_from_budget_s: The smallest ``budget_s`` at which stage 2 runs (then stage 1 gets 70 % of the
+            budget; below it stage 1 gets all of it). Stage 2 also needs two variants that paid off and can be
+            stacked, and at least 6 s of budget left after stage 1. Units: s.
         save: Save the winner as a deployable artifact (inference).
         save_dir: Where to save it (default: ``artifacts/<plan id>`` beside the store).
         hardware: A :class:`advisor.HardwareProfile` (default: detected).
@@ -359,7 +367,7 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     from advisor.profile.model import profile_model
 
     t0 = time.perf_counter()
-    _check(phase, budget_s)
+    _check(phase, budget_s, stacks_from_budget_s)
     c = _constraints(constraints, phase)
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     training = {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "targets": targets, "loss_fn": loss_fn}
@@ -386,7 +394,8 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
     limit = max_variants or _default_limit(budget_s)
     queue = _candidates(rec, measurable)
-    runs, cands, notes = _run_stages(model, inputs, queue, limit, budget_s, kw, training, phase, c, catalog, stacks)
+    stacks_s = stacks_from_budget_s if stacks else float("inf")
+    runs, cands, notes = _run_stages(model, inputs, queue, limit, budget_s, kw, training, phase, c, catalog, stacks_s)
     cands_ok = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
     rest = [x for x in cands if not x.pays_off]
     winner = cands_ok[0] if cands_ok else None
@@ -436,9 +445,12 @@ def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
 
 def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
     model: Any, inputs: tuple[Any, ...], queue: list[tuple[str, str]], limit: int, budget_s: float,
-    kw: dict[str, Any], training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks: bool,
+    kw: dict[str, Any], training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks_from_s: float,
 ) -> tuple[list[Any], list[Candidate], list[str]]:  # fmt: skip
-    """Stage 1 (single variants) and stage 2 (stacks of what paid off): the runs, judged candidates, notes."""
+    """Stage 1 (single variants) and stage 2 (stacks of what paid off): the runs, judged candidates, notes.
+
+    Stage 2 runs only when ``budget_s >= stacks_from_s`` (``inf``: never).
+    """
     if not queue:
         return [], [], []
     notes: list[str] = []
@@ -449,22 +461,44 @@ def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
         run = measure_training(model, inputs, techniques=variants, budget_s=budget_s, **_training_kw(kw, training))
         return [run], [judge(r, c, catalog, run.run_id) for r in run.results], notes
     t_stage = time.perf_counter()
-    stacks = stacks and budget_s >= STACKS_FROM_BUDGET_S
-    share = STAGE1_SHARE if stacks else 1.0
-    runs, cands = _stage1(model, inputs, queue, limit, budget_s * share, kw, c, catalog)
-    left = budget_s - (time.perf_counter() - t_stage)
-    good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
-    combos = _stack_variants(good, catalog) if stacks else []
-    if combos and left >= MIN_STACK_BUDGET_S and runs[-1].status == "finished":
-        run2 = _measure_inference(model, inputs, combos, left, kw)
-        runs.append(run2)
-        cands += [judge(r, c, catalog, run2.run_id) for r in run2.results]
-    elif combos:
-        notes.append(f"stacks {', '.join(combos)} not measured: {max(left, 0):.0f} s of the budget left")
+    stacks = budget_s >= stacks_from_s
+    runs, cands = _stage1(model, inputs, queue, limit, budget_s * (STAGE1_SHARE if stacks else 1.0), kw, c, catalog)
+    if stacks:
+        left = budget_s - (time.perf_counter() - t_stage) if runs[-1].status == "finished" else None
+        good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
+        run2, stacked, note = _stage2(model, inputs, good, left, kw, c, catalog)
+        runs += [run2] if run2 is not None else []
+        cands += stacked
+        notes += [note] if note else []
     warn = next((w for r in runs if (w := r.load_warning())), None)
     if warn:
         notes.append(warn)
     return runs, cands, notes
+
+
+def _stage2(  # noqa: PLR0917 - a private step of tune(), called once
+    model: Any, inputs: tuple[Any, ...], winners: list[Candidate], left_s: float | None, kw: dict[str, Any],
+    c: Constraints, catalog: Any,
+) -> tuple[Any, list[Candidate], str | None]:  # fmt: skip
+    """Stacks of the stage-1 winners (best first), measured against the baseline in one engine run.
+
+    ``left_s`` is the budget left after stage 1, in seconds (None: stage 1 was interrupted).
+
+    Returns:
+        (the run or None, the stacks judged like single variants, a note). Without two stackable winners
+        nothing is measured and there is no note; after an interruption or with too little budget left
+        (< ``MIN_STACK_BUDGET_S``) nothing is measured and the note names the stacks left out, so a plan
+        never claims a stack it did not measure.
+    """
+    combos = _stack_variants(winners, catalog)
+    if not combos:
+        return None, [], None
+    if left_s is None:
+        return None, [], f"stacks {', '.join(combos)} not measured: the single variants' run was interrupted"
+    if left_s < MIN_STACK_BUDGET_S:
+        return None, [], f"stacks {', '.join(combos)} not measured: {max(left_s, 0):.0f} s of the budget left"
+    run = _measure_inference(model, inputs, combos, left_s, kw)
+    return run, [judge(r, c, catalog, run.run_id) for r in run.results], None
 
 
 def _finish(  # noqa: PLR0917 - a private step of tune(), called once
