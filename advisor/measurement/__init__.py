@@ -12,7 +12,15 @@ derived for display. See ``docs/measurement.md`` for the engine's design.
 from advisor.measurement._derive import derive, median_interval, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
 from advisor.measurement._generation import measure_generation
-from advisor.measurement._generation_advice import GenerationAdvice, RankedVariant, generation_advice, pareto_frontier
+from advisor.measurement._generation_advice import (
+    MAX_PERPLEXITY_RATIO,
+    MIN_GREEDY_AGREEMENT,
+    GenerationAdvice,
+    RankedVariant,
+    generation_advice,
+    pareto_frontier,
+    quality_ok,
+)
 from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
 from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES
 from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
@@ -38,6 +46,8 @@ from advisor.measurement.sweep import SweepRow, batch_sweep
 
 __all__ = [
     "DEFAULT_GENERATION_TECHNIQUES",
+    "MAX_PERPLEXITY_RATIO",
+    "MIN_GREEDY_AGREEMENT",
     "SCHEMA_VERSION",
     "Block",
     "Comparison",
@@ -72,6 +82,7 @@ __all__ = [
     "measure_generation",
     "median_interval",
     "pareto_frontier",
+    "quality_ok",
     "result_row",
     "run_engine",
     "run_from_dict",

@@ -1,16 +1,22 @@
 """Energy per token of text generation, prefill and decode apart, per batch size and technique.
 
 :func:`measure_generation` (``advisor.measure_generation``) times ``model.generate`` the way the
-engine times a forward pass: every variant (the baseline included) is set up once; then, per batch
-size, **interleaved paired rounds**: each round runs every variant in a shuffled order, each for a
-*prefill window* (``generate(max_new_tokens=1)`` repeated until the window lasts ``window_s``) and a
-*generation window* (``generate(max_new_tokens=N, min_new_tokens=N)``, the same). Prefill is the
-first token; decode is the rest, per call: generation minus prefill (the optimum-benchmark
-convention). Energy is read from the meters at each window's ends; with NVML a window lasts at
-least 5 s (ML.ENERGY's steady-state rule: the counter updates every few tens of ms and a GPU's
-clocks need time to settle). Ratios against the baseline of the same round come from the engine's
-pure :func:`advisor.measurement._derive.derive`; absolute figures are medians over rounds with
-their distribution-free 95 % interval (:func:`median_interval`).
+engine times a forward pass: every variant (the baseline included) is built once and set up at every
+batch size (warm-up, its output and memory, a pilot time per call); then **interleaved paired
+rounds**, the batch sizes in turn (:mod:`._generation_rounds`: the budget plan, the stopping rules and
+the retiring of variants whose verdict is settled): each round runs every variant still timed in a
+shuffled order, each for a *prefill window* (``generate(max_new_tokens=1)`` repeated until the window
+lasts ``window_s``) and a *generation window* (``generate(max_new_tokens=N, min_new_tokens=N)``, the
+same). Prefill is the first token; decode is the rest, per call: generation minus prefill (the
+optimum-benchmark convention). Energy is read from the meters at each window's ends; with NVML a
+window lasts at least 5 s (ML.ENERGY's steady-state rule: the counter updates every few tens of ms and
+a GPU's clocks need time to settle). Ratios against the baseline of the same round come from the
+engine's pure :func:`advisor.measurement._derive.derive`; absolute figures are medians over rounds
+with their distribution-free 95 % interval (:func:`median_interval`).
+
+Quality is probed once per variant before any timing (perplexity with real weights and a tokenizer,
+logit fidelity with random weights); with ``max_perplexity_ratio`` a variant beyond it is not timed
+(``skipped-quality``): it could never be picked.
 
 Speculative variants (prompt lookup, assisted generation) are measured at batch size 1 only (what
 transformers supports); their acceptance rate is counted from the target model's forward calls in
@@ -21,16 +27,18 @@ candidate tokens each pass verified.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable
 from advisor.measurement._allocator import steady_allocator
-from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval, ready_to_stop
+from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval
+from advisor.measurement._generation_advice import quality_ok, quality_rule_text
 from advisor.measurement._generation_quality import (
     RANDOM_WEIGHTS_NOTE,
     greedy_agreement,
@@ -39,8 +47,16 @@ from advisor.measurement._generation_quality import (
     prompts_from_text,
 )
 from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
+from advisor.measurement._generation_rounds import (
+    HARD_BUDGET_FACTOR,
+    Batch,
+    Live,
+    Plan,
+    cycle,
+    phase_rounds,
+    plan_meta,
+)
 from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES, GenSetup, build_variant
-from advisor.measurement._results import Block, Round
 
 __all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
 
@@ -160,22 +176,6 @@ class _PeakRss:
 
 
 # --- one variant ---------------------------------------------------------------------------------------
-@dataclass
-class _Live:
-    """A set-up variant at one batch size."""
-
-    name: str
-    setup: GenSetup
-    prefill: Callable[[], Any]
-    full: Callable[[], Any]
-    calls_prefill: int = 1
-    calls_full: int = 1
-    records: list[tuple[int, int, float, float | None, int, float, float | None]] = field(default_factory=list)
-    new_tokens: Any = None
-    memory: dict[str, Any] = field(default_factory=dict)
-    acceptance: dict[str, Any] | None = None
-
-
 def _generate_fns(s: GenSetup, ids: Any, mask: Any, n_new: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
     import torch
 
@@ -259,95 +259,30 @@ def _acceptance(s: GenSetup, ids: Any, mask: Any, n_new: int) -> dict[str, Any]:
 
 
 def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, window_s: float,
-                 sync: Callable[[], None] | None, warmup: int) -> _Live:  # fmt: skip
+                 sync: Callable[[], None] | None, warmup: int) -> Live:  # fmt: skip
+    """Warm a variant up at one batch size, take its output and memory, and time one call of each kind (pilot).
+
+    Prefill: ``warmup`` timed calls. Full generation: ``warmup - 1`` timed calls, then the call that returns the
+    output and the KV cache (the last warm-up); the pilot time is the fastest. Compilation happens here.
+    """
     prefill, full = _generate_fns(s, ids, mask, n_new)
     t_p = min(_timed(prefill, sync) for _ in range(max(warmup, 1)))
-    t_f = min(_timed(full, sync) for _ in range(max(warmup, 1)))
-    live = _Live(name, s, prefill, full)
+    t_fs = [_timed(full, sync) for _ in range(max(warmup, 1) - 1)]
+    t0 = time.perf_counter()
+    new_tokens, memory = _memory_and_output(s, ids, mask, n_new)
+    if sync:
+        sync()
+    t_fs.append(time.perf_counter() - t0)
+    live = Live(name, s, prefill, full, new_tokens=new_tokens, memory=memory)
     live.calls_prefill = max(1, math.ceil(window_s / max(t_p, 1e-6)))
-    live.calls_full = max(1, math.ceil(window_s / max(t_f, 1e-6)))
-    live.new_tokens, live.memory = _memory_and_output(s, ids, mask, n_new)
+    live.calls_full = max(1, math.ceil(window_s / max(min(t_fs), 1e-6)))
+    live.cost_s = live.calls_prefill * t_p + live.calls_full * min(t_fs)
     if s.speculative:
         live.acceptance = _acceptance(s, ids, mask, n_new)
     return live
 
 
-# --- rounds --------------------------------------------------------------------------------------------
-def _window(fn: Callable[[], Any], calls: int, meters: Sequence[Any], sync: Callable[[], None] | None
-            ) -> tuple[float, float | None]:  # fmt: skip
-    tokens = [m.begin() for m in meters]
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-        if sync:
-            sync()
-    wall = time.perf_counter() - t0
-    energy = sum(m.end(tk).energy_j for m, tk in zip(meters, tokens, strict=True)) if meters else None
-    return wall, energy
-
-
-@dataclass
-class _Plan:
-    meters: Sequence[Any]
-    sync: Callable[[], None] | None
-    min_rounds: int
-    max_rounds: int
-    target_rel: float
-    label: str
-    lock_path: Any
-    on_round: Callable[[int, int], None] | None
-    seed: int
-
-
-def _rounds(plan: _Plan, live: list[_Live], deadline: float, b: int) -> str:
-    """Interleaved rounds for one batch size until the interval rule, the deadline or max_rounds."""
-    import random
-
-    from advisor.measurement._lock import machine_lock
-
-    rng = random.Random(plan.seed + b)  # noqa: S311 - a shuffle, not a secret
-    n = 0
-    t_start = time.perf_counter()
-    while True:
-        order = list(live)
-        rng.shuffle(order)
-        with machine_lock(label=plan.label, path=plan.lock_path) as grant:
-            deadline += grant.waited_s
-            for v in order:
-                pw, pe = _window(v.prefill, v.calls_prefill, plan.meters, plan.sync)
-                fw, fe = _window(v.full, v.calls_full, plan.meters, plan.sync)
-                v.records.append((n, v.calls_prefill, pw, pe, v.calls_full, fw, fe))
-        n += 1
-        if plan.on_round:
-            plan.on_round(b, n)
-        if n >= plan.max_rounds:
-            return "max_rounds"
-        if n >= plan.min_rounds and (len(live) == 1 or _ready(live, b, plan.target_rel)):
-            return "interval"
-        now = time.perf_counter()
-        if now >= deadline and (n >= plan.min_rounds or now - t_start >= 1.5 * max(deadline - t_start, 0)):
-            return "budget"
-
-
-def _phase_rounds(live: list[_Live], b: int, in_tokens: int, n_new: int) -> dict[str, list[Round]]:
-    """The recorded windows as the engine's rounds, one list per phase (per-token items)."""
-    by_round: dict[str, dict[int, dict[str, Block]]] = {"prefill": {}, "decode": {}, "end_to_end": {}}
-    for v in live:
-        for i, pc, pw, pe, fc, fw, fe in v.records:
-            by_round["prefill"].setdefault(i, {})[v.name] = Block(pc, pw, in_tokens, pe)
-            by_round["end_to_end"].setdefault(i, {})[v.name] = Block(fc, fw, b * n_new, fe)
-            dec_s = max(fw / fc - pw / pc, 1e-9)
-            dec_e = max(fe / fc - pe / pc, 0.0) if fe is not None and pe is not None else None
-            by_round["decode"].setdefault(i, {})[v.name] = Block(1, dec_s, b * (n_new - 1), dec_e)
-    return {ph: [Round(i, 0, list(blocks), blocks) for i, blocks in sorted(rs.items())] for ph, rs in by_round.items()}
-
-
-def _ready(live: list[_Live], b: int, target_rel: float) -> bool:
-    rounds = _phase_rounds(live, b, 1, 2)["end_to_end"]
-    return ready_to_stop(rounds, live[0].name, [v.name for v in live[1:]], target_rel)
-
-
-def _figures(v: _Live, b: int, in_tokens: int, n_new: int, method: str | None) -> GenerationFigures:
+def _figures(v: Live, b: int, in_tokens: int, n_new: int, method: str | None) -> GenerationFigures:
     pre = [(pw / pc, pe / pc if pe is not None else None) for _, pc, pw, pe, _, _, _ in v.records]
     full = [(fw / fc, fe / fc if fe is not None else None) for _, _, _, _, fc, fw, fe in v.records]
     dec = [(f[0] - p[0], (f[1] - p[1]) if f[1] is not None and p[1] is not None else None)
@@ -368,31 +303,56 @@ def _figures(v: _Live, b: int, in_tokens: int, n_new: int, method: str | None) -
 
 
 # --- quality -------------------------------------------------------------------------------------------
-def _quality(base: _Live, v: _Live, ctx: dict[str, Any]) -> dict[str, Any] | None:
+def _probe(s: GenSetup, base_model: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Perplexity (real weights with a tokenizer) or logit fidelity (random weights) of one variant, once."""
+    try:
+        if ctx["real_weights"] and ctx["tokenizer"] is not None:
+            ppl = perplexity(s.model, ctx["tokenizer"])
+            ratio = round(ppl / ctx["base_ppl"], 4) if ctx.get("base_ppl") else None
+            return {"perplexity": round(ppl, 3), "perplexity_ratio": ratio,
+                    "perplexity_text": "data/text/generation_eval.txt"}  # fmt: skip
+        if not ctx["real_weights"]:
+            return {**logit_fidelity(base_model, s.model, *ctx["fidelity_inputs"]), "note": RANDOM_WEIGHTS_NOTE}
+        return {"note": "real weights but no tokenizer: perplexity not measured (pass tokenizer=)"}
+    except Exception as exc:  # noqa: BLE001 - a quality probe failing must not lose the timing
+        return {"note": f"quality probe failed: {type(exc).__name__}: {exc}"}
+
+
+def _probe_all(setups: dict[str, GenSetup], bad: dict[str, tuple[str, str, dict[str, Any]]], ctx: dict[str, Any],
+               max_perplexity_ratio: float | None) -> None:  # fmt: skip
+    """Probe every variant that changes weights or kernels; with a gate, leave out those beyond it (not timed)."""
+    base_model = setups["baseline"].model
+    for name, s in list(setups.items()):
+        if name == "baseline" or not s.changes_weights:
+            continue
+        q = ctx["per_variant"][name] = _probe(s, base_model, ctx)
+        ratio = q.get("perplexity_ratio")
+        if max_perplexity_ratio is not None and ratio is not None and ratio > max_perplexity_ratio:
+            why = (f"not timed: perplexity x{ratio:.3f} of the baseline's on the shipped text, beyond the "
+                   f"x{max_perplexity_ratio:g} tolerance (max_perplexity_ratio)")  # fmt: skip
+            bad[name] = ("skipped-quality", why, s.settings)
+            del setups[name]  # frees the copy
+
+
+def _quality(base: Live, v: Live, ctx: dict[str, Any]) -> dict[str, Any] | None:
     if v is base:
         return None
     q: dict[str, Any] = {"greedy_agreement": round(greedy_agreement(base.new_tokens, v.new_tokens), 4)}
     if not v.setup.changes_weights:
         q["note"] = "the model's weights and kernels are unchanged: greedy output is the baseline's by construction"
         return q
-    cached = ctx["per_variant"].get(v.name)
-    if cached is None:
-        cached = {}
-        try:
-            if ctx["real_weights"] and ctx["tokenizer"] is not None:
-                ppl = perplexity(v.setup.model, ctx["tokenizer"])
-                ratio = round(ppl / ctx["base_ppl"], 4) if ctx.get("base_ppl") else None
-                cached = {"perplexity": round(ppl, 3), "perplexity_ratio": ratio,
-                          "perplexity_text": "data/text/generation_eval.txt"}  # fmt: skip
-            elif not ctx["real_weights"]:
-                cached = {**logit_fidelity(base.setup.model, v.setup.model, *ctx["fidelity_inputs"]),
-                          "note": RANDOM_WEIGHTS_NOTE}  # fmt: skip
-            else:
-                cached = {"note": "real weights but no tokenizer: perplexity not measured (pass tokenizer=)"}
-        except Exception as exc:  # noqa: BLE001 - a quality probe failing must not lose the timing
-            cached = {"note": f"quality probe failed: {type(exc).__name__}: {exc}"}
-        ctx["per_variant"][v.name] = cached
-    return {**q, **cached}
+    if v.name not in ctx["per_variant"]:
+        ctx["per_variant"][v.name] = _probe(v.setup, base.setup.model, ctx)
+    return {**q, **ctx["per_variant"][v.name]}
+
+
+def _quality_bad(ctx: dict[str, Any]) -> Callable[[Batch, Live], bool]:
+    """For the rounds: whether a variant's quality is known to fail the rule (it may not retire others)."""
+
+    def bad(bt: Batch, v: Live) -> bool:
+        return quality_ok(_quality(bt.live[0], v, ctx), ctx["real_weights"])[0] is False
+
+    return bad
 
 
 # --- the public call -----------------------------------------------------------------------------------
@@ -424,7 +384,7 @@ def _window_s(meters: Sequence[Any], window_s: float | None, min_nvml_window_s: 
     return w
 
 
-def _reporting(method: str | None, window_s: float, nvml: bool) -> str:
+def _reporting(method: str | None, window_s: float, nvml: bool, quality_rule: str) -> str:
     lines = [f"Energy method: {method or 'none (no meter)'}; energy is gross (idle power not subtracted)."]
     if nvml:
         lines.append(f"NVML windows last at least {window_s:g} s (ML.ENERGY keeps >= 5 s of steady state per "
@@ -433,23 +393,28 @@ def _reporting(method: str | None, window_s: float, nvml: bool) -> str:
         lines.append(f"Each window repeats generate() until it lasts at least {window_s:g} s.")
     lines.append(
         "Prefill = generate(max_new_tokens=1); decode = the full generation minus prefill, per call "
-        "(optimum-benchmark). Intervals: 95 % order-statistic intervals of the median over paired rounds."
+        "(optimum-benchmark). Intervals: 95 % order-statistic intervals of the median over paired rounds; batch "
+        "sizes take rounds in turn; a variant significantly slower and costlier than another (>= 6 rounds) leaves "
+        "the rounds."
     )
+    lines.append(quality_rule)
     if method and method.startswith("estimated"):
         lines.append("ESTIMATED energy (no RAPL/NVML counter readable): ranks variants, is not a measurement.")
     return " ".join(lines)
 
 
-def _setups(model: Any, ids: list[str], draft_model: Any) -> tuple[dict[str, GenSetup], dict[str, tuple[str, str]]]:
+def _setups(model: Any, ids: list[str], draft_model: Any
+            ) -> tuple[dict[str, GenSetup], dict[str, tuple[str, str, dict[str, Any]]]]:  # fmt: skip
+    """Build every variant once: (the built ones, baseline first; the others with (status, reason, settings))."""
     ok: dict[str, GenSetup] = {"baseline": GenSetup(model)}
-    bad: dict[str, tuple[str, str]] = {}
+    bad: dict[str, tuple[str, str, dict[str, Any]]] = {}
     for vid in ids:
         try:
             ok[vid] = build_variant(vid, model, draft_model=draft_model)
         except NotApplicable as exc:
-            bad[vid] = ("not-applicable", str(exc))
+            bad[vid] = ("not-applicable", str(exc), {})
         except Exception as exc:  # noqa: BLE001 - a variant failing to build is recorded, the run goes on
-            bad[vid] = ("failed", f"{type(exc).__name__}: {exc}")
+            bad[vid] = ("failed", f"{type(exc).__name__}: {exc}", {})
     return ok, bad
 
 
@@ -479,6 +444,8 @@ def measure_generation(
     on_round: Callable[[int, int], None] | None = None,
     store: Any = None,
     name: str | None = None,
+    max_perplexity_ratio: float | None = None,
+    retire: bool = True,
 ) -> GenerationRun:
     """Measure time and energy per token of ``model.generate``, prefill and decode, per batch size and technique.
 
@@ -491,13 +458,17 @@ def measure_generation(
         batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
         techniques: Variant ids (see ``_generation_techniques``), ``"default"`` for all, or [] for the baseline.
         draft_model: A small decoder sharing the tokenizer, for ``speculative-decoding``.
-        budget_s: Wall-clock budget for the rounds, shared by the batch sizes. Units: s.
+        budget_s: Wall-clock budget for set-up and rounds. The batch sizes take rounds in turn, so each gets
+            about the same number (``meta["plan"]`` gives one round's cost per batch size from the pilot times
+            and the budget that ``min_rounds`` rounds need); past the budget, a batch size with fewer than
+            ``min_rounds`` rounds runs on until it has them or 1.5x the budget has passed. Units: s.
         window_s: Shortest energy window (default: the meters' resolution, 5 s with NVML). Units: s.
         min_nvml_window_s: Shortest window when NVML is read. Units: s.
         min_rounds: Rounds before the interval rule may stop a batch size (6 give a 95 % interval).
         max_rounds: Rounds at most per batch size.
         target_rel: Stop when every end-to-end latency ratio's interval half-width is below this.
-        warmup: Untimed calls per variant and batch size (compilation happens here).
+        warmup: Warm-up calls per variant and batch size (compilation happens here); the last full one also
+            takes the output and the memory.
         prompt_tokens: Length of the synthetic prompts.
         real_weights: Whether the weights are trained (quality by agreement and perplexity) or random
             (logit fidelity only); None: trained when the model was loaded from a path.
@@ -508,9 +479,14 @@ def measure_generation(
         lock_path: The machine lock file (tests).
         on_round: Called with (batch size, rounds done) after each round.
         store: A :class:`~advisor.measurement.ResultStore`, a path, None for the default store, or False to
-            keep the run out of the store. Each batch size's results are written as soon as they are known,
-            the whole run (``ResultStore.load_run`` returns it) at the end.
+            keep the run out of the store. Each batch size's results are written when the rounds end (on
+            Ctrl-C or an error too), the whole run (``ResultStore.load_run`` returns it) after them.
         name: The model's name in the store (default: its class name).
+        max_perplexity_ratio: Quality gate (real weights with a tokenizer): a variant whose perplexity on the
+            shipped text exceeds this multiple of the baseline's is not timed (``skipped-quality``; its
+            quality is recorded). None: every variant is timed.
+        retire: Let a variant leave the rounds once another variant still timed is significantly faster and
+            cheaper per token (>= 6 shared rounds; see ``_generation_rounds``).
 
     Returns:
         A :class:`GenerationRun` (its ``run_id`` is the store's); Ctrl-C returns what was measured with status
@@ -545,6 +521,7 @@ def measure_generation(
         nvml=nvml,
         pr=pr,
         real_weights=real_weights,
+        tokenizer=tokenizer is not None,
         bs=bs,
         n_new=max_new_tokens,
         budget_s=budget_s,
@@ -552,28 +529,32 @@ def measure_generation(
     st = _open_store(store)
     run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
-    plan = _Plan(meters, sync, min_rounds, max_rounds, target_rel, f"generation {type(model).__name__}", lock_path,
-                 on_round, seed)  # fmt: skip
-    setups, bad = _setups(model, ids, draft_model)
     qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
+    plan = Plan(meters, sync, min_rounds, max_rounds, target_rel, f"generation {type(model).__name__}", lock_path,
+                on_round, seed, retire=retire, quality_bad=_quality_bad(qctx))  # fmt: skip
+    setups, bad = _setups(model, ids, draft_model)
     if real_weights and tokenizer is not None:
         qctx["base_ppl"] = perplexity(model, tokenizer)
         meta["baseline_perplexity"] = round(qctx["base_ppl"], 3)
     device = next((p.device for p in model.parameters()), None)
     qctx["fidelity_inputs"] = pr.batch(min(bs), device)
     t0 = time.perf_counter()
-    qctx["hard_deadline"] = t0 + 1.5 * budget_s
+    plan.deadline, plan.hard_deadline = t0 + budget_s, t0 + HARD_BUDGET_FACTOR * budget_s
+    batches: list[Batch] = []
     try:
-        for i, b in enumerate(bs):
-            deadline = t0 + budget_s * (i + 1) / len(bs)
-            try:
-                _one_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens, win=win,
-                           warmup=warmup, deadline=deadline, qctx=qctx, method=method, device=device,
-                           sink=run.results)  # fmt: skip
-            finally:
-                _store_results(st, run, b)
+        _probe_all(setups, bad, qctx, max_perplexity_ratio)
+        for b in bs:
+            batches.append(_set_up_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens,
+                                         win=win, warmup=warmup, qctx=qctx, device=device))  # fmt: skip
+        meta["plan"] = plan_meta(batches, time.perf_counter() - t0, budget_s, min_rounds)
+        cycle(plan, batches)
     except KeyboardInterrupt:
         run.status = "interrupted"
+    finally:  # on Ctrl-C or an error too: what was measured is kept and stored
+        for bt in batches:
+            run.results += _derive_batch(bt, ["baseline", *ids], n_new=max_new_tokens, method=method, qctx=qctx)
+            _store_results(st, run, bt.b)
+    if run.status == "interrupted":
         done = {(r.technique, r.batch_size) for r in run.results}
         run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
                         for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
@@ -604,7 +585,7 @@ def _store_results(st: Any, run: GenerationRun, b: int) -> None:
 
 
 def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dict[str, str], method: str | None,
-          win: float, nvml: bool, pr: _Prompts, real_weights: bool, bs: list[int], n_new: int,
+          win: float, nvml: bool, pr: _Prompts, real_weights: bool, tokenizer: bool, bs: list[int], n_new: int,
           budget_s: float) -> dict[str, Any]:  # fmt: skip
     from advisor.profile import detect_hardware
 
@@ -627,75 +608,81 @@ def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dic
         "meters_unavailable": unavailable,
         "energy_method": method,
         "window_s": win,
-        "reporting": _reporting(method, win, nvml),
+        "reporting": _reporting(method, win, nvml, quality_rule_text(real_weights, tokenizer)),
         "harness": "interleaved-paired-rounds (generation): prefill window + generation window per variant per round",
         "allocator": steady_allocator(),  # before any round: see advisor.measurement._allocator
     }
 
 
-def _not_run(name: str, b: int, status: str, reason: str, s: GenSetup | None = None) -> GenerationResult:
-    return GenerationResult(name, b, status, reason, settings=s.settings if s else {})
+def _not_run(name: str, b: int, status: str, reason: str, settings: dict[str, Any] | None = None, *,
+             quality: dict[str, Any] | None = None) -> GenerationResult:  # fmt: skip
+    return GenerationResult(name, b, status, reason, settings=settings or {}, quality=quality)
 
 
-def _one_batch(plan: _Plan, *, setups: dict[str, GenSetup], bad: dict[str, tuple[str, str]], ids: list[str],
-               pr: _Prompts, b: int, n_new: int, win: float, warmup: int, deadline: float, qctx: dict[str, Any],
-               method: str | None, device: Any, sink: list[GenerationResult]) -> None:  # fmt: skip
-    """Set up every applicable variant at batch size ``b``, run the rounds, append the results to ``sink``."""
+def _set_up_batch(plan: Plan, *, setups: dict[str, GenSetup], bad: dict[str, tuple[str, str, dict[str, Any]]],
+                  ids: list[str], pr: _Prompts, b: int, n_new: int, win: float, warmup: int, qctx: dict[str, Any],
+                  device: Any) -> Batch:  # fmt: skip
+    """Set up every applicable variant at batch size ``b`` (warm-up, output, memory, pilot time); no rounds yet."""
     inp, mask = pr.batch(b, device)
-    in_tokens = int(mask.sum())
-    out: dict[str, GenerationResult] = {}
-    live: list[_Live] = []
+    bt = Batch(b, int(mask.sum()), random.Random(plan.seed + b))  # noqa: S311 - a shuffle, not a secret
     for name in ["baseline", *ids]:
         if name in bad:
-            out[name] = _not_run(name, b, *bad[name])
+            status, reason, settings = bad[name]
+            bt.out[name] = _not_run(name, b, status, reason, settings, quality=qctx["per_variant"].get(name))
             continue
         s = setups[name]
         if s.max_batch is not None and b > s.max_batch:
-            out[name] = _not_run(name, b, "not-applicable", f"batch size {b}: supported up to {s.max_batch}", s)
+            bt.out[name] = _not_run(name, b, "not-applicable", f"batch size {b}: supported up to {s.max_batch}",
+                                    s.settings)  # fmt: skip
             continue
-        if name != "baseline" and time.perf_counter() > qctx["hard_deadline"]:
-            out[name] = _not_run(name, b, "skipped-budget", "the run's budget (x1.5) ran out before its set-up", s)
+        if name != "baseline" and time.perf_counter() > plan.hard_deadline:
+            bt.out[name] = _not_run(name, b, "skipped-budget", f"the run's budget (x{HARD_BUDGET_FACTOR:g}) ran out "
+                                    "before its set-up", s.settings)  # fmt: skip
             continue
         try:
-            lv = _set_up_live(name, s, ids=inp, mask=mask, n_new=n_new, window_s=win, sync=plan.sync, warmup=warmup)
-            live.append(lv)
+            bt.live.append(_set_up_live(name, s, ids=inp, mask=mask, n_new=n_new, window_s=win, sync=plan.sync,
+                                        warmup=warmup))  # fmt: skip
         except NotApplicable as exc:
-            out[name] = _not_run(name, b, "not-applicable", str(exc), s)
+            bt.out[name] = _not_run(name, b, "not-applicable", str(exc), s.settings)
         except Exception as exc:
             if name == "baseline":
                 raise
-            out[name] = _not_run(name, b, "failed", f"{type(exc).__name__}: {str(exc)[:300]}", s)
-    stopped = "interrupted"
-    try:
-        stopped = _rounds(plan, live, deadline, b)
-    finally:  # on Ctrl-C too: what was measured is kept
-        out.update(_derive_batch(live, b, in_tokens=in_tokens, n_new=n_new, method=method, qctx=qctx, stopped=stopped))
-        sink += [out[n] for n in ["baseline", *ids] if n in out]
+            bt.out[name] = _not_run(name, b, "failed", f"{type(exc).__name__}: {str(exc)[:300]}", s.settings)
+    return bt
 
 
-def _derive_batch(live: list[_Live], b: int, *, in_tokens: int, n_new: int, method: str | None,
-                  qctx: dict[str, Any], stopped: str) -> dict[str, GenerationResult]:  # fmt: skip
-    measured = [v for v in live if v.records]
-    if not measured:
-        return {v.name: _not_run(v.name, b, "interrupted", "interrupted before its first round", v.setup)
-                for v in live}  # fmt: skip
-    phases = _phase_rounds(measured, b, in_tokens, n_new)
-    comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
-             for ph, rs in phases.items()}  # fmt: skip
-    out = {}
-    base = measured[0]
-    for v in measured:
-        r = GenerationResult(v.name, b, "ok" if stopped != "interrupted" else "interrupted",
-                             None if stopped != "interrupted" else f"interrupted after {len(v.records)} rounds; "
-                             "figures kept", settings=v.setup.settings)  # fmt: skip
-        r.figures = _figures(v, b, in_tokens, n_new, method)
-        r.comparison = {ph: comps[ph][v.name] for ph in comps if v.name in comps[ph]}
-        r.acceptance = v.acceptance
-        r.quality = _quality(base, v, qctx)
-        r.memory = v.memory
-        r.rounds = len(v.records)
-        r.tokens = {"input_tokens": in_tokens, "new_tokens_per_prompt": n_new, "batch_size": b,
-                    "calls_per_prefill_window": v.calls_prefill, "calls_per_generation_window": v.calls_full,
-                    "stopped_by": stopped}  # fmt: skip
-        out[v.name] = r
-    return out
+def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None, qctx: dict[str, Any]
+                  ) -> list[GenerationResult]:  # fmt: skip
+    """Every variant's result at one batch size, in ``names`` order: figures and comparisons from its rounds."""
+    out = dict(bt.out)
+    measured = [v for v in bt.live if v.records]
+    out.update({v.name: _not_run(v.name, bt.b, "interrupted", "interrupted before its first round", v.setup.settings)
+                for v in bt.live if not v.records})  # fmt: skip
+    if measured:
+        phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new)
+        comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
+                 for ph, rs in phases.items()}  # fmt: skip
+        for v in measured:
+            out[v.name] = _result(v, bt, comps, n_new=n_new, method=method, qctx=qctx)
+    return [out[n] for n in names if n in out]
+
+
+def _result(v: Live, bt: Batch, comps: dict[str, Any], *, n_new: int, method: str | None, qctx: dict[str, Any]
+            ) -> GenerationResult:  # fmt: skip
+    stopped = bt.stopped or "interrupted"
+    done = stopped != "interrupted" or v.retired is not None
+    r = GenerationResult(v.name, bt.b, "ok" if done else "interrupted",
+                         None if done else f"interrupted after {len(v.records)} rounds; figures kept",
+                         settings=v.setup.settings)  # fmt: skip
+    r.figures = _figures(v, bt.b, bt.in_tokens, n_new, method)
+    r.comparison = {ph: comps[ph][v.name] for ph in comps if v.name in comps[ph]}
+    r.acceptance = v.acceptance
+    r.quality = _quality(bt.live[0], v, qctx)
+    r.memory = v.memory
+    r.rounds = len(v.records)
+    r.tokens = {"input_tokens": bt.in_tokens, "new_tokens_per_prompt": n_new, "batch_size": bt.b,
+                "calls_per_prefill_window": v.calls_prefill, "calls_per_generation_window": v.calls_full,
+                "stopped_by": "retired" if v.retired else stopped, "pilot_round_s": round(v.cost_s, 4)}  # fmt: skip
+    if v.retired:
+        r.tokens["retired_because"] = v.retired
+    return r

@@ -7,11 +7,20 @@ the ranking is per batch size and rests only on what was measured here:
 - per batch size, every ``ok`` variant ranked by energy per output token (end to end), with its
   speed-up and energy ratio against the baseline of the same rounds and their verdicts;
 - the *best* per batch size: the variant with the lowest energy per output token whose energy
-  ratio is significantly below 1 (``less energy``); the baseline when none is;
+  ratio is significantly below 1 (``less energy``) and whose quality passes :func:`quality_ok`;
+  the baseline when none does;
 - one sentence per technique that says where it pays off ("pays off here only from batch 8",
   "saves energy at every batch size measured", "never saved energy here"), and for speculative
   variants the acceptance rate ("1.6x faster at 38 % acceptance, energy x0.70");
 - the batch-size frontier of the baseline (time per request vs energy per token): batching first.
+
+The quality rule (:func:`quality_ok`, also tune's and the benchmark's): with real weights and a
+tokenizer, the perplexity on the shipped text may rise at most to :data:`MAX_PERPLEXITY_RATIO` times
+the baseline's (1.05). Greedy agreement is reported but does not decide there: one flipped token changes
+every later one, so a harmless change (bf16) can agree on 12 % of tokens at the same perplexity.
+Real weights without a tokenizer: greedy agreement >= :data:`MIN_GREEDY_AGREEMENT` (the only
+signal). Weights and kernels unchanged (prompt lookup, assisted generation, a static cache): quality
+is kept by construction. Random weights: quality is not judged (speed and energy only).
 """
 
 from __future__ import annotations
@@ -21,7 +30,53 @@ from typing import Any
 
 from advisor.measurement._generation_results import GenerationResult, GenerationRun
 
-__all__ = ["GenerationAdvice", "RankedVariant", "generation_advice", "pareto_frontier"]
+__all__ = [
+    "MAX_PERPLEXITY_RATIO",
+    "MIN_GREEDY_AGREEMENT",
+    "GenerationAdvice",
+    "RankedVariant",
+    "generation_advice",
+    "pareto_frontier",
+    "quality_ok",
+    "quality_rule_text",
+]
+
+MAX_PERPLEXITY_RATIO = 1.05
+MIN_GREEDY_AGREEMENT = 0.9
+UNCHANGED_NOTE = "the model's weights and kernels are unchanged"
+
+
+def quality_ok(q: dict[str, Any] | None, real_weights: bool) -> tuple[bool | None, str | None]:
+    """Whether a variant's quality is within the tolerance: (True/False/None = not judged, why not).
+
+    Args:
+        q: The result's ``quality`` dict (``perplexity_ratio``, ``greedy_agreement``, ``note``).
+        real_weights: The run's weights are trained (``meta["weights"] == "real"``).
+    """
+    q = q or {}
+    if q.get("perplexity_ratio") is not None:
+        ok = q["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO
+        why = f"perplexity x{q['perplexity_ratio']:.3f} of the baseline's (tolerance x{MAX_PERPLEXITY_RATIO:g})"
+        return ok, None if ok else f"{why}: quality changed"
+    if UNCHANGED_NOTE in str(q.get("note", "")):
+        return True, None
+    if real_weights and q.get("greedy_agreement") is not None:
+        ok = q["greedy_agreement"] >= MIN_GREEDY_AGREEMENT
+        return ok, None if ok else f"greedy output agrees with the baseline on {q['greedy_agreement']:.0%} of tokens"
+    return None, None
+
+
+def quality_rule_text(real_weights: bool, tokenizer: bool) -> str:
+    """The quality rule as one sentence for a run's Reporting text."""
+    if not real_weights:
+        return ("Quality: random weights, not judged (logit fidelity is reported); picks rest on speed and energy "
+                "only.")  # fmt: skip
+    if tokenizer:
+        return (f"Quality rule for a pick: perplexity on data/text/generation_eval.txt at most "
+                f"x{MAX_PERPLEXITY_RATIO:g} the baseline's; greedy agreement is reported, not used (one flipped "
+                "token changes all later ones).")  # fmt: skip
+    return (f"Quality rule for a pick: greedy agreement with the baseline >= {MIN_GREEDY_AGREEMENT:.0%} (no tokenizer: "
+            "perplexity not measured; agreement is strict, one flipped token changes all later ones).")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,6 +92,7 @@ class RankedVariant:
         verdict: Latency verdict.
         energy_verdict: Energy verdict.
         acceptance_rate: Accepted / proposed tokens (speculative variants).
+        quality_ok: The quality rule's verdict (:func:`quality_ok`; None: not judged).
     """
 
     technique: str
@@ -47,6 +103,7 @@ class RankedVariant:
     verdict: str | None
     energy_verdict: str | None
     acceptance_rate: float | None = None
+    quality_ok: bool | None = None
 
 
 @dataclass
@@ -55,7 +112,8 @@ class GenerationAdvice:
 
     Attributes:
         ranking: Batch size -> ranked variants (lowest energy per token first, baseline included).
-        best: Batch size -> the variant to use there (``baseline`` when nothing saved energy significantly).
+        best: Batch size -> the variant to use there (``baseline`` when nothing saved energy significantly
+            within the quality rule).
         lines: Sentences, one per technique, plus the batching advice.
         frontier: The baseline's batch sizes on the time-vs-energy frontier (ascending batch size).
     """
@@ -72,7 +130,7 @@ class GenerationAdvice:
                 "frontier": self.frontier}  # fmt: skip
 
 
-def _ranked(r: GenerationResult) -> RankedVariant:
+def _ranked(r: GenerationResult, real_weights: bool) -> RankedVariant:
     f = r.figures
     c = r.comparison.get("end_to_end")
     jpt = f.j_per_output_token.median if f and f.j_per_output_token else None
@@ -85,6 +143,7 @@ def _ranked(r: GenerationResult) -> RankedVariant:
         c.verdict if c else None,
         c.energy_verdict if c else None,
         (r.acceptance or {}).get("acceptance_rate"),
+        None if r.technique == "baseline" else quality_ok(r.quality, real_weights)[0],
     )
 
 
@@ -148,22 +207,29 @@ def generation_advice(run: GenerationRun) -> GenerationAdvice:
     """
     adv = GenerationAdvice()
     batches = run.batch_sizes
+    real = run.meta.get("weights") == "real"
     per_tech: dict[str, dict[int, RankedVariant]] = {}
     for b in batches:
-        rows = [_ranked(r) for r in run.results if r.batch_size == b and r.status in ("ok", "interrupted")]
+        rows = [_ranked(r, real) for r in run.results if r.batch_size == b and r.status in ("ok", "interrupted")]
         rows = [v for v in rows if v.j_per_output_token is not None or v.speedup is not None]
         rows.sort(key=_sort_key)
         adv.ranking[b] = rows
-        winners = [v for v in rows if v.technique == "baseline" or v.energy_verdict == "less energy"]
+        winners = [v for v in rows if v.technique == "baseline"
+                   or (v.energy_verdict == "less energy" and v.quality_ok is not False)]  # fmt: skip
         adv.best[b] = winners[0].technique if winners else "baseline"
         for v in rows:
             if v.technique != "baseline":
                 per_tech.setdefault(v.technique, {})[b] = v
     for tech, rows in per_tech.items():
         line = _technique_line(tech, rows, batches)
+        if line and any(v.quality_ok is False for v in rows.values()):
+            line += "; fails the quality rule, never picked"
         if line:
             adv.lines.append(line)
-    base = [r for r in run.results if r.technique == "baseline" and r.figures and r.figures.j_per_output_token]
+    gated = {r.technique: r.reason for r in run.results if r.status == "skipped-quality"}
+    adv.lines += [f"{tech}: {why}" for tech, why in gated.items()]
+    base = [r for r in run.results if r.technique == "baseline" and r.figures and r.figures.j_per_output_token
+            and r.figures.request_latency_s]  # fmt: skip
     pts = [(r.figures.request_latency_s.median, r.figures.j_per_output_token.median) for r in base]
     adv.frontier = sorted(base[i].batch_size for i in pareto_frontier(pts))
     line = _batching_line(run, adv.frontier)

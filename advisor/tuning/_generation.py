@@ -8,10 +8,16 @@ rounds; :func:`advisor.measurement.generation_advice` ranks them per batch size,
 the pick per batch size and the crossover lines ("pays off here only from batch 8", "1.6x faster at
 38 % acceptance, energy x0.70").
 
-Quality: a perplexity ratio on the shipped text (real weights with a tokenizer) must stay within
+Quality: the rule of :func:`advisor.measurement.quality_ok` (shared with the advice and the benchmark): a
+perplexity ratio on the shipped text (real weights with a tokenizer) must stay within
 :data:`MAX_PERPLEXITY_RATIO`; without a tokenizer, real weights need a greedy agreement of at least
 :data:`MIN_GREEDY_AGREEMENT`; a technique that leaves weights and kernels unchanged keeps quality by
 construction; random weights: quality is not judged (speed and energy are what was measured).
+With real weights and a tokenizer, a variant beyond the perplexity tolerance is not timed at all
+(``measure_generation(max_perplexity_ratio=...)``): it could never be picked, and its rounds would
+take the budget from those that can.
+
+:func:`generation_picks` gives the pick per batch size of any generation run by the same rule as tune.
 """
 
 from __future__ import annotations
@@ -20,17 +26,25 @@ import importlib.util
 import time
 from typing import Any
 
+from advisor.measurement import MAX_PERPLEXITY_RATIO, MIN_GREEDY_AGREEMENT, quality_ok
 from advisor.recommendation import base_technique, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan
 from advisor.tuning._tune import _better, _finish, _known_no_payoff, _more_effort
 
-__all__ = ["DEFAULT_BATCH_SIZES", "DEFAULT_NEW_TOKENS", "generation_measurable", "is_generative", "tune_generation"]
+__all__ = [
+    "DEFAULT_BATCH_SIZES",
+    "DEFAULT_NEW_TOKENS",
+    "MAX_PERPLEXITY_RATIO",
+    "MIN_GREEDY_AGREEMENT",
+    "generation_measurable",
+    "generation_picks",
+    "is_generative",
+    "tune_generation",
+]
 
 DEFAULT_BATCH_SIZES = (1, 4)
 DEFAULT_NEW_TOKENS = 32
-MAX_PERPLEXITY_RATIO = 1.05
-MIN_GREEDY_AGREEMENT = 0.9
 
 
 def is_generative(prof: Any, model: Any) -> bool:
@@ -57,18 +71,6 @@ def _shortlist(rec: Any, measurable: list[str], limit: int) -> list[str]:
     for r in rec.in_group("apply-now"):
         out += [v for v in measurable if base_technique(v) == r.id and v not in out]
     return out[:limit]
-
-
-def _quality_ok(q: dict[str, Any], real_weights: bool) -> tuple[bool | None, str | None]:
-    if q.get("perplexity_ratio") is not None:
-        ok = q["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO
-        return ok, None if ok else f"perplexity x{q['perplexity_ratio']:.3f} of the baseline's: quality changed"
-    if "unchanged" in str(q.get("note", "")):
-        return True, None
-    if real_weights and q.get("greedy_agreement") is not None:
-        ok = q["greedy_agreement"] >= MIN_GREEDY_AGREEMENT
-        return ok, None if ok else f"greedy output agrees with the baseline on {q['greedy_agreement']:.0%} of tokens"
-    return None, None
 
 
 def _how(r: Any, catalog: Any) -> list[str]:
@@ -98,7 +100,7 @@ def _candidate(r: Any, c: Any, catalog: Any, run_id: str, real_weights: bool) ->
     q = r.quality or {}
     keys = ("perplexity_ratio", "greedy_agreement", "logit_top1_agreement", "logit_cosine")
     cand.fidelity = {k: float(q[k]) for k in keys if isinstance(q.get(k), int | float)}
-    cand.quality_ok, why_q = _quality_ok(q, real_weights)
+    cand.quality_ok, why_q = quality_ok(q, real_weights)
     better, why_b = _better(comp, c.objective)
     cand.pays_off = better and cand.quality_ok is not False
     cand.reason = None if cand.pays_off else (why_b or why_q)
@@ -119,6 +121,31 @@ def _picks(run: Any, adv: Any, cands: list[Candidate], objective: str) -> list[B
         win = next((mine[t] for t in order if t in mine and mine[t].pays_off), None)
         picks.append(BatchPick(b, win, objective))
     return picks
+
+
+def generation_picks(run: Any, objective: str = "energy", catalog: Any = None) -> dict[int, str]:
+    """Batch size -> the variant tune picks there from this generation run (``baseline``: nothing paid off).
+
+    The same rule as :func:`advisor.tune` for a generative decoder: per (variant, batch size), a significant saving
+    on ``objective`` (energy: ``less energy``; latency: ``faster``) within the quality rule; among those, the
+    advice's best first, then its ranking.
+
+    Args:
+        run: A :class:`advisor.measurement.GenerationRun` (or its dict).
+        objective: ``energy`` or ``latency``.
+        catalog: The technique catalog (default: the shipped one).
+    """
+    from advisor.catalog import load_catalog
+    from advisor.measurement import GenerationRun, generation_advice
+    from advisor.profile.constraints import Constraints
+
+    run = GenerationRun.from_dict(run) if isinstance(run, dict) else run
+    c = Constraints.make(phase="inference", objective=objective)
+    catalog = catalog or load_catalog()
+    real = run.meta.get("weights") == "real"
+    cands = [_candidate(r, c, catalog, run.run_id, real) for r in run.results if r.technique != "baseline"]
+    picks = _picks(run, generation_advice(run), cands, objective)
+    return {p.batch_size: p.winner.variant if p.winner else "baseline" for p in picks}
 
 
 def _overall(picks: list[BatchPick]) -> Candidate | None:
@@ -146,10 +173,11 @@ def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, 
     is_ids = getattr(x, "dtype", None) is not None and not x.dtype.is_floating_point and x.dim() == 2
     if prompts is None and opts.get("tokenizer") is None and is_ids:
         prompts = x.tolist()  # the example input ids are the prompts
+    gen_opts = {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO, **(opts.get("generation_options") or {})}
     run = measure_generation(
         model, opts.get("tokenizer"), prompts, max_new_tokens=opts.get("max_new_tokens") or DEFAULT_NEW_TOKENS,
         batch_sizes=opts.get("batch_sizes") or DEFAULT_BATCH_SIZES, techniques=variants, draft_model=draft,
-        budget_s=budget_s, store=store, name=prof.name, **(opts.get("generation_options") or {}),
+        budget_s=budget_s, store=store, name=prof.name, **gen_opts,
     )  # fmt: skip
     real = run.meta.get("weights") == "real"
     cands = [_candidate(r, c, catalog, run.run_id, real) for r in run.results if r.technique != "baseline"]

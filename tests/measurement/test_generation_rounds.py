@@ -1,0 +1,208 @@
+"""Generation rounds: batch sizes in turn, the budget plan, retiring settled variants, the quality rule and gate.
+
+The round logic is tested on recorded windows (no timing decides a test); the end-to-end tests use random-weight
+decoders from transformers configs and a character-level tokenizer built from the shipped text (no download).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from advisor.measurement import (  # noqa: E402
+    MAX_PERPLEXITY_RATIO,
+    GenerationResult,
+    GenerationRun,
+    generation_advice,
+    measure_generation,
+    quality_ok,
+)
+from advisor.measurement._generation_rounds import (  # noqa: E402
+    Batch,
+    Live,
+    Plan,
+    cycle,
+    dominates,
+    plan_meta,
+    retire,
+    stop_reason,
+)
+from advisor.measurement._generation_techniques import GenSetup  # noqa: E402
+from advisor.measurement._results import Comparison, Interval  # noqa: E402
+from advisor.measurement.generation_models import tiny_gpt2  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+
+def _live(name: str, per_call_s: list[float], energy_per_s: float | None = 10.0, cost_s: float = 0.1) -> Live:
+    """A variant with recorded rounds: round i's generation window took ``per_call_s[i]`` (one call)."""
+    v = Live(name, GenSetup(None), lambda: None, lambda: None, cost_s=cost_s)
+    for i, t in enumerate(per_call_s):
+        e = None if energy_per_s is None else t * energy_per_s
+        v.records.append((i, 1, t / 10, None if e is None else e / 10, 1, t, e))
+    return v
+
+
+def _plan(**kw) -> Plan:
+    base = {"meters": [], "sync": None, "min_rounds": 6, "max_rounds": 40, "target_rel": 0.03, "label": "test",
+            "lock_path": None, "on_round": None, "seed": 0}  # fmt: skip
+    return Plan(**{**base, **kw})
+
+
+# --- retiring settled variants ----------------------------------------------------------------------------------
+def test_a_variant_is_dominated_only_with_six_shared_rounds_and_both_ratios_above_one() -> None:
+    rng = random.Random(0)
+    base = _live("baseline", [1.0 + rng.uniform(-0.02, 0.02) for _ in range(6)])
+    slow = _live("slow", [2.0 + rng.uniform(-0.05, 0.05) for _ in range(6)])
+    assert dominates(base, slow) and not dominates(slow, base)
+    assert not dominates(_live("b5", [1.0] * 5), _live("s5", [2.0] * 5))  # 5 rounds: no 95 % interval yet
+    # slower but not costlier (a cooler variant): not dominated, it may be someone's pick
+    cool = _live("cool", [2.0] * 6, energy_per_s=2.0)
+    assert not dominates(base, cool)
+    # no energy figures: time alone decides
+    assert dominates(_live("b", [1.0] * 6, None), _live("s", [1.5] * 6, None))
+    # an interval that straddles 1 settles nothing
+    mixed = _live("mixed", [1.3, 0.8, 1.3, 0.8, 1.3, 0.8])
+    assert not dominates(base, mixed)
+
+
+def test_retire_takes_out_the_dominated_and_the_batch_size_settles() -> None:
+    bt = Batch(1, 8, random.Random(0))
+    bt.live = [_live("baseline", [1.0] * 6), _live("fast", [0.5] * 6), _live("slow", [2.0] * 6),
+               _live("middle", [0.8] * 6)]  # fmt: skip
+    plan = _plan()
+    retire(plan, bt)
+    retired = {v.name: v.retired for v in bt.live if v.retired}
+    # slow is worse than the baseline, middle worse than fast: neither can be the best; fast and the baseline stay
+    assert set(retired) == {"slow", "middle"}
+    assert "significantly slower and costlier per token than baseline" in retired["slow"]
+    assert "than fast" in retired["middle"]
+    assert [v.name for v in bt.active()] == ["baseline", "fast"]
+    bt.rounds = 6
+    assert stop_reason(plan, bt) is None or stop_reason(plan, bt) == "interval"  # fast still timed
+    bt.live[1].retired = "x"
+    assert stop_reason(plan, bt) == "settled"
+
+
+def test_a_variant_failing_the_quality_rule_does_not_retire_others() -> None:
+    bt = Batch(1, 8, random.Random(0))
+    bt.live = [_live("baseline", [1.0] * 6), _live("int4", [0.5] * 6), _live("bf16", [0.8] * 6)]
+    retire(_plan(quality_bad=lambda _bt, v: v.name == "int4"), bt)
+    assert bt.live[2].retired is None  # bf16 is worse than int4, but int4 can never be picked
+
+
+def test_batch_sizes_take_rounds_in_turn_and_each_gets_min_rounds_past_the_deadline() -> None:
+    order: list[int] = []
+    batches = []
+    for b in (1, 4, 16):
+        bt = Batch(b, 8, random.Random(b))
+        bt.live = [_live("baseline", []), _live("v", [])]
+        batches.append(bt)
+    plan = _plan(min_rounds=3, deadline=-math.inf, on_round=lambda b, n: order.append(b))
+    cycle(plan, batches)
+    assert order == [1, 4, 16] * 3  # in turn, not one batch size after the other
+    assert all(bt.rounds == 3 and bt.stopped == "budget" for bt in batches)
+    assert all(len(v.records) == 3 for bt in batches for v in bt.live)
+
+
+def test_the_hard_deadline_stops_rounds_short_of_min_rounds() -> None:
+    bt = Batch(1, 8, random.Random(0))
+    bt.live = [_live("baseline", [])]
+    cycle(_plan(min_rounds=6, deadline=-math.inf, hard_deadline=-math.inf), [bt])
+    assert bt.rounds == 1 and bt.stopped == "budget"
+
+
+def test_plan_meta_says_what_min_rounds_need() -> None:
+    batches = []
+    for b, cost in ((1, 2.0), (16, 6.0)):
+        bt = Batch(b, 8, random.Random(0))
+        bt.live = [_live("baseline", [], cost_s=cost / 2), _live("v", [], cost_s=cost / 2)]
+        batches.append(bt)
+    m = plan_meta(batches, setup_s=20.0, budget_s=60.0, min_rounds=6)
+    assert m["round_cost_s"] == {"1": 2.0, "16": 6.0} and m["rounds_affordable"] == 5
+    assert m["budget_for_min_rounds_s"] == 68.0 and "need about 68 s" in m["note"]
+    assert "note" not in plan_meta(batches, setup_s=20.0, budget_s=100.0, min_rounds=6)
+
+
+# --- the quality rule -------------------------------------------------------------------------------------------
+def test_quality_rule_perplexity_decides_with_real_weights_not_greedy_agreement() -> None:
+    # bf16 on SmolLM2: 12 % greedy agreement at the same perplexity: kept
+    assert quality_ok({"perplexity_ratio": 1.0023, "greedy_agreement": 0.125}, True) == (True, None)
+    ok, why = quality_ok({"perplexity_ratio": 1.55, "greedy_agreement": 0.9}, True)
+    assert ok is False and "x1.550" in why and f"x{MAX_PERPLEXITY_RATIO:g}" in why
+    assert quality_ok({"greedy_agreement": 0.5}, True)[0] is False  # real weights, no tokenizer: agreement
+    assert quality_ok({"greedy_agreement": 0.5, "logit_cosine": 0.99}, False) == (None, None)  # random: not judged
+    assert quality_ok({"greedy_agreement": 1.0, "note": "the model's weights and kernels are unchanged: ..."},
+                      True) == (True, None)  # fmt: skip
+
+
+def _res(tech: str, jpt: float, ratio: float, quality: dict | None) -> GenerationResult:
+    from advisor.measurement import GenerationFigures
+
+    iv = Interval(ratio, ratio * 0.97, ratio * 1.03, 6)
+    comp = Comparison(latency_ratio=iv, energy_ratio=iv, verdict="faster" if ratio < 1 else "slower",
+                      energy_verdict="less energy" if ratio < 1 else "more energy")  # fmt: skip
+    figs = GenerationFigures(j_per_output_token=Interval(jpt, jpt * 0.97, jpt * 1.03, 6))
+    return GenerationResult(tech, 1, figures=figs, comparison={"end_to_end": comp} if tech != "baseline" else {},
+                            quality=quality, rounds=6)  # fmt: skip
+
+
+def test_the_advice_never_picks_a_variant_that_fails_the_quality_rule() -> None:
+    rs = [_res("baseline", 1.0, 1.0, None), _res("int4", 0.5, 0.5, {"perplexity_ratio": 1.55}),
+          _res("bf16", 0.8, 0.8, {"perplexity_ratio": 1.002, "greedy_agreement": 0.12}),
+          GenerationResult("int4@gated", 1, "skipped-quality", "not timed: perplexity x1.550 ...")]  # fmt: skip
+    adv = generation_advice(GenerationRun("r", "finished", rs, {"weights": "real"}))
+    assert adv.best[1] == "bf16"
+    assert next(v for v in adv.ranking[1] if v.technique == "int4").quality_ok is False
+    assert any(line.startswith("int4:") and "fails the quality rule" in line for line in adv.lines)
+    assert any(line.startswith("int4@gated: not timed") for line in adv.lines)
+    # random weights (logit fidelity, no perplexity): quality not judged, int4 is the pick
+    rs[1] = _res("int4", 0.5, 0.5, {"logit_cosine": 0.99, "greedy_agreement": 0.4})
+    assert generation_advice(GenerationRun("r", "finished", rs, {"weights": "random"})).best[1] == "int4"
+
+
+# --- end to end -------------------------------------------------------------------------------------------------
+def _char_tokenizer():
+    """A character-level tokenizer over the shipped text (built here: no download)."""
+    from tokenizers import Tokenizer, models
+
+    from advisor.measurement._generation_quality import eval_text
+
+    vocab = {"<unk>": 0, **{c: i + 1 for i, c in enumerate(sorted(set(eval_text())))}}
+    tk = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<unk>")
+
+
+def test_quality_gate_leaves_out_variants_beyond_the_tolerance_and_says_why(tmp_path) -> None:
+    # a random model treated as trained, so that perplexity is measured; a gate below 1 rejects every variant that
+    # changes numerics (their ratio is ~1), while prompt lookup (weights unchanged) is timed
+    run = measure_generation(tiny_gpt2(), _char_tokenizer(), ["It was the best of"], max_new_tokens=3,
+                             batch_sizes=(1,), techniques=["sdpa-attention@eager", "prompt-lookup-decoding"],
+                             real_weights=True, max_perplexity_ratio=0.5, budget_s=5, min_rounds=2, max_rounds=2,
+                             warmup=1, lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    g = run.get("sdpa-attention@eager", 1)
+    assert g.status == "skipped-quality" and g.rounds == 0 and "x0.5 tolerance" in g.reason
+    assert g.quality["perplexity_ratio"] > 0.5 and g.settings["attention"]["to"] == "eager"
+    assert run.get("prompt-lookup-decoding", 1).status == "ok" and run.get("prompt-lookup-decoding", 1).rounds == 2
+    assert "Quality rule for a pick: perplexity" in run.meta["reporting"]
+    assert any("not timed" in line for line in generation_advice(run).lines)
+
+
+def test_a_run_records_its_plan_rounds_and_why_each_variant_stopped(tmp_path) -> None:
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1, 2), techniques=["prompt-lookup-decoding"],
+                             budget_s=0.01, min_rounds=2, max_rounds=3, warmup=1, prompt_tokens=4,
+                             lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    plan = run.meta["plan"]
+    assert set(plan["round_cost_s"]) == {"1", "2"} and all(c > 0 for c in plan["round_cost_s"].values())
+    assert plan["rounds_affordable"] == 0 and "need about" in plan["note"]
+    for r in run.results:
+        if r.status == "ok":
+            assert r.tokens["stopped_by"] in {"budget", "interval", "max_rounds", "settled", "retired"}
+            assert r.tokens["pilot_round_s"] > 0 and r.rounds >= 1
+    assert "Quality: random weights, not judged" in run.meta["reporting"]
