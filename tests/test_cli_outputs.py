@@ -87,32 +87,24 @@ def _run(capsys, argv: list[str]) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def _check_created(capsys, tmp_path: Path, argv: list[str], expect: str, extra: dict[str, Path]) -> None:
+ALL = {**QUICK, **MEASURING}
+CASES = [*QUICK, *(pytest.param(name, marks=pytest.mark.slow) for name in MEASURING)]  # slow: ~5-25 s each
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_an_output_in_missing_folders_is_written(name: str, tmp_path: Path, capsys) -> None:
+    argv, expect = ALL[name]
+    extra = {"results": _results_json(tmp_path)} if "{results}" in argv else {}
+    if "{campaign}" in argv:
+        extra["campaign"] = _campaign_store(tmp_path)
     new = tmp_path / "not" / "yet"
-    assert not new.parent.exists()
     code, err = _run(capsys, _fill(argv, tmp_path, new, extra))  # a traceback would raise out of main() here
     assert code == 0, err
     assert Path(expect.format(new=new)).is_file()
-
-
-@pytest.mark.parametrize("name", list(QUICK))
-def test_an_output_in_missing_folders_is_written(name: str, tmp_path: Path, capsys) -> None:
-    argv, expect = QUICK[name]
-    extra = {"results": _results_json(tmp_path)} if "{results}" in argv else {}
-    _check_created(capsys, tmp_path, argv, expect, extra)
-
-
-@pytest.mark.slow  # real measurements at 1-3 s budgets, a campaign cell, the demo's training: ~5-25 s each
-@pytest.mark.parametrize("name", list(MEASURING))
-def test_a_measuring_command_writes_into_missing_folders(name: str, tmp_path: Path, capsys) -> None:
-    argv, expect = MEASURING[name]
-    extra = {"campaign": _campaign_store(tmp_path)} if "{campaign}" in argv else {}
-    _check_created(capsys, tmp_path, argv, expect, extra)
     if name == "measure --out --save":
-        assert (tmp_path / "not" / "yet" / "winner").is_dir()  # created, even when no variant was saved into it
+        assert (new / "winner").is_dir()  # created, even when no variant was saved into it
     if name == "tune --out --save-dir":
-        plan = json.loads((tmp_path / "not" / "yet" / "plan.json").read_text())
-        assert plan["kind"] == "tune"
+        assert json.loads((new / "plan.json").read_text())["kind"] == "tune"
 
 
 def _blocked(argv: list[str], tmp: Path) -> list[str]:
@@ -120,9 +112,9 @@ def _blocked(argv: list[str], tmp: Path) -> list[str]:
     return _fill(argv, tmp, tmp / "blocker" / "sub", {"results": tmp / "advice.json", "campaign": tmp / "c.sqlite"})
 
 
-@pytest.mark.parametrize("name", [*QUICK, *MEASURING])
+@pytest.mark.parametrize("name", list(ALL))
 def test_an_output_under_a_file_is_one_line_and_exit_2(name: str, tmp_path: Path, capsys) -> None:
-    argv = {**QUICK, **MEASURING}[name][0]
+    argv = ALL[name][0]
     (tmp_path / "blocker").write_text("a file, not a folder")
     code, err = _run(capsys, _blocked(argv, tmp_path))
     assert code == 2, err
