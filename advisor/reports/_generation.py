@@ -39,6 +39,20 @@ def _pct(d: dict[str, Any] | None, key: str) -> str:
     return f"{v:.0%}" if v is not None else "-"
 
 
+def _rounds(r: Any) -> str:
+    """Paired rounds and, when it left the rounds early or ran short, why (e.g. ``6 (retired)``)."""
+    if not r.rounds:
+        return "-"
+    why = (r.tokens or {}).get("stopped_by")
+    return f"{r.rounds} ({why})" if why in ("retired", "budget") else str(r.rounds)
+
+
+def _header(run: Any) -> str:
+    m = run.meta
+    return (f"Model {m.get('model')} ({m.get('weights')} weights) on {m.get('cpu')}; {m.get('max_new_tokens')} new "
+            f"tokens per prompt; energy: {m.get('energy_method')}.")  # fmt: skip
+
+
 def generation_rows(run: Any) -> list[dict[str, str]]:
     """The J/token table as rows of display strings (one per variant and batch size)."""
     rows = []
@@ -49,7 +63,8 @@ def generation_rows(run: Any) -> list[dict[str, str]]:
             {
                 "technique": r.technique,
                 "batch": str(r.batch_size),
-                "status": r.status if r.status == "ok" else f"{r.status}: {r.reason or ''}"[:90],
+                "status": r.status if r.status == "ok" else f"{r.status}: {r.reason or ''}"[:160],
+                "rounds": _rounds(r),
                 "TTFT ms": _iv(f.ttft_ms) if f else "-",
                 "prefill J/input token": _iv(f.prefill_j_per_input_token) if f else "-",
                 "decode tokens/s": _iv(f.decode_tokens_per_s) if f else "-",
@@ -67,23 +82,30 @@ def generation_rows(run: Any) -> list[dict[str, str]]:
 def generation_markdown(run: Any) -> str:
     """The generation section in Markdown: table, advice, Reporting."""
     from advisor.measurement import generation_advice
+    from advisor.reports.markdown import md_table
 
     run = _run(run)
     rows = generation_rows(run)
     cols = list(rows[0]) if rows else []
-    lines = ["## Generation: energy per token", "",
-             f"Model {run.meta.get('model')} ({run.meta.get('weights')} weights) on {run.meta.get('cpu')}; "
-             f"{run.meta.get('max_new_tokens')} new tokens per prompt; energy: {run.meta.get('energy_method')}.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]  # fmt: skip
-    lines += ["| " + " | ".join(r[c].replace("|", "/") for c in cols) + " |" for r in rows]
+    t = _md_text
+    lines = ["## Generation: energy per token", "", t(_header(run)), ""]
+    if rows:
+        lines.append(md_table(cols, [[r[c] for c in cols] for r in rows]))
     adv = generation_advice(run)
     lines += ["", "### Advice per batch size", ""]
-    lines += [f"- batch {b}: use **{t}**" for b, t in adv.best.items()]
-    lines += [f"- {line}" for line in adv.lines]
+    lines += [f"- batch {b}: use **{t(x)}**" for b, x in adv.best.items()]
+    lines += [f"- {t(line)}" for line in adv.lines]
     if run.meta.get("weights_note"):
-        lines += ["", f"Note: {run.meta['weights_note']}."]
-    lines += ["", "### Reporting", "", run.meta.get("reporting", ""), ""]
+        lines += ["", f"Note: {t(run.meta['weights_note'])}."]
+    if (run.meta.get("plan") or {}).get("note"):
+        lines += ["", f"Budget: {t(run.meta['plan']['note'])}."]
+    lines += ["", "### Reporting", "", t(run.meta.get("reporting", "")), ""]
     return "\n".join(lines)
+
+
+def _md_text(x: Any) -> str:
+    """Running Markdown text: HTML-escaped (Markdown renders raw HTML) on one line."""
+    return html.escape(str(x), quote=False).replace("\n", " ")
 
 
 def frontier_plot(run: Any) -> str | None:
@@ -133,7 +155,7 @@ def generation_html(run: Any) -> str:
     rows = generation_rows(run)
     cols = list(rows[0]) if rows else []
     e = html.escape
-    parts = ['<section class="generation"><h2>Generation: energy per token</h2>',
+    parts = ['<section class="generation"><h2>Generation: energy per token</h2>', f"<p>{e(_header(run))}</p>",
              "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>"]  # fmt: skip
     parts += ["<tr>" + "".join(f"<td>{e(r[c])}</td>" for c in cols) + "</tr>" for r in rows]
     parts.append("</tbody></table>")
@@ -143,6 +165,8 @@ def generation_html(run: Any) -> str:
     adv = generation_advice(run)
     parts.append("<ul>" + "".join(f"<li>batch {b}: use <b>{e(t)}</b></li>" for b, t in adv.best.items())
                  + "".join(f"<li>{e(x)}</li>" for x in adv.lines) + "</ul>")  # fmt: skip
+    if (run.meta.get("plan") or {}).get("note"):
+        parts.append(f"<p>Budget: {e(run.meta['plan']['note'])}.</p>")
     parts.append(f"<h3>Reporting</h3><p>{e(run.meta.get('reporting', ''))}</p></section>")
     return "\n".join(parts)
 

@@ -6,7 +6,7 @@ The knowledge base (every stored measurement, as evidence about the machine it r
 :func:`import_knowledge` share it between machines.
 """
 
-from advisor.tuning._generation import generation_picks
+from advisor.tuning._generation import generation_order, generation_picks
 from advisor.tuning._knowledge import (
     KNOWLEDGE_FORMAT,
     KNOWLEDGE_VERSION,
@@ -26,6 +26,7 @@ __all__ = [
     "Candidate",
     "TunePlan",
     "export_knowledge",
+    "generation_order",
     "generation_picks",
     "hardware_fingerprint",
     "import_knowledge",

@@ -38,6 +38,7 @@ __all__ = [
     "MAX_PERPLEXITY_RATIO",
     "MIN_GREEDY_AGREEMENT",
     "generation_measurable",
+    "generation_order",
     "generation_picks",
     "is_generative",
     "tune_generation",
@@ -64,6 +65,28 @@ def generation_measurable(model: Any, draft_model: Any = None) -> list[str]:
     if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
         ids.remove("sdpa-attention")  # already applied: eager would only be the counterfactual
     return ids
+
+
+def generation_order(model: Any, prof: Any, hw: Any, catalog: Any, *, constraints: Any = None,
+                     draft_model: Any = None) -> list[str]:  # fmt: skip
+    """The generation variants measurable here for this model, most promising first (the Generate tab's default).
+
+    First tune's shortlist (``recommend``'s group "apply now", in its order), then the other measurable ids.
+
+    Args:
+        model: A causal LM with ``generate``.
+        prof: Its :class:`advisor.ModelProfile`.
+        hw: A :class:`advisor.HardwareProfile`.
+        catalog: The technique catalog.
+        constraints: :class:`advisor.Constraints` (default: inference, objective energy).
+        draft_model: A draft model (``speculative-decoding`` is measurable only with one).
+    """
+    from advisor.profile.constraints import Constraints
+
+    measurable = generation_measurable(model, draft_model)
+    rec = recommend(prof, hw, constraints or Constraints.make(phase="inference"), catalog, measurable=measurable)
+    first = _shortlist(rec, measurable, len(measurable))
+    return first + [v for v in measurable if v not in first]
 
 
 def _shortlist(rec: Any, measurable: list[str], limit: int) -> list[str]:

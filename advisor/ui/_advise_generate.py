@@ -3,6 +3,11 @@
 Shown for every model; it measures only when the form's model has ``generate`` (a transformers
 causal LM), and says so otherwise. The result is the report's generation section (J/token table,
 time-vs-energy frontier, advice per batch size, Reporting) rendered in the tab.
+
+The technique list is in the advice's order (:func:`advisor.tuning.generation_order`: tune's
+shortlist first); by default every technique measurable here is selected, and in app mode (a shared
+server) the first ``app_max_techniques`` of them, with a budget within ``app_max_budget_s``: the default
+request is always one the server accepts.
 """
 
 from __future__ import annotations
@@ -21,19 +26,21 @@ class GeneratePanel:
         draft_model: A draft model for assisted generation, if any.
     """
 
-    def __init__(self, model: Any = None, tokenizer: Any = None, draft_model: Any = None) -> None:
+    def __init__(self, model: Any = None, tokenizer: Any = None, draft_model: Any = None, *, profile: Any = None,
+                 hardware: Any = None, catalog: Any = None, app: Any = None) -> None:  # fmt: skip
         import ipywidgets as w
 
-        from advisor.measurement import DEFAULT_GENERATION_TECHNIQUES
+        from advisor.ui._app_mode import app_mode
 
         self.model, self.tokenizer, self.draft_model = model, tokenizer, draft_model
+        self.app = app if app is not None else app_mode()
         self.run: Any = None
+        options, selected = self._techniques(profile, hardware, catalog)
         self.batch_sizes = w.Text(value="1,4,16", description="Batch sizes")
         self.max_new_tokens = w.BoundedIntText(value=32, min=2, max=4096, description="New tokens")
-        self.techniques = w.SelectMultiple(options=list(DEFAULT_GENERATION_TECHNIQUES),
-                                           value=list(DEFAULT_GENERATION_TECHNIQUES), rows=6,
-                                           description="Techniques")  # fmt: skip
-        self.budget_s = w.BoundedFloatText(value=60.0, min=1.0, max=7200.0, description="Budget (s)")
+        self.techniques = w.SelectMultiple(options=options, value=selected, rows=6, description="Techniques")
+        self.budget_s = w.BoundedFloatText(value=min(60.0, self.app.max_budget_s), min=1.0, max=7200.0,
+                                           description="Budget (s)")  # fmt: skip
         self.button = w.Button(description="Measure generation", button_style="primary",
                                disabled=not hasattr(model, "generate"))  # fmt: skip
         self.status = w.HTML(self._status_text())
@@ -41,6 +48,24 @@ class GeneratePanel:
         self.button.on_click(self.measure)
         self.widget = w.VBox([self.batch_sizes, self.max_new_tokens, self.techniques, self.budget_s, self.button,
                               self.status, self.result])  # fmt: skip
+
+    def _techniques(self, profile: Any, hardware: Any, catalog: Any) -> tuple[list[str], list[str]]:
+        """(every option in the advice's order, the default selection: measurable here, capped in app mode)."""
+        from advisor.measurement import DEFAULT_GENERATION_TECHNIQUES
+
+        every = list(DEFAULT_GENERATION_TECHNIQUES)
+        if getattr(getattr(self.model, "config", None), "_attn_implementation", None) == "sdpa":
+            every[every.index("sdpa-attention")] = "sdpa-attention@eager"  # SDPA is the baseline: eager is the contrast
+        ranked = every
+        if hasattr(self.model, "generate") and profile is not None:
+            from advisor.catalog import load_catalog
+            from advisor.profile.hardware import detect_hardware
+            from advisor.tuning import generation_order
+
+            ranked = generation_order(self.model, profile, hardware or detect_hardware(), catalog or load_catalog(),
+                                      draft_model=self.draft_model)  # fmt: skip
+        options = ranked + [v for v in every if v not in ranked]
+        return options, ranked[: self.app.max_techniques] if self.app.enabled else ranked
 
     def _status_text(self) -> str:
         if not hasattr(self.model, "generate"):
@@ -61,9 +86,7 @@ class GeneratePanel:
             return
         self.status.value = "measuring..."
         try:
-            from advisor.ui._app_mode import app_mode
-
-            app_mode().check_request(len(self.techniques.value), float(self.budget_s.value))  # app mode: the caps
+            self.app.check_request(len(self.techniques.value), float(self.budget_s.value))  # app mode: the caps
             self.run = measure_generation(
                 self.model, self.tokenizer, max_new_tokens=int(self.max_new_tokens.value), batch_sizes=sizes,
                 techniques=list(self.techniques.value), draft_model=self.draft_model,

@@ -17,8 +17,20 @@ COLUMNS = ["variant", "result", "pays off", "why not"]
 
 
 def _row(c: Any) -> dict[str, Any]:
-    return {"variant": c.variant, "result": c.summary().split(": ", 1)[-1] if c.latency_ratio is not None else c.status,
+    name = c.variant if getattr(c, "batch_size", None) is None else f"{c.variant} [batch {c.batch_size}]"
+    return {"variant": name, "result": c.summary().split(": ", 1)[-1] if c.latency_ratio is not None else c.status,
             "pays off": "yes" if c.pays_off else "no", "why not": c.reason or ""}  # fmt: skip
+
+
+def _per_batch_html(plan: Any) -> str:
+    """Generation plans: the pick per batch size and where each technique pays off."""
+    esc = _html.html.escape
+    if not plan.per_batch:
+        return ""
+    picks = "".join(f"<li>{esc(p.text())}</li>" for p in plan.per_batch)
+    lines = "".join(f"<li>{esc(x)}</li>" for x in plan.crossover)
+    return (f"<b>Per batch size (generation, per output token)</b><ul>{picks}</ul>"
+            + (f"<b>Where each technique pays off (measured here)</b><ul>{lines}</ul>" if lines else ""))  # fmt: skip
 
 
 def plan_html(plan: Any) -> str:
@@ -30,6 +42,7 @@ def plan_html(plan: Any) -> str:
         parts.append(f"<b>How to apply {esc(plan.winner.variant)}</b><ul>{how}</ul>")
         if plan.artifact:
             parts.append(f"<small>saved: {esc(str(plan.artifact.get('path') or plan.artifact.get('error')))}</small>")
+    parts.append(_per_batch_html(plan))
     measured = ([plan.winner] if plan.winner else []) + plan.runners_up + plan.no_payoff
     if measured:
         parts.append("<b>Measured here</b>" + _html.table([_row(c) for c in measured], COLUMNS))

@@ -196,7 +196,8 @@ class AdvisorUI:
         )
         from advisor.ui._advise_generate import GeneratePanel
 
-        self.generate_panel = GeneratePanel(self.model)
+        self.generate_panel = GeneratePanel(self.model, profile=self.profile, hardware=self.hardware,
+                                            catalog=self.catalog, app=self.app)  # fmt: skip
         self.tabs = w.Tab(
             children=[
                 w.VBox([self.ranking, self.explain_select, self.explanation]),
