@@ -33,9 +33,10 @@ def out(text: str) -> None:
 def output_path(value: str | None, option: str, *, folder: bool = False) -> Path | None:
     """Make a path an option writes to ready before any work starts; the one rule for every output option.
 
-    The folders it needs are created, like ``mkdir -p``: for a file (``--out FILE``, ``doctor --save FILE``,
-    ``knowledge export FILE``) its parent folders, for a folder (``--save DIR``, ``--save-dir``, ``schema --write``)
-    the folder itself. A path that cannot be written is bad input, refused before anything is measured.
+    Its missing parent folders are created, like ``mkdir -p``, whether it names a file (``--out FILE``,
+    ``doctor --save FILE``, ``knowledge export FILE``) or a folder (``--save DIR``, ``--save-dir``, ``schema
+    --write``: the folder itself is made by what writes into it, so nothing is left behind when nothing is
+    saved). A path that cannot be written is bad input, refused before anything is built or measured.
 
     Args:
         value: The option's value (None: the option was not given, nothing to do).
@@ -47,7 +48,7 @@ def output_path(value: str | None, option: str, *, folder: bool = False) -> Path
 
     Raises:
         ConstraintError: A file stands where a folder must be (or a folder where the file must be), or a
-            folder cannot be created or written to (one line: expected, received, how to fix it).
+            parent folder cannot be created or written to (one line: expected, received, how to fix it).
     """
     if value is None:
         return None
@@ -56,7 +57,7 @@ def output_path(value: str | None, option: str, *, folder: bool = False) -> Path
     if path.exists() and path.is_dir() != folder:
         fix = "choose another folder or move that file away" if folder else f"name a file inside it: {path}/NAME"
         raise _unwritable(option, what, value, f"{path} is {'a file' if folder else 'a folder'}", fix)
-    target = path if folder else path.parent
+    target = path.parent
     existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
     if not existing.is_dir():
         raise _unwritable(option, what, value, f"{existing} is a file, not a folder", "choose a path outside it")
@@ -65,7 +66,7 @@ def output_path(value: str | None, option: str, *, folder: bool = False) -> Path
     except OSError as exc:
         reason = f"cannot create {target}: {exc.strerror or exc}"
         raise _unwritable(option, what, value, reason, "choose another path") from None
-    if not os.access(target, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(path if path.exists() else target, os.W_OK):
         raise _unwritable(option, what, value, "no permission to write there", "choose a path you can write to")
     return path
 
