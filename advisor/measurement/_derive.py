@@ -270,13 +270,14 @@ def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str
                   confidence: float = CONFIDENCE, *, busy_frac: float = BUSY_FRAC) -> bool:  # fmt: skip
     """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side.
 
-    The intervals are those :func:`derive` reports (busy rounds set aside); a contended variant is never ready,
-    so a busy machine keeps measuring until quiet rounds accumulate or the budget ends.
+    The intervals are those :func:`derive` reports (busy rounds set aside, widened for drift); a contended
+    variant is never ready, so a busy machine keeps measuring until quiet rounds accumulate or the budget ends.
+    At least ``2 * MIN_ROUNDS`` rounds are needed, so that the drift check has two halves to compare.
     """
     for v in variants:
         used, _, contended = select_rounds(rounds, (baseline, v), busy_frac)
         iv, _ = ratio_interval(used, v, baseline, "latency", confidence=confidence)
-        if contended or iv is None or iv.n_rounds < MIN_ROUNDS or iv.rel_halfwidth > target_rel:
+        if contended or iv is None or iv.n_rounds < 2 * MIN_ROUNDS or iv.rel_halfwidth > target_rel:
             return False
     return True
 

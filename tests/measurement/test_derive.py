@@ -144,6 +144,7 @@ def test_ready_to_stop_needs_every_interval_tight() -> None:
     jumpy = rounds_of({"baseline": [0.01] * 12, "a": [0.005] * 12, "b": b})
     assert not ready_to_stop(jumpy, "baseline", ["a", "b"], 0.03)
     assert not ready_to_stop(steady[:5], "baseline", ["a"], 0.03)  # fewer rounds than a 95 % interval needs
+    assert not ready_to_stop(steady[:11], "baseline", ["a"], 0.03)  # the drift check needs two halves of 6
 
 
 def test_summarize_timing_per_call() -> None:
