@@ -19,8 +19,12 @@ quality rule (``advisor.measurement.quality_ok``: perplexity ratio <= 1.05 with 
 judged with random weights). A cell is *decided* when every variant measured there has >= 6 rounds.
 
     python benchmarks/bench_generation.py [--quick] [--models smollm2,gpt2] [--budget-s S | --budgets m=S,...]
+        [--max-rounds N] [--all-techniques]
 
-``--quick``: 8 new tokens, batch sizes 1 and 2, three techniques, a short budget (a minute or two).
+Warm-up: one prefill and one full generation per variant and batch size before the rounds (``warmup=1``; the
+full one also takes the output, the KV cache and the pilot time, and compiles the static-cache variant).
+
+``--quick``: 8 new tokens, batch sizes 1 and 2, two or three techniques, a short budget (a minute or two).
 """
 
 from __future__ import annotations
@@ -38,10 +42,16 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from _bench_common import add_common_args, machine_info
 
-QUICK_TECHNIQUES = ["bfloat16@weights", "torchao-int8-weight-only-quantization", "prompt-lookup-decoding"]
-# seconds per model, set-up included (see docs/generation.md "Budget plan" for the arithmetic)
+QUICK_TECHNIQUES = {
+    "smollm2": ["bfloat16@weights", "prompt-lookup-decoding"],
+    "gpt2": ["bfloat16@weights", "torchao-int8-weight-only-quantization", "prompt-lookup-decoding"],
+}
+# SmolLM2 already runs SDPA: its 'sdpa-attention@eager' row is the counterfactual (what SDPA saves), not a technique to
+# apply, and 6 rounds of it cost ~2.5 min at 3 batch sizes; the GPT-2 decoder measures SDPA vs eager (--all-techniques)
+SKIP = {"smollm2": ["sdpa-attention@eager"]}
+# seconds per model, set-up included (see benchmarks/README.md "Generation" for the arithmetic)
 DEFAULT_BUDGETS = {"smollm2": 1080.0, "gpt2": 180.0}
-QUICK_BUDGETS = {"smollm2": 30.0, "gpt2": 20.0}
+QUICK_BUDGETS = {"smollm2": 60.0, "gpt2": 20.0}
 MIN_ROUNDS = 6
 
 
@@ -110,6 +120,22 @@ def _print_rounds(table: dict[str, dict[str, Any]], plan: dict[str, Any] | None)
         print(f"  rounds {tech}: {txt}")
 
 
+def _techniques(name: str, model: Any, args: argparse.Namespace) -> list[str]:
+    from advisor.measurement import default_generation_ids
+
+    if args.quick:
+        return QUICK_TECHNIQUES[name]
+    ids = default_generation_ids(model)
+    return ids if args.all_techniques else [t for t in ids if t not in SKIP.get(name, [])]
+
+
+def _progress(name: str, t0: float) -> Any:
+    def on_round(b: int, n: int) -> None:
+        print(f"  {name}: batch {b} round {n} done at {time.perf_counter() - t0:.0f} s", flush=True)
+
+    return on_round
+
+
 def _budgets(args: argparse.Namespace) -> dict[str, float]:
     budgets = dict(QUICK_BUDGETS if args.quick else DEFAULT_BUDGETS)
     if args.budget_s:
@@ -129,6 +155,7 @@ def main() -> None:
     ap.add_argument("--budgets", default=None, metavar="smollm2=1080,gpt2=180",
                     help=f"budget per model (s, set-up included); default {DEFAULT_BUDGETS}")  # fmt: skip
     ap.add_argument("--max-rounds", type=int, default=None, help="rounds at most per batch size (default 12, quick 4)")
+    ap.add_argument("--all-techniques", action="store_true", help=f"do not skip {SKIP}")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from advisor.measurement import MAX_PERPLEXITY_RATIO, measure_generation
@@ -144,12 +171,14 @@ def main() -> None:
             print(f"{name}: {loaded}")
             continue
         t0 = time.perf_counter()
+        techniques = _techniques(name, loaded["model"], args)
+        print(f"{name}: budget {budgets.get(name)} s, techniques {techniques}", flush=True)
         run = measure_generation(
             loaded["model"], loaded["tokenizer"], max_new_tokens=8 if args.quick else 64,
-            batch_sizes=(1, 2) if args.quick else (1, 4, 16),
-            techniques=QUICK_TECHNIQUES if args.quick else "default", budget_s=budgets.get(name, 600.0),
-            min_rounds=3 if args.quick else MIN_ROUNDS, max_rounds=args.max_rounds or (4 if args.quick else 12),
-            max_perplexity_ratio=MAX_PERPLEXITY_RATIO, store=False,
+            batch_sizes=(1, 2) if args.quick else (1, 4, 16), techniques=techniques,
+            budget_s=budgets.get(name, 600.0), min_rounds=3 if args.quick else MIN_ROUNDS,
+            max_rounds=args.max_rounds or (4 if args.quick else 12), warmup=1,
+            max_perplexity_ratio=MAX_PERPLEXITY_RATIO, store=False, on_round=_progress(name, t0),
         )  # fmt: skip
         md = generation_markdown(run)
         rounds = _rounds_table(run)

@@ -11,7 +11,7 @@ derived for display. See ``docs/measurement.md`` for the engine's design.
 
 from advisor.measurement._derive import derive, median_interval, summarize_timing
 from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
-from advisor.measurement._generation import measure_generation
+from advisor.measurement._generation import default_generation_ids, measure_generation
 from advisor.measurement._generation_advice import (
     MAX_PERPLEXITY_RATIO,
     MIN_GREEDY_AGREEMENT,
@@ -73,6 +73,7 @@ __all__ = [
     "Variant",
     "VariantSpec",
     "batch_sweep",
+    "default_generation_ids",
     "derive",
     "generation_advice",
     "load_summary",

@@ -58,7 +58,7 @@ from advisor.measurement._generation_rounds import (
 )
 from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES, GenSetup, build_variant
 
-__all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
+__all__ = ["MIN_NVML_WINDOW_S", "default_generation_ids", "measure_generation"]
 
 MIN_NVML_WINDOW_S = 5.0  # ML.ENERGY: at least 5 s of steady state per NVML window
 DEFAULT_WINDOW_S = 0.05
@@ -368,12 +368,21 @@ def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float) -> 
     return bs
 
 
+def default_generation_ids(model: Any) -> list[str]:
+    """The variant ids ``techniques="default"`` measures for this model.
+
+    Every generation technique; when the model already runs SDPA, ``sdpa-attention@eager`` (the counterfactual:
+    a ratio above 1 is what SDPA saves) instead of ``sdpa-attention``.
+    """
+    ids = list(DEFAULT_GENERATION_TECHNIQUES)
+    if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
+        ids[ids.index("sdpa-attention")] = "sdpa-attention@eager"
+    return ids
+
+
 def _resolve_ids(model: Any, techniques: Sequence[str] | str | None) -> list[str]:
     if techniques is None or techniques == "default":
-        ids = list(DEFAULT_GENERATION_TECHNIQUES)
-        if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
-            ids[ids.index("sdpa-attention")] = "sdpa-attention@eager"
-        return ids
+        return default_generation_ids(model)
     return [techniques] if isinstance(techniques, str) else list(techniques)
 
 

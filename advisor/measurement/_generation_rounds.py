@@ -8,7 +8,9 @@ rounds, so the time a batch size receives is proportional to what its rounds cos
 - ``max_rounds`` rounds ran;
 - after ``min_rounds``: every variant still timed has an end-to-end latency-ratio interval within
   ``target_rel`` (``interval``), or only the baseline is left (``settled``);
-- the budget has passed and it has ``min_rounds`` rounds (``budget``), or 1.5x the budget has passed.
+- it has ``min_rounds`` rounds and its next round would end after the budget (its last round's time, after the
+  rounds of the batch sizes before it in the turn) (``budget``), or 1.5x the budget has passed. So a run with
+  enough budget ends within it, and one without goes on only until every batch size has ``min_rounds``.
 
 **Retiring settled variants.** After each round, a variant that has run at least :data:`MIN_ROUNDS` rounds
 beside another variant still timed (the baseline included, and only one whose quality is not known to fail
@@ -75,6 +77,7 @@ class Batch:
     out: dict[str, GenerationResult] = field(default_factory=dict)
     rounds: int = 0
     stopped: str | None = None
+    last_round_s: float = 0.0
 
     def active(self) -> list[Live]:
         """The variants still timed (the baseline first)."""
@@ -122,10 +125,12 @@ def one_round(plan: Plan, bt: Batch) -> None:
     with machine_lock(label=plan.label, path=plan.lock_path) as grant:
         plan.deadline += grant.waited_s
         plan.hard_deadline += grant.waited_s
+        t0 = time.perf_counter()
         for v in order:
             pw, pe = _window(v.prefill, v.calls_prefill, plan.meters, plan.sync)
             fw, fe = _window(v.full, v.calls_full, plan.meters, plan.sync)
             v.records.append((bt.rounds, v.calls_prefill, pw, pe, v.calls_full, fw, fe))
+        bt.last_round_s = time.perf_counter() - t0
     bt.rounds += 1
     if plan.on_round:
         plan.on_round(bt.b, bt.rounds)
@@ -191,9 +196,25 @@ def stop_reason(plan: Plan, bt: Batch) -> str | None:
     return None
 
 
+def stop_before_overrun(plan: Plan, batches: list[Batch]) -> None:
+    """Before a turn: a batch size with ``min_rounds`` rounds whose next round would end past the deadline stops.
+
+    The turn's rounds are projected from each batch size's last round, in turn order.
+    """
+    end = time.perf_counter()
+    for bt in batches:
+        if not bt.live or bt.stopped is not None:
+            continue
+        if bt.rounds >= plan.min_rounds and end + bt.last_round_s > plan.deadline:
+            bt.stopped = "budget"
+            continue
+        end += bt.last_round_s
+
+
 def cycle(plan: Plan, batches: list[Batch]) -> None:
     """Rounds at each batch size in turn until every batch size has stopped (:func:`stop_reason`)."""
     while True:
+        stop_before_overrun(plan, batches)
         todo = [bt for bt in batches if bt.live and bt.stopped is None]
         if not todo:
             return

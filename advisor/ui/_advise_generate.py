@@ -51,11 +51,9 @@ class GeneratePanel:
 
     def _techniques(self, profile: Any, hardware: Any, catalog: Any) -> tuple[list[str], list[str]]:
         """(every option in the advice's order, the default selection: measurable here, capped in app mode)."""
-        from advisor.measurement import DEFAULT_GENERATION_TECHNIQUES
+        from advisor.measurement import default_generation_ids
 
-        every = list(DEFAULT_GENERATION_TECHNIQUES)
-        if getattr(getattr(self.model, "config", None), "_attn_implementation", None) == "sdpa":
-            every[every.index("sdpa-attention")] = "sdpa-attention@eager"  # SDPA is the baseline: eager is the contrast
+        every = default_generation_ids(self.model)
         ranked = every
         if hasattr(self.model, "generate") and profile is not None:
             from advisor.catalog import load_catalog

@@ -111,6 +111,21 @@ def test_batch_sizes_take_rounds_in_turn_and_each_gets_min_rounds_past_the_deadl
     assert all(len(v.records) == 3 for bt in batches for v in bt.live)
 
 
+def test_no_round_starts_that_would_end_past_the_deadline_once_min_rounds_are_done() -> None:
+    import time
+
+    from advisor.measurement._generation_rounds import stop_before_overrun
+
+    batches = []
+    for b, rounds, last in ((1, 6, 40.0), (4, 6, 40.0), (16, 6, 40.0), (32, 2, 40.0)):
+        bt = Batch(b, 8, random.Random(b), rounds=rounds, last_round_s=last)
+        bt.live = [_live("baseline", [])]
+        batches.append(bt)
+    stop_before_overrun(_plan(deadline=time.perf_counter() + 100.0), batches)
+    # the turn's rounds would end at 40, 80, 120 s: batch 16 stops; batch 32 has too few rounds to stop
+    assert [bt.stopped for bt in batches] == [None, None, "budget", None]
+
+
 def test_the_hard_deadline_stops_rounds_short_of_min_rounds() -> None:
     bt = Batch(1, 8, random.Random(0))
     bt.live = [_live("baseline", [])]
