@@ -165,6 +165,25 @@ def test_a_broken_generation_file_names_what_was_expected(tmp_path: Path) -> Non
         advisor.report(json.loads(bad.read_text()), generation={}, out=tmp_path / "o")
 
 
+# --- the CLI ----------------------------------------------------------------------------------------------------
+def test_cli_generate_prints_the_section_and_rejects_bad_input_in_one_line(tmp_path: Path, capsys) -> None:
+    spec = "advisor.measurement.generation_models:tiny_gpt2"
+    base = ["generate", "--model", spec, "--max-new-tokens", "3", "--techniques", "prompt-lookup-decoding",
+            "--budget-s", "1", "--no-store"]  # fmt: skip
+    assert main([*base, "--batch-sizes", "1,2", "--max-perplexity-ratio", "1.05", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["meta"]["max_perplexity_ratio"] == 1.05 and set(d["meta"]["plan"]["round_cost_s"]) == {"1", "2"}
+    assert {(r["technique"], r["batch_size"]) for r in d["results"]} >= {("baseline", 1), ("baseline", 2)}
+    assert main([*base, "--batch-sizes", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "## Generation: energy per token" in text and "| rounds |" in text and "best per batch size" in text
+    for bad, what in ((["--batch-sizes", "one"], "--batch-sizes"), (["--max-perplexity-ratio", "0"],
+                                                                     "max_perplexity_ratio")):  # fmt: skip
+        assert main([*base, *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert what in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 # --- tune for generative decoders --------------------------------------------------------------------------
 @pytest.mark.slow
 def test_tune_measures_a_generative_decoder_per_token_and_picks_per_batch_size(tmp_path: Path) -> None:

@@ -356,7 +356,7 @@ def _quality_bad(ctx: dict[str, Any]) -> Callable[[Batch, Live], bool]:
 
 
 # --- the public call -----------------------------------------------------------------------------------
-def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float) -> list[int]:
+def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float, max_ppl: float | None = None) -> list[int]:
     bs = sorted({int(b) for b in batch_sizes}) if batch_sizes else []
     if not bs or any(b < 1 for b in bs):
         raise ConstraintError(f"batch_sizes: expected positive integers, got {list(batch_sizes)!r}; e.g. (1, 4, 16)")
@@ -365,6 +365,9 @@ def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float) -> 
                               f"token), got {max_new_tokens!r}")  # fmt: skip
     if not budget_s or budget_s <= 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}")
+    if max_ppl is not None and not max_ppl > 0:
+        raise ConstraintError(f"max_perplexity_ratio: expected a positive ratio such as 1.05 (or None: no gate), got "
+                              f"{max_ppl!r}")  # fmt: skip
     return bs
 
 
@@ -504,7 +507,7 @@ def measure_generation(
     from advisor.measurement._engine import device_sync
     from advisor.measurement.energy import get_meters
 
-    bs = _check(batch_sizes, max_new_tokens, budget_s)
+    bs = _check(batch_sizes, max_new_tokens, budget_s, max_perplexity_ratio)
     if not hasattr(model, "generate"):
         raise ConstraintError(f"model: expected a causal LM with .generate() (transformers), "
                               f"got {type(model).__name__}")  # fmt: skip
@@ -535,6 +538,8 @@ def measure_generation(
         n_new=max_new_tokens,
         budget_s=budget_s,
     )
+    meta.update(max_perplexity_ratio=max_perplexity_ratio, retire=retire, min_rounds=min_rounds, max_rounds=max_rounds,
+                warmup=warmup)  # fmt: skip
     st = _open_store(store)
     run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
