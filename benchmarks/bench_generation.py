@@ -24,7 +24,7 @@ judged with random weights). A cell is *decided* when every variant measured the
 Warm-up: one prefill and one full generation per variant and batch size before the rounds (``warmup=1``; the
 full one also takes the output, the KV cache and the pilot time, and compiles the static-cache variant).
 
-``--quick``: 8 new tokens, batch sizes 1 and 2, two or three techniques, a short budget (a minute or two).
+``--quick``: 8 new tokens, batch sizes 1 and 2, two or three techniques, 6 rounds (a minute or two).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=None, help="one budget for every model (s, set-up included)")
     ap.add_argument("--budgets", default=None, metavar="smollm2=1080,gpt2=180",
                     help=f"budget per model (s, set-up included); default {DEFAULT_BUDGETS}")  # fmt: skip
-    ap.add_argument("--max-rounds", type=int, default=None, help="rounds at most per batch size (default 12, quick 4)")
+    ap.add_argument("--max-rounds", type=int, default=None, help="rounds at most per batch size (default 12, quick 6)")
     ap.add_argument("--all-techniques", action="store_true", help=f"do not skip {SKIP}")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -176,15 +176,15 @@ def main() -> None:
         run = measure_generation(
             loaded["model"], loaded["tokenizer"], max_new_tokens=8 if args.quick else 64,
             batch_sizes=(1, 2) if args.quick else (1, 4, 16), techniques=techniques,
-            budget_s=budgets.get(name, 600.0), min_rounds=3 if args.quick else MIN_ROUNDS,
-            max_rounds=args.max_rounds or (4 if args.quick else 12), warmup=1,
+            budget_s=budgets.get(name, 600.0), min_rounds=MIN_ROUNDS,
+            max_rounds=args.max_rounds or (MIN_ROUNDS if args.quick else 12), warmup=1,
             max_perplexity_ratio=MAX_PERPLEXITY_RATIO, store=False, on_round=_progress(name, t0),
         )  # fmt: skip
         md = generation_markdown(run)
         rounds = _rounds_table(run)
         print(f"# {loaded['label']}\n{md}")
         _print_rounds(rounds, run.meta.get("plan"))
-        target = _target(run, 3 if args.quick else MIN_ROUNDS)
+        target = _target(run, MIN_ROUNDS)
         print("target:", json.dumps(target["per_batch"], indent=1))
         result["models"][name] = {"label": loaded["label"], "elapsed_s": round(time.perf_counter() - t0, 1),
                                   "budget_s": budgets.get(name), "plan": run.meta.get("plan"), "rounds": rounds,
