@@ -38,6 +38,7 @@ from typing import Any
 from advisor._errors import ConstraintError, NotApplicable
 from advisor.measurement._allocator import steady_allocator
 from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval
+from advisor.measurement._engine import load_summary
 from advisor.measurement._generation_advice import quality_ok, quality_rule_text
 from advisor.measurement._generation_quality import (
     RANDOM_WEIGHTS_NOTE,
@@ -57,6 +58,7 @@ from advisor.measurement._generation_rounds import (
     plan_meta,
 )
 from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES, GenSetup, build_variant
+from advisor.measurement._results import Round
 
 __all__ = ["MIN_NVML_WINDOW_S", "default_generation_ids", "measure_generation"]
 
@@ -573,6 +575,7 @@ def measure_generation(
         run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
                         for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
     meta["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    meta["load"] = load_summary([Round(i, 0, [], {}, load) for bt in batches for i, load in bt.loads.items()])
     if st is not None:
         meta["store"] = str(st.path)
         st.finish_run(run.run_id, run.status)
@@ -673,7 +676,7 @@ def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None
     out.update({v.name: _not_run(v.name, bt.b, "interrupted", "interrupted before its first round", v.setup.settings)
                 for v in bt.live if not v.records})  # fmt: skip
     if measured:
-        phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new)
+        phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new, bt.loads)
         comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
                  for ph, rs in phases.items()}  # fmt: skip
         for v in measured:

@@ -78,6 +78,7 @@ class Batch:
     rounds: int = 0
     stopped: str | None = None
     last_round_s: float = 0.0
+    loads: dict[int, dict[str, Any]] = field(default_factory=dict)  # round -> other processes' CPU share, steal
 
     def active(self) -> list[Live]:
         """The variants still timed (the baseline first)."""
@@ -118,18 +119,22 @@ def _window(fn: Callable[[], Any], calls: int, meters: Sequence[Any], sync: Call
 
 def one_round(plan: Plan, bt: Batch) -> None:
     """One round at one batch size: each variant still timed, in a shuffled order, a prefill and a generation window."""
+    from advisor.measurement._engine import LoadSampler
     from advisor.measurement._lock import machine_lock
 
     order = bt.active()
     bt.rng.shuffle(order)
+    sampler = LoadSampler()
     with machine_lock(label=plan.label, path=plan.lock_path) as grant:
         plan.deadline += grant.waited_s
         plan.hard_deadline += grant.waited_s
         t0 = time.perf_counter()
+        a = sampler.sample()
         for v in order:
             pw, pe = _window(v.prefill, v.calls_prefill, plan.meters, plan.sync)
             fw, fe = _window(v.full, v.calls_full, plan.meters, plan.sync)
             v.records.append((bt.rounds, v.calls_prefill, pw, pe, v.calls_full, fw, fe))
+        bt.loads[bt.rounds] = sampler.delta(a, sampler.sample())
         bt.last_round_s = time.perf_counter() - t0
     bt.rounds += 1
     if plan.on_round:
@@ -176,8 +181,8 @@ def retire(plan: Plan, bt: Batch) -> None:
                          f"{w.name} (95 % paired intervals above 1)")  # fmt: skip
 
 
-def _ready(live: list[Live], b: int, target_rel: float) -> bool:
-    rounds = phase_rounds(live, b, 1, 2)["end_to_end"]
+def _ready(live: list[Live], b: int, target_rel: float, loads: dict[int, dict[str, Any]] | None = None) -> bool:
+    rounds = phase_rounds(live, b, 1, 2, loads)["end_to_end"]
     return ready_to_stop(rounds, live[0].name, [v.name for v in live[1:]], target_rel)
 
 
@@ -188,7 +193,7 @@ def stop_reason(plan: Plan, bt: Batch) -> str | None:
         return "max_rounds"
     if n >= plan.min_rounds and len(act) == 1:
         return "settled" if len(bt.live) > 1 else "interval"
-    if n >= plan.min_rounds and _ready(act, bt.b, plan.target_rel):
+    if n >= plan.min_rounds and _ready(act, bt.b, plan.target_rel, bt.loads):
         return "interval"
     now = time.perf_counter()
     if now >= plan.hard_deadline or (now >= plan.deadline and n >= plan.min_rounds):
@@ -225,8 +230,12 @@ def cycle(plan: Plan, batches: list[Batch]) -> None:
             bt.stopped = stop_reason(plan, bt)
 
 
-def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int) -> dict[str, list[Round]]:
-    """The recorded windows as the engine's rounds, one list per phase (per-token items)."""
+def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int,
+                 loads: dict[int, dict[str, Any]] | None = None) -> dict[str, list[Round]]:  # fmt: skip
+    """The recorded windows as the engine's rounds, one list per phase (per-token items), with each round's load.
+
+    With the load, :func:`advisor.measurement._derive.derive` sets busy rounds aside as for any measurement.
+    """
     by_round: dict[str, dict[int, dict[str, Block]]] = {"prefill": {}, "decode": {}, "end_to_end": {}}
     for v in live:
         for i, pc, pw, pe, fc, fw, fe in v.records:
@@ -235,7 +244,9 @@ def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int) -> dict[s
             dec_s = max(fw / fc - pw / pc, 1e-9)
             dec_e = max(fe / fc - pe / pc, 0.0) if fe is not None and pe is not None else None
             by_round["decode"].setdefault(i, {})[v.name] = Block(1, dec_s, b * (n_new - 1), dec_e)
-    return {ph: [Round(i, 0, list(blocks), blocks) for i, blocks in sorted(rs.items())] for ph, rs in by_round.items()}
+    loads = loads or {}
+    return {ph: [Round(i, 0, list(blocks), blocks, dict(loads.get(i) or {})) for i, blocks in sorted(rs.items())]
+            for ph, rs in by_round.items()}  # fmt: skip
 
 
 def plan_meta(batches: list[Batch], setup_s: float, budget_s: float, min_rounds: int) -> dict[str, Any]:

@@ -221,3 +221,25 @@ def test_a_run_records_its_plan_rounds_and_why_each_variant_stopped(tmp_path) ->
             assert r.tokens["stopped_by"] in {"budget", "interval", "max_rounds", "settled", "retired"}
             assert r.tokens["pilot_round_s"] > 0 and r.rounds >= 1
     assert "Quality: random weights, not judged" in run.meta["reporting"]
+
+
+# --- load per round ------------------------------------------------------------------------------------------
+def test_generation_rounds_carry_their_load_and_busy_ones_are_set_aside() -> None:
+    from advisor.measurement._derive import derive
+    from advisor.measurement._generation_rounds import phase_rounds
+
+    base = _live("baseline", [1.0] * 12)
+    v = _live("v", [0.5] * 8 + [0.9] * 4)  # rounds 8-11: contention shifted the ratio
+    loads = {i: {"other_cpu_frac": 0.45 if i >= 8 else 0.01, "steal_frac": 0.0} for i in range(12)}
+    rounds = phase_rounds([base, v], 1, 4, 8, loads)["end_to_end"]
+    assert [r.load["other_cpu_frac"] for r in rounds][-1] == 0.45
+    c = derive(rounds, "baseline", ["v"])["v"]
+    assert c.latency_ratio.median == pytest.approx(0.5) and c.rounds_set_aside == 4
+
+
+def test_a_generation_run_records_the_load_it_saw() -> None:
+    model = tiny_gpt2()
+    run = measure_generation(model, max_new_tokens=4, batch_sizes=(1,), techniques=[], budget_s=3, store=False,
+                             min_rounds=2, max_rounds=3)  # fmt: skip
+    assert run.meta["load"]["rounds"] >= 2 and "other_cpu_frac_median" in run.meta["load"]
+    assert run.meta["allocator"]["allocator"]
