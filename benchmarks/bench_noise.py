@@ -114,7 +114,7 @@ def models(quick: bool) -> dict[str, tuple[Any, Any, list[str], str]]:
 # --- the two methods -------------------------------------------------------------------------------------------
 def engine(model: Any, inputs: Any, techniques: list[str], budget_s: float, store: ResultStore) -> dict[str, Any]:
     run = measure(model, inputs, techniques, budget_s=budget_s, store=store, progress=False)
-    out: dict[str, Any] = {"rounds": len(run.rounds), "load": run.meta.get("load"),
+    out: dict[str, Any] = {"run_id": run.run_id, "rounds": len(run.rounds), "load": run.meta.get("load"),
                            "allocator": run.meta.get("allocator")}  # fmt: skip
     for r in run.results:
         c = r.comparison
@@ -203,13 +203,14 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=None, help="budget of each measurement (default 30, quick 5)")
     ap.add_argument("--noisy-runs", type=int, default=3, help="measurements under background noise (default 3)")
     ap.add_argument("--quiet-runs", type=int, default=3, help="measurements on the quiet machine (default 3)")
+    ap.add_argument("--store", default=None, help="keep every run's rounds in this SQLite store (default: a temp one)")
     ap.add_argument("--models", default=None, help="comma-separated subset of: digits-cnn,bert-encoder-22m")
     args = ap.parse_args()
     budget_s = args.budget_s or (5.0 if args.quick else 30.0)
     results: dict[str, Any] = {}
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
-        store = ResultStore(Path(tmp) / "results.sqlite")
+        store = ResultStore(Path(args.store) if args.store else Path(tmp) / "results.sqlite")
         for name, (model, inputs, techniques, desc) in models(args.quick).items():
             if args.models and name not in args.models.split(","):
                 continue

@@ -13,7 +13,8 @@ Busy rounds: a round in which other processes (and VM steal) took more than ``BU
 CPUs is *busy*. Pairing cancels a burst's effect on both blocks only to first order: contention
 shifts the ratio itself by a few per cent (memory-bound and compute-bound variants suffer
 differently). So when at least ``MIN_ROUNDS`` quiet rounds remain, the estimate rests on the quiet
-rounds only and the comparison says how many busy rounds it set aside (they stay in the data).
+rounds only and the comparison says how many rounds it set aside (they stay in the data): the busy rounds and
+their neighbours in time, which a burst may have overlapped partly (see :func:`select_rounds`).
 When fewer quiet rounds remain and more than a tenth of the rounds were busy, the figures describe
 a busy machine: the verdict is ``inconclusive`` and the note says why and what to do.
 
@@ -143,21 +144,27 @@ def is_busy(r: Round, busy_frac: float = BUSY_FRAC) -> bool:
 
 def select_rounds(rounds: Sequence[Round], names: Sequence[str], busy_frac: float = BUSY_FRAC
                   ) -> tuple[list[Round], int, bool]:  # fmt: skip
-    """The rounds to estimate from (those holding every one of ``names``), the busy rounds set aside, contention.
+    """The rounds to estimate from (those holding every one of ``names``), the rounds set aside, contention.
+
+    A burst of load that starts or ends inside a round overlaps it only partly: that round's average load can
+    stay under ``busy_frac`` while one of its blocks took the whole burst. So the rounds next to a busy round
+    (by round index, i.e. in time) are set aside with it when at least ``MIN_ROUNDS`` rounds remain; failing
+    that, only the busy rounds are, when ``MIN_ROUNDS`` quiet ones remain.
 
     Returns:
-        (rounds used, busy rounds set aside, contended). Busy rounds are set aside when at least
-        ``MIN_ROUNDS`` quiet ones remain; otherwise every round is used, and ``contended`` is True
-        when more than ``CONTENDED_SHARE`` of them were busy.
+        (rounds used, rounds set aside, contended). With fewer than ``MIN_ROUNDS`` quiet rounds every round is
+        used, and ``contended`` is True when more than ``CONTENDED_SHARE`` of them were busy.
     """
     mine = [r for r in rounds if all(n in r.blocks for n in names)]
-    quiet = [r for r in mine if not is_busy(r, busy_frac)]
-    busy = len(mine) - len(quiet)
-    if busy == 0:
+    busy = {r.index for r in mine if is_busy(r, busy_frac)}
+    if not busy:
         return mine, 0, False
-    if len(quiet) >= MIN_ROUNDS:
-        return quiet, busy, False
-    return mine, 0, busy > CONTENDED_SHARE * len(mine)
+    near = busy | {i - 1 for i in busy} | {i + 1 for i in busy}
+    for aside in (near, busy):
+        kept = [r for r in mine if r.index not in aside]
+        if len(kept) >= MIN_ROUNDS:
+            return kept, len(mine) - len(kept), False
+    return mine, 0, len(busy) > CONTENDED_SHARE * len(mine)
 
 
 def verdict(iv: Interval | None, wide_rel: float = WIDE_REL) -> str:
@@ -200,7 +207,7 @@ def _note(iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0,
         return (f"other processes took more than {BUSY_FRAC:.0%} of the CPUs in most of the {iv.n_rounds} rounds: "
                 "contention shifts ratios by a few per cent, so these figures describe a busy machine; measure "
                 "again when it is quieter (or with a longer budget, so that quiet rounds accumulate)")  # fmt: skip
-    aside = f"; {set_aside} busy round(s) set aside (kept in the data)" if set_aside else ""
+    aside = f"; {set_aside} round(s) set aside: busy, or next to a busy one (kept in the data)" if set_aside else ""
     if drift:
         aside += "; widened to hold the medians of the run's two halves (the machine drifted)"
     if iv.n_rounds < MIN_ROUNDS:

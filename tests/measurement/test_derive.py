@@ -200,10 +200,10 @@ def test_busy_rounds_are_set_aside_when_enough_quiet_ones_remain() -> None:
     per = {"baseline": [1.0] * 18, "v": [0.5] * 10 + [0.8] * 8}
     rounds = _with_load(rounds_of(per), busy=set(range(10, 18)))
     c = derive(rounds, "baseline")["v"]
-    assert c.latency_ratio.median == 0.5 and c.latency_ratio.high == 0.5 and c.latency_ratio.n_rounds == 10
-    assert c.rounds_set_aside == 8 and c.verdict == "faster"
-    assert "8 busy round(s) set aside" in c.note
-    assert Comparison.from_dict(c.to_dict()).rounds_set_aside == 8
+    assert c.latency_ratio.median == 0.5 and c.latency_ratio.high == 0.5 and c.latency_ratio.n_rounds == 9
+    assert c.rounds_set_aside == 9 and c.verdict == "faster"  # the 8 busy rounds and round 9, next to them
+    assert "9 round(s) set aside" in c.note
+    assert Comparison.from_dict(c.to_dict()).rounds_set_aside == 9
     # nothing is dropped from the data: the rounds themselves are untouched
     assert len(ratios(rounds, "v", "baseline")) == 18
 
@@ -224,7 +224,22 @@ def test_one_busy_round_among_few_does_not_make_a_result_inconclusive() -> None:
     per = {"baseline": [1.0] * 12, "v": [0.5] * 12}
     rounds = _with_load(rounds_of(per), busy={0})
     c = derive(rounds, "baseline")["v"]
-    assert c.verdict == "faster" and c.rounds_set_aside == 1 and c.latency_ratio.n_rounds == 11
+    assert c.verdict == "faster" and c.rounds_set_aside == 2 and c.latency_ratio.n_rounds == 10
+
+
+def test_a_round_a_burst_overlapped_partly_is_set_aside_with_its_busy_neighbours() -> None:
+    # round 6 is under the busy threshold (6 % of the CPUs) but one of its blocks took the burst's start
+    per = {"baseline": [1.0] * 20, "v": [0.5] * 6 + [0.9] + [0.8] * 3 + [0.5] * 10}
+    load = {6: 0.06, 7: 0.4, 8: 0.4, 9: 0.4}
+    rounds = [Round(r.index, r.group, r.order, r.blocks, {"other_cpu_frac": load.get(r.index, 0.0)})
+              for r in rounds_of(per)]  # fmt: skip
+    c = derive(rounds, "baseline")["v"]
+    assert c.latency_ratio.high == 0.5 and c.rounds_set_aside == 5  # rounds 6-10: busy 7-9 and both neighbours
+    from advisor.measurement._derive import select_rounds
+
+    few = rounds[:9]  # rounds 0-8: without neighbours 7 quiet remain, with them 6 (0-5): still enough
+    used, aside, contended = select_rounds(few, ("baseline", "v"))
+    assert [r.index for r in used] == [0, 1, 2, 3, 4, 5] and aside == 3 and not contended
 
 
 def test_steal_time_counts_as_busy() -> None:
