@@ -28,6 +28,11 @@ import platform
 import sys
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # Windows: no getrusage
+    resource = None  # type: ignore[assignment]
+
 __all__ = ["MMAP_THRESHOLD_B", "TRIM_THRESHOLD_B", "minor_faults", "steady_allocator"]
 
 MMAP_THRESHOLD_B = 32 * 2**20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit: the top of its dynamic rule
@@ -92,8 +97,6 @@ def _pin_glibc() -> dict[str, Any]:
 
 def minor_faults() -> int | None:
     """Minor page faults of this process so far (all threads); None where the OS does not say."""
-    try:
-        import resource
-    except ImportError:  # Windows
+    if resource is None:
         return None
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)

@@ -99,8 +99,6 @@ class EngineSettings:
             then released so other measurements can queue. Units: s.
         steady_allocator: Fix glibc's malloc thresholds before the first round, so page faults that
             depend on what the process ran before do not enter the comparison (see ``_allocator``).
-        busy_frac: A round is *busy* when other processes (and VM steal) took more than this share of
-            the CPUs; busy rounds are set aside from the estimates when enough quiet rounds remain.
     """
 
     block_s: float = 0.05
@@ -115,7 +113,6 @@ class EngineSettings:
     max_variants_in_memory: int | None = None
     lock_hold_s: float = 1.0
     steady_allocator: bool = True
-    busy_frac: float = BUSY_FRAC
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -352,7 +349,7 @@ def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
     if not names and n >= s.min_rounds:
         return "interval"  # nothing to compare with: the baseline's own figures are enough
     if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel,
-                                                                    s.confidence, busy_frac=s.busy_frac):  # fmt: skip
+                                                                    s.confidence):  # fmt: skip
         return "interval"
     deadline = ctx.budget_s * g.deadline_share
     if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.measurement._derive import MIN_ROUNDS, median_interval, ready_to_stop
+from advisor.measurement._derive import MIN_ROUNDS, median_interval, ratios, ready_to_stop
 from advisor.measurement._generation_results import GenerationResult
 from advisor.measurement._generation_techniques import GenSetup
 from advisor.measurement._results import Block, Round
@@ -141,27 +141,17 @@ def one_round(plan: Plan, bt: Batch) -> None:
         plan.on_round(bt.b, bt.rounds)
 
 
-def _paired(v: Live, w: Live, what: int) -> list[float]:
-    """Per-round ratios v / w of time (``what`` = 5) or energy (6) per generation call, over their shared rounds."""
-    mine = {r[0]: r for r in v.records}
-    out = []
-    for r in w.records:
-        x = mine.get(r[0])
-        if x is None or x[what] is None or r[what] is None or r[what] <= 0:
-            continue
-        out.append((x[what] / x[4]) / (r[what] / r[4]))
-    return out
-
-
 def dominates(w: Live, v: Live) -> bool:
     """True when ``v`` is significantly slower *and* costlier per token than ``w`` (95 % paired intervals above 1).
 
-    Needs at least :data:`MIN_ROUNDS` shared rounds; without energy figures, time alone decides.
+    Needs at least :data:`MIN_ROUNDS` shared rounds; without energy figures, time alone decides. The per-round
+    ratios are the engine's (:func:`advisor.measurement._derive.ratios` on the end-to-end windows).
     """
-    t = median_interval(_paired(v, w, 5))
+    rounds = phase_rounds([w, v], 1, 1, 2)["end_to_end"]
+    t = median_interval(ratios(rounds, v.name, w.name))
     if t is None or t.n_rounds < MIN_ROUNDS or t.low <= 1.0:
         return False
-    e_ratios = _paired(v, w, 6)
+    e_ratios = ratios(rounds, v.name, w.name, "energy")
     if not e_ratios:
         return True
     e = median_interval(e_ratios)

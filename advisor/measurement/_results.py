@@ -108,8 +108,9 @@ class Comparison:
         energy_method: How the energy was obtained (``measured-rapl``, ``estimated-tdp``, ...).
         outside_prediction: True when the whole latency-ratio interval lies outside the predicted range.
         note: What to do about an inconclusive or wide result, if anything.
-        rounds_set_aside: Busy rounds (other processes took a large share of the CPUs) left out of the
-            estimates because enough quiet rounds remained; they stay in the recorded rounds.
+        rounds_set_aside: Rounds left out of the estimates because enough others remained: those in which
+            other processes took a large share of the CPUs, and their neighbours in time (see
+            ``_derive.select_rounds``); they stay in the recorded rounds.
     """
 
     latency_ratio: Interval | None
