@@ -10,7 +10,16 @@ from typing import Any
 
 from advisor._errors import ConstraintError
 
-__all__ = ["check_args", "fingerprint", "meter_notes", "peak_rss_mib", "process_state", "start_load", "versions"]
+__all__ = [
+    "check_args",
+    "fingerprint",
+    "meter_notes",
+    "peak_rss_mib",
+    "process_state",
+    "run_history",
+    "start_load",
+    "versions",
+]
 
 
 def peak_rss_mib() -> float:
@@ -81,3 +90,26 @@ def meter_notes(meter: Any) -> tuple[str, ...]:
         return meter.end(meter.begin()).notes
     except Exception:  # noqa: BLE001 - a note is not worth failing a run for
         return ()
+
+
+def run_history(store: Any, meta: dict[str, Any], model_fingerprint: str, run_id: str | None) -> Any:
+    """This machine's earlier runs in ``store``, for the run-to-run spread (an empty history if unreadable)."""
+    import sqlite3
+
+    from advisor.measurement._spread import History, history_from_rows
+    from advisor.profile import hardware_fingerprint
+
+    if not meta.get("hardware"):
+        return History()
+    try:
+        rows = store.recent_runs_with_results()
+    except (sqlite3.Error, ValueError):  # a damaged store: this run's rounds alone, as before any history
+        return History()
+    return history_from_rows(
+        rows,
+        fingerprint=hardware_fingerprint(meta["hardware"]),
+        meta=meta,
+        model_fingerprint=model_fingerprint,
+        machine_of=lambda m: hardware_fingerprint(m["hardware"]) if m.get("hardware") else None,
+        exclude_run_id=run_id,
+    )

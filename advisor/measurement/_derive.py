@@ -37,7 +37,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from advisor.measurement._results import Block, Comparison, Interval, Round, Timing
+from advisor.measurement._results import Block, Comparison, Interval, Round, RunToRun, Timing
+from advisor.measurement._spread import History, run_to_run, widen
 
 __all__ = [
     "BUSY_FRAC",
@@ -199,8 +200,25 @@ def outside_prediction(iv: Interval | None, predicted: dict[str, Any] | None) ->
     return iv.high < lo or iv.low > hi
 
 
-def _note(iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
-          drift: bool = False) -> str | None:  # fmt: skip
+def _note(own: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
+          drift: bool = False, spread: RunToRun | None = None, wide_rel: float = WIDE_REL) -> str | None:  # fmt: skip
+    """The note on a comparison: the rounds' own (from ``own``, the within-run interval), then the spread's."""
+    own_verdict = "inconclusive" if contended else verdict(own, wide_rel)
+    note = _rounds_note(own, own_verdict, target_rel, set_aside=set_aside, contended=contended, drift=drift)
+    if spread is None or own is None or contended:
+        return note
+    extra = (
+        f"widened by the {spread.text()}"
+        if spread.spread_log > 0
+        else (f"no run-to-run spread beyond the rounds' own ({spread.runs} runs of {spread.source} here)")
+    )
+    if v == "inconclusive" and own_verdict != "inconclusive":
+        extra += ": too wide to tell this difference from none on this machine"
+    return f"{note}; {extra}" if note else extra
+
+
+def _rounds_note(iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
+                 drift: bool = False) -> str | None:  # fmt: skip
     if iv is None:
         return None
     if contended:
@@ -236,8 +254,13 @@ def derive(
     wide_rel: float = WIDE_REL,
     target_rel: float = 0.03,
     busy_frac: float = BUSY_FRAC,
+    history: History | None = None,
 ) -> dict[str, Comparison]:
     """Every variant's :class:`Comparison` against ``baseline`` from the recorded rounds (pure).
+
+    Each ratio's interval is first what this run's rounds say (``latency_within_run``); with ``history``
+    (earlier runs on this machine) it is widened by the run-to-run spread (``_spread``), and the verdict
+    is read from the widened interval.
 
     Args:
         rounds: The paired rounds.
@@ -251,14 +274,18 @@ def derive(
         wide_rel: Half-width (relative) above which an interval containing 1 is inconclusive.
         target_rel: The half-width the run aimed for; a wider interval gets a note.
         busy_frac: Share of the CPUs other processes may take before a round counts as busy.
+        history: Earlier runs' within-run intervals on this machine (None: this run's rounds only).
     """
     if variants is None:
         variants = sorted({k for r in rounds for k in r.blocks if k != baseline})
     out = {}
     for v in variants:
         used, set_aside, contended = select_rounds(rounds, (baseline, v), busy_frac)
-        lat, drift = ratio_interval(used, v, baseline, "latency", confidence=confidence)
-        en, _ = ratio_interval(used, v, baseline, "energy", idle_w=idle_w, confidence=confidence)
+        lat_own, drift = ratio_interval(used, v, baseline, "latency", confidence=confidence)
+        en_own, _ = ratio_interval(used, v, baseline, "energy", idle_w=idle_w, confidence=confidence)
+        lat_rr = None if contended or history is None else _spread_of(history, v, "latency", lat_own, confidence)
+        en_rr = None if contended or history is None else _spread_of(history, v, "energy", en_own, confidence)
+        lat, en = widen(lat_own, lat_rr), widen(en_own, en_rr)
         verdict_ = "inconclusive" if contended else verdict(lat, wide_rel)
         out[v] = Comparison(
             latency_ratio=lat,
@@ -267,10 +294,29 @@ def derive(
             energy_verdict="inconclusive" if contended and en is not None else energy_verdict(en, wide_rel),
             energy_method=energy_method if en is not None else None,
             outside_prediction=outside_prediction(lat, (predicted or {}).get(v)),
-            note=_note(lat, verdict_, target_rel, set_aside=set_aside, contended=contended, drift=drift),
+            note=_note(
+                lat_own,
+                verdict_,
+                target_rel,
+                set_aside=set_aside,
+                contended=contended,
+                drift=drift,
+                spread=lat_rr,
+                wide_rel=wide_rel,
+            ),
             rounds_set_aside=set_aside,
+            contended=contended,
+            latency_within_run=lat_own,
+            energy_within_run=en_own,
+            latency_run_to_run=lat_rr,
+            energy_run_to_run=en_rr,
         )
     return out
+
+
+def _spread_of(history: History, variant: str, metric: str, own: Interval | None,
+               confidence: float) -> RunToRun | None:  # fmt: skip
+    return run_to_run(own, history.runs_of(variant, metric), history.pool_for(variant, metric), confidence)
 
 
 def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str], target_rel: float,

@@ -24,6 +24,7 @@ __all__ = [
     "Projection",
     "Round",
     "RunRecord",
+    "RunToRun",
     "TechniqueResult",
     "Timing",
     "TrainingQuality",
@@ -92,6 +93,44 @@ class Interval:
         return cls(**_pick(cls, d)) if d else None
 
 
+@dataclass(frozen=True)
+class RunToRun:
+    """How much a ratio moves between runs on this machine, beyond what each run's own interval says.
+
+    Attributes:
+        spread_log: Standard deviation of the run effect on the log ratio (``tau``; 0.03 ~ +-3 % per run).
+        runs: Runs the estimate rests on (this one included).
+        df: Its degrees of freedom.
+        quantile: The Student-t quantile the interval was widened with (``quantile * spread_log``).
+        source: ``this model`` (earlier runs of the same model, inputs and variant here) or ``this machine``
+            (pooled over the other models and variants measured here).
+    """
+
+    spread_log: float
+    runs: int
+    df: int
+    quantile: float
+    source: str
+
+    @property
+    def spread_rel(self) -> float:
+        """The run-to-run spread as a relative figure (0.031 = +-3.1 % per run)."""
+        return math.exp(self.spread_log) - 1
+
+    def text(self) -> str:
+        """E.g. ``run-to-run spread +-3.1 % (4 runs of this model here)``."""
+        return f"run-to-run spread +-{self.spread_rel:.1%} ({self.runs} runs of {self.source} here)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> RunToRun | None:
+        """The spread from :meth:`to_dict` (None stays None)."""
+        return cls(**_pick(cls, d)) if d else None
+
+
 def _range(iv: Interval, spec: str = ".2f") -> str:
     return f"{format(iv.low, spec)}-{format(iv.high, spec)}"
 
@@ -111,6 +150,13 @@ class Comparison:
         rounds_set_aside: Rounds left out of the estimates because enough others remained: those in which
             other processes took a large share of the CPUs, and their neighbours in time (see
             ``_derive.select_rounds``); they stay in the recorded rounds.
+        contended: True when too few quiet rounds remained and the figures describe a busy machine.
+        latency_within_run: What this run's rounds alone say about the latency ratio (``latency_ratio`` is
+            this widened by the run-to-run spread, when one is known; else the same).
+        energy_within_run: The same for the energy ratio.
+        latency_run_to_run: The run-to-run spread ``latency_ratio`` was widened by (None: not known yet;
+            see ``_spread``).
+        energy_run_to_run: The same for the energy ratio.
     """
 
     latency_ratio: Interval | None
@@ -121,6 +167,11 @@ class Comparison:
     outside_prediction: bool | None = None
     note: str | None = None
     rounds_set_aside: int = 0
+    contended: bool = False
+    latency_within_run: Interval | None = None
+    energy_within_run: Interval | None = None
+    latency_run_to_run: RunToRun | None = None
+    energy_run_to_run: RunToRun | None = None
 
     @property
     def speedup(self) -> Interval | None:
@@ -163,6 +214,9 @@ class Comparison:
         kw = _pick(cls, d)
         kw["latency_ratio"] = Interval.from_dict(d.get("latency_ratio"))
         kw["energy_ratio"] = Interval.from_dict(d.get("energy_ratio"))
+        for metric in ("latency", "energy"):
+            kw[f"{metric}_within_run"] = Interval.from_dict(d.get(f"{metric}_within_run"))
+            kw[f"{metric}_run_to_run"] = RunToRun.from_dict(d.get(f"{metric}_run_to_run"))
         return cls(**kw)
 
 

@@ -22,6 +22,7 @@ from advisor.measurement._common import (
     meter_notes,
     peak_rss_mib,
     process_state,
+    run_history,
     start_load,
     versions,
 )
@@ -141,11 +142,11 @@ def _resolve_ids(techniques: Any, top: int, prof: Any, hardware: Any, catalog: A
 
 def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str, Any], *, idle: float | None,
                   method: str | None, notes: tuple[str, ...], flops: float | None,
-                  target_rel: float) -> dict[str, TechniqueResult]:  # fmt: skip
+                  target_rel: float, history: Any = None) -> dict[str, TechniqueResult]:  # fmt: skip
     """Every variant's result from the engine's rounds and set-up records."""
     measured = [v for v in ids if outcome.setups.get(v, ("",))[0] == "ok"]
     comps = derive(outcome.rounds, "baseline", measured, predicted=predictions, idle_w=idle,
-                   energy_method=method, target_rel=target_rel)  # fmt: skip
+                   energy_method=method, target_rel=target_rel, history=history)  # fmt: skip
     stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
     last_group = outcome.rounds[-1].group if outcome.rounds else None
     out = {}
@@ -247,7 +248,8 @@ def measure(
         "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
         "start": start_load(),
     }
-    run_id = store.start_run(prof.name, fingerprint(model), meta)
+    model_fp = fingerprint(model)
+    run_id = store.start_run(prof.name, model_fp, meta)
     results: dict[str, TechniqueResult] = {}
     baseline: TechniqueResult | None = None
     status = "finished"
@@ -285,6 +287,7 @@ def measure(
             notes=notes,
             flops=flops,
             target_rel=settings.target_rel,
+            history=run_history(store, meta, model_fp, run_id),
         )
     except KeyboardInterrupt:
         status = "interrupted"

@@ -24,6 +24,7 @@ from advisor._errors import StoreError
 __all__ = ["ResultStore", "StoreError", "connect", "default_store_path"]
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write to finish
+HISTORY_RUNS = 200  # newest runs the run-to-run spread is learnt from
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -116,6 +117,30 @@ class ResultStore:
             d["kind"] = "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
             out.append(d)
         return out
+
+    def recent_runs_with_results(self, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
+        """The newest ``limit`` finished or interrupted runs with their results, newest first.
+
+        Each: ``{"run_id", "model_fingerprint", "meta", "results": [result dicts]}``; what the run-to-run
+        spread is learnt from (``_spread.history_from_rows``).
+        """
+        heads = self._db.execute(
+            "SELECT run_id, model_fingerprint, meta_json FROM runs WHERE status IN ('finished', 'interrupted') "
+            "ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        if not heads:
+            return []
+        rows = self._db.execute(
+            "SELECT x.run_id, x.technique, x.status, x.result_json FROM results x JOIN (SELECT run_id FROM runs "
+            "WHERE status IN ('finished', 'interrupted') ORDER BY started_at DESC LIMIT ?) r ON x.run_id = r.run_id",
+            (limit,),
+        ).fetchall()
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for run_id, technique, status, blob in rows:
+            by_run.setdefault(run_id, []).append({**json.loads(blob), "technique": technique, "status": status})
+        return [{"run_id": run_id, "model_fingerprint": fp, "meta": json.loads(meta) if meta else {},
+                 "results": by_run.get(run_id, [])} for run_id, fp, meta in heads]  # fmt: skip
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """The results of one run, in the order they were written."""

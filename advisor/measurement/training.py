@@ -33,6 +33,7 @@ from advisor.measurement._common import (
     meter_notes,
     peak_rss_mib,
     process_state,
+    run_history,
     start_load,
     versions,
 )
@@ -343,7 +344,8 @@ def measure_training(
         "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
         "start": start_load(),
     }
-    run_id = store.start_run(prof.name, fingerprint(model), meta)
+    model_fp = fingerprint(model)
+    run_id = store.start_run(prof.name, model_fp, meta)
     results: list[TrainingResult] = []
     baseline: TrainingResult | None = None
     status = "finished"
@@ -397,7 +399,7 @@ def measure_training(
         outcome.setups.setdefault("baseline", ("ok", None, base_v.info))
         measured = [t for t in ids if outcome.setups.get(t, ("",))[0] == "ok"]
         comps = derive(outcome.rounds, "baseline", measured, idle_w=idle, energy_method=method,
-                       target_rel=settings.target_rel)  # fmt: skip
+                       target_rel=settings.target_rel, history=run_history(store, meta, model_fp, run_id))  # fmt: skip
         baseline = _training_result("baseline", outcome, comps, timing_of, proj)
         if baseline.timing is not None:
             baseline.peak_memory_ratio = 1.0

@@ -7,6 +7,8 @@ from YAML, to plan for a machine you do not have (``green-advisor doctor --save 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 from pathlib import Path
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from advisor._errors import HardwareError
 from advisor._pydantic import first_error
 
-__all__ = ["EnergySource", "GpuInfo", "HardwareProfile", "detect_hardware"]
+__all__ = ["EnergySource", "GpuInfo", "HardwareProfile", "detect_hardware", "hardware_fingerprint"]
 
 POWERCAP = Path("/sys/class/powercap")
 
@@ -317,3 +319,22 @@ def detect_hardware() -> HardwareProfile:
         nvml=nvml,
         source="detected",
     )
+
+
+def hardware_fingerprint(hw: Any) -> str:
+    """A short hash of what makes timings comparable: CPU model and features, cores, memory, GPUs.
+
+    Args:
+        hw: A :class:`advisor.HardwareProfile` or its ``model_dump(mode="json")`` dict.
+    """
+    get = hw.get if isinstance(hw, dict) else lambda k, d=None: getattr(hw, k, d)
+    gpus = get("gpus", []) or []
+    facts = {
+        "cpu_model": get("cpu_model", ""),
+        "arch": get("arch", ""),
+        "logical_cores": get("logical_cores", 0),
+        "cpu_features": sorted(get("cpu_features", []) or []),
+        "memory_gib": round(float(get("memory_gib", 0) or 0)),
+        "gpus": sorted(g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]

@@ -15,7 +15,6 @@ shipped pre-filled: every figure comes from a user's own runs.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor._errors import KnowledgeError, StoreError
 from advisor._pydantic import first_error
+from advisor.profile import hardware_fingerprint
 from advisor.recommendation import Observation
 
 __all__ = [
@@ -39,25 +39,6 @@ __all__ = [
 KNOWLEDGE_FORMAT = "green-advisor-knowledge"
 KNOWLEDGE_VERSION = 1
 MAX_RUNS = 500  # newest runs read from the store
-
-
-def hardware_fingerprint(hw: Any) -> str:
-    """A short hash of what makes timings comparable: CPU model and features, cores, memory, GPUs.
-
-    Args:
-        hw: A :class:`advisor.HardwareProfile` or its ``model_dump(mode="json")`` dict.
-    """
-    get = hw.get if isinstance(hw, dict) else lambda k, d=None: getattr(hw, k, d)
-    gpus = get("gpus", []) or []
-    facts = {
-        "cpu_model": get("cpu_model", ""),
-        "arch": get("arch", ""),
-        "logical_cores": get("logical_cores", 0),
-        "cpu_features": sorted(get("cpu_features", []) or []),
-        "memory_gib": round(float(get("memory_gib", 0) or 0)),
-        "gpus": sorted(g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
-    }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _date_of(run_id: str, fallback: float | None = None) -> str:
