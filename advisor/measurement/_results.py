@@ -569,6 +569,8 @@ def _speed_cols(r: Any, c: Comparison | None) -> dict[str, Any]:
         **_interval_cols("energy_ratio", c.energy_ratio if c else None),
         "energy_verdict": c.energy_verdict if c else None,
         "n_rounds": lr.n_rounds if lr else None,
+        "run_to_run_spread_pct": 100 * rr.spread_rel if (rr := c.latency_run_to_run if c else None) else None,
+        "run_to_run_runs": rr.runs if rr else None,
         "outside_prediction": c.outside_prediction if c else None,
     }
     if row["energy_ratio"] is None:
