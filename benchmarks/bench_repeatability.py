@@ -71,7 +71,7 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
     names = ["baseline", *TECHNIQUES]
     for name in names:
         lat, energy, speed, statuses, repeats, stopped = [], [], [], [], [], []
-        intervals, verdicts = [], []
+        intervals, own, verdicts = [], [], []
         for run in runs:
             r = run.baseline if name == "baseline" else next(x for x in run.results if x.technique == name)
             statuses.append(r.status if r.status == "ok" else f"{r.status}: {r.reason}")
@@ -87,10 +87,13 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
             if getattr(r, "comparison", None) is not None and r.comparison.speedup is not None:
                 iv = r.comparison.speedup
                 intervals.append([iv.low, iv.high, iv.n_rounds])
+                w = r.comparison.latency_within_run.inverted() if r.comparison.latency_within_run else iv
+                own.append([w.low, w.high])
                 verdicts.append(r.comparison.verdict)
         s_lat, s_e, s_sp = spread(lat), spread(energy), spread(speed)
         pooled = s_sp.get("median")
         holds = [lo <= pooled <= hi for lo, hi, _ in intervals] if pooled is not None else []
+        own_holds = [lo <= pooled <= hi for lo, hi in own] if pooled is not None else []
         out[name] = {
             "runs_ok": len(lat),
             "statuses": sorted(set(statuses)),
@@ -104,6 +107,10 @@ def per_technique(runs: list[Any]) -> dict[str, Any]:
             "speedup_intervals_95": intervals,
             "verdicts": verdicts,
             "share_of_intervals_holding_the_median_of_runs": sum(holds) / len(holds) if holds else None,
+            "within_run_speedup_intervals_95": own,
+            "share_of_within_run_intervals_holding_the_median_of_runs": sum(own_holds) / len(own_holds)
+            if own_holds
+            else None,
             "harness_repeats_per_run": repeats,
             "stopped_by": stopped,
         }

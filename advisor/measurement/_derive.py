@@ -323,7 +323,8 @@ def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str
                   confidence: float = CONFIDENCE, *, busy_frac: float = BUSY_FRAC) -> bool:  # fmt: skip
     """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side.
 
-    The intervals are those :func:`derive` reports (busy rounds set aside, widened for drift); a contended
+    The intervals are the run's own as :func:`derive` computes them (busy rounds set aside, widened for drift;
+    not for the run-to-run spread, which more rounds of this run cannot narrow); a contended
     variant is never ready, so a busy machine keeps measuring until quiet rounds accumulate or the budget ends.
     At least ``2 * MIN_ROUNDS`` rounds are needed, so that the drift check has two halves to compare.
     """
