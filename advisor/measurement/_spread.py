@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.measurement._results import Interval, RunToRun
+from advisor.measurement.store import run_kind
 
 __all__ = ["MAX_SAME_RUNS", "MIN_RUNS", "History", "history_from_rows", "run_to_run", "widen"]
 
@@ -148,8 +149,7 @@ def _key(meta: Mapping[str, Any], model_fingerprint: str | None) -> tuple[Any, .
     if not model_fingerprint:
         return None
     model = meta.get("model") or {}
-    kind = "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
-    return (kind, model_fingerprint, model.get("batch_size"), model.get("sequence_length"),
+    return (run_kind(meta), model_fingerprint, model.get("batch_size"), model.get("sequence_length"),
             model.get("forward_flops"), (meta.get("versions") or {}).get("torch"))  # fmt: skip
 
 

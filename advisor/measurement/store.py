@@ -21,7 +21,7 @@ from typing import Any
 
 from advisor._errors import StoreError
 
-__all__ = ["ResultStore", "StoreError", "connect", "default_store_path"]
+__all__ = ["ResultStore", "StoreError", "connect", "default_store_path", "run_kind"]
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write to finish
 HISTORY_RUNS = 200  # newest runs the run-to-run spread is learnt from
@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS run_records (
     run_id TEXT PRIMARY KEY, schema_version INTEGER, run_json TEXT
 );
 """
+
+
+def run_kind(meta: dict[str, Any]) -> str:
+    """What a stored run measured, from its meta: ``measure``, ``training``, ``generation``, ..."""
+    return "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
 
 
 def default_store_path() -> Path:
@@ -114,7 +119,7 @@ class ResultStore:
         for row in rows:
             d = dict(zip(keys, row[:-1], strict=True))
             meta = json.loads(row[-1]) if row[-1] else {}
-            d["kind"] = "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
+            d["kind"] = run_kind(meta)
             out.append(d)
         return out
 
