@@ -45,7 +45,17 @@ from advisor.catalog import Catalog, load_catalog
 from advisor.measurement import measure_generation
 from advisor.measurement.run import measure
 from advisor.measurement.training import measure_training
-from advisor.profile import Constraints, HardwareProfile, ModelProfile, detect_hardware, profile_model
+from advisor.profile import (
+    Constraints,
+    HardwareProfile,
+    ModelProfile,
+    ModelSpec,
+    TrainingSetup,
+    as_spec,
+    detect_hardware,
+    load_spec,
+    profile_model,
+)
 from advisor.recommendation import recommend
 from advisor.reports import report
 from advisor.tuning import tune
@@ -69,17 +79,21 @@ __all__ = [
     "MissingApplierDependencyError",
     "MissingExtraError",
     "ModelProfile",
+    "ModelSpec",
     "NotApplicable",
     "ProfileError",
     "RecommendationError",
     "ReportError",
     "SaveError",
     "StoreError",
+    "TrainingSetup",
     "TuneError",
     "UnknownTechniqueError",
     "__version__",
+    "as_spec",
     "detect_hardware",
     "load_catalog",
+    "load_spec",
     "measure",
     "measure_generation",
     "measure_training",
@@ -94,7 +108,6 @@ _deprecated.install(__name__)  # old paths (advisor.measure.carbon, ...) warn an
 # name -> module holding it; imported on first access so `import advisor` stays light
 _LAZY: dict[str, str] = {
     "load_profile_file": "advisor.profile.model",
-    "load_model_spec": "advisor.profile.model",
     "batch_sweep": "advisor.measurement.sweep",
     "load_results": "advisor.reports._data",
 }

@@ -47,7 +47,9 @@ def test_recommend_json_is_machine_readable(capsys, tmp_path: Path) -> None:
     [
         (["recommend", "--model", "nowhere_pkg:make"], "cannot import module 'nowhere_pkg'"),
         (["recommend", "--model", f"{FIXTURE}:make_raises"], "factory raised RuntimeError"),
-        (["recommend", "--model", f"{FIXTURE}:make_wrong_shape"], "must return (model, example_inputs)"),
+        (["recommend", "--model", f"{FIXTURE}:make_wrong_shape"], "expected example inputs"),
+        (["generate", "--model", f"{FIXTURE}:make"], "expected a generative decoder"),
+        (["generate", "--model", f"{FIXTURE}:make_bad_tuple"], "item 2 of the tuple is a int"),
         (["recommend", "--model", f"{FIXTURE}:make_bad_inputs"], "forward pass of TinyTextClassifier failed"),
         (["recommend", "--max-accuracy-drop", "-1", "--model", f"{FIXTURE}:make"], "max_accuracy_drop_pp"),
         (["recommend"], "give exactly one of --model SPEC"),

@@ -32,10 +32,10 @@ node_groups:
 def _results_json(tmp: Path) -> Path:
     """A results file for `report`: the JSON of `recommend --format json` on the fixture model."""
     import advisor
-    from advisor.profile.model import load_model_spec
+    from advisor.profile.spec import load_spec
 
-    loaded = load_model_spec(MODEL)
-    rec = advisor.recommend(advisor.profile_model(loaded.model, loaded.example_inputs))
+    loaded = load_spec(MODEL)
+    rec = advisor.recommend(advisor.profile_model(loaded.model, loaded.inputs))
     path = tmp / "advice.json"
     path.write_text(rec.to_json(), encoding="utf-8")
     return path

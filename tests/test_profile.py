@@ -11,7 +11,8 @@ from torch import nn
 from advisor import ConstraintError, HardwareError, ProfileError
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import HardwareProfile, check_rapl, detect_hardware
-from advisor.profile.model import load_model_spec, load_profile_file, profile_model
+from advisor.profile.model import load_profile_file, profile_model
+from advisor.profile.spec import load_spec
 
 FIXTURE = Path(__file__).parent / "fixtures" / "user_model.py"
 
@@ -64,26 +65,27 @@ def test_forward_failure_is_a_profile_error() -> None:
 
 
 def test_spec_from_file_and_module(monkeypatch) -> None:
-    loaded = load_model_spec(f"{FIXTURE}:make_with_eval")
+    loaded = load_spec(f"{FIXTURE}:make_with_eval")
     assert isinstance(loaded.model, nn.Module) and loaded.eval_fn(loaded.model) == 50.0
     monkeypatch.syspath_prepend(str(FIXTURE.parent))
-    assert load_model_spec("user_model:make").eval_fn is None
+    assert load_spec("user_model:make").eval_fn is None
 
 
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
         ("no_colon_here", "expected 'package.module:factory'"),
-        ("tests/fixtures/missing.py:make", "does not exist"),
+        ("tests/fixtures/missing.py:make", "no such file"),
         ("no_such_package_xyz:make", "cannot import module 'no_such_package_xyz'"),
         (f"{FIXTURE}:nope", "has no attribute 'nope'"),
         (f"{FIXTURE}:make_raises", "factory raised RuntimeError: checkpoint not found"),
-        (f"{FIXTURE}:make_wrong_shape", r"must return \(model, example_inputs\)"),
+        (f"{FIXTURE}:make_not_a_model", r"expected a ModelSpec.*got a str"),
+        (f"{FIXTURE}:make_bad_tuple", r"item 2 of the tuple is a int"),
     ],
 )
 def test_bad_specs(spec: str, match: str) -> None:
     with pytest.raises(ProfileError, match=match):
-        load_model_spec(spec)
+        load_spec(spec)
 
 
 def test_profile_file_roundtrip_and_errors(tmp_path: Path) -> None:

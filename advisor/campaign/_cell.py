@@ -84,11 +84,11 @@ def run_cell(task: dict[str, Any]) -> dict[str, Any]:
     t0, started_at = time.monotonic(), time.time()
     try:
         from advisor.profile import detect_hardware
-        from advisor.profile.model import load_model_spec
+        from advisor.profile.spec import load_spec
 
         hardware = hardware_fingerprint(detect_hardware())
-        loaded = load_model_spec(task["spec"])
-        inputs = loaded.example_inputs if isinstance(loaded.example_inputs, tuple) else (loaded.example_inputs,)
+        loaded = load_spec(task["spec"])
+        inputs = loaded.inputs
         if task.get("batch_size"):
             from advisor.measurement.sweep import resize_batch
 

@@ -20,15 +20,16 @@ def _hardware(args: argparse.Namespace) -> Any:
 
 
 def _model_profile(args: argparse.Namespace) -> Any:
-    from advisor.profile.model import load_model_spec, load_profile_file, profile_model
+    from advisor.profile.model import load_profile_file, profile_model
+    from advisor.profile.spec import load_spec
 
     if bool(args.model) == bool(args.profile):
         raise ProfileError("give exactly one of --model SPEC (module:factory or file.py:factory) or --profile FILE")
     if args.profile:
         return load_profile_file(args.profile)
-    loaded = load_model_spec(args.model)
+    loaded = load_spec(args.model)
     name = args.model.rpartition(":")[2]
-    return profile_model(loaded.model, loaded.example_inputs, name=name, phase=args.phase or "inference")
+    return profile_model(loaded.model, loaded.inputs, name=name, phase=args.phase or "inference")
 
 
 @command("profile")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from advisor._errors import ConstraintError
+from advisor._errors import ConstraintError, ProfileError
 from advisor.cli._app import command, out, output_path
 
 __all__ = ["add_parsers"]
@@ -18,17 +19,33 @@ def _ints(text: str, what: str) -> list[int]:
     return vals
 
 
+def _prompt_ids(loaded: Any) -> list[list[int]] | None:
+    """Prompts from a ``measure`` factory's example token ids (one prompt per row); None: the default prompts."""
+    if loaded.tokenizer is not None or loaded.example_inputs is None or not loaded.source or loaded.prompts:
+        return None
+    ids = loaded.inputs[0]
+    if getattr(ids, "dtype", None) is None or ids.dtype.is_floating_point or ids.dim() != 2:
+        return None
+    return [row.tolist() for row in ids]
+
+
 @command("generate")
 def _generate(args: argparse.Namespace) -> int:
     from advisor.measurement import generation_advice, measure_generation
-    from advisor.measurement.generation_models import load_generation_spec
+    from advisor.profile.spec import load_spec
 
     batch_sizes, json_out = _ints(args.batch_sizes, "--batch-sizes"), output_path(args.out, "--out")
-    loaded = load_generation_spec(args.model)
-    draft = load_generation_spec(args.draft)["model"] if args.draft else loaded["draft_model"]
+    loaded = load_spec(args.model)
+    if not loaded.generative:
+        raise ProfileError(
+            f"--model {args.model}: expected a generative decoder (a transformers causal LM with .generate()), "
+            f"got a {type(loaded.model).__name__}; measure it with green-advisor measure"
+        )
+    draft = load_spec(args.draft).model if args.draft else loaded.draft_model
+    prompts = loaded.prompts if loaded.prompts is not None else _prompt_ids(loaded)
     techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "default"
     run = measure_generation(
-        loaded["model"], loaded["tokenizer"], loaded["prompts"], max_new_tokens=args.max_new_tokens,
+        loaded.model, loaded.tokenizer, prompts, max_new_tokens=args.max_new_tokens,
         batch_sizes=batch_sizes, techniques=techniques, draft_model=draft,
         budget_s=args.budget_s, tdp_w=args.tdp_w, store=False if args.no_store else args.store,
         name=args.model.rpartition(":")[2], max_perplexity_ratio=args.max_perplexity_ratio,
@@ -54,9 +71,13 @@ def _generate(args: argparse.Namespace) -> int:
 def add_parsers(sub: object, add: object) -> None:
     """Add this group's sub-command parsers."""
     g = add("generate", "measure energy per token of text generation (prefill, decode) per batch size and technique")  # type: ignore[operator]
-    g.add_argument("--model", required=True, metavar="SPEC",
-                   help="'module:factory' or 'file.py:factory' returning the model, (model, tokenizer[, prompts]) "
-                   "or a dict; e.g. advisor.measurement.generation_models:tiny_gpt2")  # fmt: skip
+    g.add_argument(
+        "--model",
+        required=True,
+        metavar="SPEC",
+        help="'module:factory' or 'file.py:factory' returning a ModelSpec, the model, (model, example_ids), "
+        "(model, tokenizer[, prompts]) or a dict; e.g. advisor.measurement.generation_models:tiny_gpt2",
+    )
     g.add_argument("--batch-sizes", default="1,4,16", metavar="1,4,16", help="prompts per generate() call")
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="tokens generated per prompt (>= 2)")
     g.add_argument("--techniques", metavar="A,B", help="variant ids (default: every generation technique)")

@@ -87,7 +87,7 @@ def results_text(run: Any) -> str:
 def _measure(args: argparse.Namespace) -> int:
     from advisor.measurement.carbon import get_intensity, resolve_region, what_if
     from advisor.measurement.run import measure
-    from advisor.profile.model import load_model_spec
+    from advisor.profile.spec import load_spec
 
     _check_numbers(args)
     ids = _ids(args.techniques, "technique")
@@ -101,10 +101,10 @@ def _measure(args: argparse.Namespace) -> int:
         get_intensity(region)
     what_if(0.0, [r.strip() for r in (args.what_if or "").split(",") if r.strip()], args.pue)
     json_out, save_dir = output_path(args.out, "--out"), output_path(args.save, "--save", folder=True)
-    loaded = load_model_spec(args.model)
+    loaded = load_spec(args.model)
     run = measure(
         loaded.model,
-        loaded.example_inputs,
+        loaded.inputs,
         ids if ids is not None else "recommended",
         eval_fn=loaded.eval_fn,
         top=args.recommended,
@@ -166,13 +166,13 @@ def _run_footer(run: Any, json_path: str | None) -> int:
 @command("measure-training")
 def _measure_training(args: argparse.Namespace) -> int:
     from advisor.measurement.training import DEFAULT_TECHNIQUES, measure_training
-    from advisor.profile.model import load_model_spec
+    from advisor.profile.spec import load_spec
 
     _check_numbers(args)
     techniques = _ids(args.techniques, "training technique") or list(DEFAULT_TECHNIQUES)
     json_out = output_path(args.out, "--out")
-    loaded = load_model_spec(args.model)  # factories return no targets: the default loss is used
-    run = measure_training(loaded.model, loaded.example_inputs, techniques=techniques,
+    loaded = load_spec(args.model)  # factories return no targets: the default loss is used
+    run = measure_training(loaded.model, loaded.inputs, techniques=techniques,
                            steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
                            store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
                            progress=args.format == "table")  # fmt: skip
@@ -227,7 +227,7 @@ def _regions(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from advisor._errors import ConstraintError
     from advisor.measurement.sweep import batch_sweep
-    from advisor.profile.model import load_model_spec
+    from advisor.profile.spec import load_spec
 
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -235,8 +235,8 @@ def _sweep(args: argparse.Namespace) -> int:
         msg = f"--sizes: expected comma-separated integers such as 1,8,32, got {args.sizes!r}"
         raise ConstraintError(msg) from None
     _check_numbers(args)
-    loaded = load_model_spec(args.model)
-    rows = batch_sweep(loaded.model, loaded.example_inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w,
+    loaded = load_spec(args.model)
+    rows = batch_sweep(loaded.model, loaded.inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w,
                        progress=args.format == "table")  # fmt: skip
     if args.format == "json":
         out(json.dumps([r.to_dict() for r in rows], indent=2))

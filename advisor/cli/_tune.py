@@ -19,25 +19,12 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(spec: str) -> tuple[Any, dict[str, Any]]:
-    """A model spec (model, inputs[, eval_fn]); else a generation spec, with its prompts' ids as the inputs."""
-    from advisor._errors import ProfileError
-    from advisor.profile.model import LoadedModel, load_model_spec
+    """The model spec, and the generation parts it carries (tokenizer, prompts, draft model) for ``tune``."""
+    from advisor.profile.spec import load_spec
 
-    try:
-        return load_model_spec(spec), {}
-    except ProfileError as first:
-        from advisor.measurement.generation_models import load_generation_spec
-
-        try:
-            g = load_generation_spec(spec)
-        except ProfileError:
-            raise first from None
-    import torch
-
-    vocab = getattr(getattr(g["model"], "config", None), "vocab_size", None) or 1000
-    ids = torch.randint(3, vocab, (1, 16), generator=torch.Generator().manual_seed(0))
-    extra = {k: g[k] for k in ("tokenizer", "prompts", "draft_model") if g.get(k) is not None}
-    return LoadedModel(g["model"], (ids,), None, spec), extra
+    loaded = load_spec(spec)
+    extra = {k: getattr(loaded, k) for k in ("tokenizer", "prompts", "draft_model") if getattr(loaded, k) is not None}
+    return loaded, extra
 
 
 def _batch_sizes(text: str | None) -> list[int] | None:
@@ -61,12 +48,12 @@ def _tune(args: argparse.Namespace) -> int:
     save_dir = None if args.no_save else output_path(args.save_dir, "--save-dir", folder=True)
     loaded, gen = _load(args.model)
     if args.draft:
-        from advisor.measurement.generation_models import load_generation_spec
+        from advisor.profile.spec import load_spec
 
-        gen["draft_model"] = load_generation_spec(args.draft)["model"]
+        gen["draft_model"] = load_spec(args.draft).model
     plan = tune(
         loaded.model,
-        loaded.example_inputs,
+        loaded.inputs,
         loaded.eval_fn,
         None,
         _constraints(args),

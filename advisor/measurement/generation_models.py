@@ -1,8 +1,8 @@
 """Ready-made generation specs for ``green-advisor generate --model SPEC`` and the benchmark (no download).
 
-A generation spec is ``module:factory`` or ``path/file.py:factory``; the factory returns the model,
-or ``(model, tokenizer)``, or ``(model, tokenizer, prompts)``, or a dict with ``model`` and
-optionally ``tokenizer``, ``prompts`` and ``draft_model``. :func:`load_generation_spec` loads one.
+Each is a factory of the one model-spec contract (:func:`advisor.load_spec`): the model, or
+``(model, tokenizer)``, or a dict with ``model`` and ``draft_model``; the same factory serves
+``measure``, ``tune`` and ``generate``.
 
 - :func:`tiny_gpt2` / :func:`gpt2_decoder`: GPT-2-architecture decoders from a config (random weights).
 - :func:`tiny_llama`: a Llama decoder from a config (random weights), with a smaller draft model.
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
-from advisor._errors import MissingExtraError, ProfileError
+from advisor._errors import MissingExtraError
 
-__all__ = ["SMOLLM2_GGUF", "gpt2_decoder", "load_generation_spec", "smollm2", "smollm2_folder", "tiny_gpt2",
+__all__ = ["SMOLLM2_GGUF", "gpt2_decoder", "smollm2", "smollm2_folder", "tiny_gpt2",
            "tiny_llama"]  # fmt: skip
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -84,55 +83,3 @@ def smollm2() -> tuple[Any, Any]:
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
-
-
-def _import(spec: str) -> Any:
-    if ":" not in spec:
-        raise ProfileError(f"generation spec {spec!r}: expected 'package.module:factory' or 'path/file.py:factory' "
-                           "(a function returning the model, (model, tokenizer[, prompts]) or a dict)")  # fmt: skip
-    target, _, attr = spec.rpartition(":")
-    try:
-        if target.endswith(".py") or "/" in target:
-            path = Path(target)
-            if not path.is_file():
-                raise ProfileError(f"generation spec {spec!r}: file {path} does not exist")
-            name = f"_green_advisor_gen_{abs(hash(str(path.resolve())))}"
-            mspec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(mspec)  # type: ignore[arg-type]
-            sys.modules[name] = module
-            mspec.loader.exec_module(module)  # type: ignore[union-attr]
-        else:
-            module = importlib.import_module(target)
-    except ImportError as exc:
-        raise ProfileError(f"generation spec {spec!r}: cannot import {target} ({exc})") from exc
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise ProfileError(f"generation spec {spec!r}: {target} has no function {attr!r}")
-    return fn
-
-
-def load_generation_spec(spec: str) -> dict[str, Any]:
-    """Call a generation factory; return a dict with ``model``, ``tokenizer``, ``prompts``, ``draft_model``.
-
-    Raises:
-        ProfileError: The spec cannot be imported, the factory raises, or returns no model with ``generate``.
-    """
-    fn = _import(spec)
-    try:
-        got = fn()
-    except MissingExtraError:
-        raise
-    except Exception as exc:
-        raise ProfileError(f"generation spec {spec!r}: the factory raised {type(exc).__name__}: {exc}") from exc
-    if isinstance(got, dict):
-        out = dict(got)
-    elif isinstance(got, tuple):
-        out = dict(zip(("model", "tokenizer", "prompts"), got, strict=False))
-    else:
-        out = {"model": got}
-    if not hasattr(out.get("model"), "generate"):
-        raise ProfileError(f"generation spec {spec!r}: expected a model with .generate() (a transformers causal LM) "
-                           f"first, got {type(out.get('model')).__name__}")  # fmt: skip
-    for k in ("tokenizer", "prompts", "draft_model"):
-        out.setdefault(k, None)
-    return out

@@ -2,16 +2,20 @@
 
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import GpuInfo, HardwareProfile, detect_hardware, hardware_fingerprint
-from advisor.profile.model import ModelProfile, load_model_spec, load_profile_file, profile_model
+from advisor.profile.model import ModelProfile, load_profile_file, profile_model
+from advisor.profile.spec import ModelSpec, TrainingSetup, as_spec, load_spec
 
 __all__ = [
     "Constraints",
     "GpuInfo",
     "HardwareProfile",
     "ModelProfile",
+    "ModelSpec",
+    "TrainingSetup",
+    "as_spec",
     "detect_hardware",
     "hardware_fingerprint",
-    "load_model_spec",
     "load_profile_file",
+    "load_spec",
     "profile_model",
 ]

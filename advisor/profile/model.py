@@ -4,20 +4,15 @@
    bytes by dtype, forward FLOPs (PyTorch's own ``FlopCounterMode``), the FLOP share of each
    layer kind, a family guess and the depth.
 2. :func:`load_profile_file` reads a YAML/JSON description of a model that does not exist yet.
-3. :func:`load_model_spec` imports ``"package.module:factory"`` or ``"path/file.py:factory"``;
-   the factory returns ``(model, example_inputs)`` or ``(model, example_inputs, eval_fn)``.
+3. a live model from a factory: :func:`advisor.profile.spec.load_spec` (the one model-spec contract), then 1.
 
 Every failure raises :class:`advisor.ProfileError` with what went wrong and how to fix it.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,9 +26,7 @@ from advisor.catalog.schema import ARCHITECTURES as CATALOG_ARCHITECTURES
 __all__ = [
     "ARCHITECTURES",
     "LAYER_KINDS",
-    "LoadedModel",
     "ModelProfile",
-    "load_model_spec",
     "load_profile_file",
     "profile_model",
 ]
@@ -443,86 +436,3 @@ def load_profile_file(path: str | Path) -> ModelProfile:
             f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
             "A minimal profile is: `name: my-model`, `family: transformer`, `n_parameters: 110000000`."
         ) from None
-
-
-# --- spec ---------------------------------------------------------------------------------------
-@dataclass
-class LoadedModel:
-    """What a factory returned."""
-
-    model: Any
-    example_inputs: Any
-    eval_fn: Callable[[Any], float] | None
-    spec: str
-
-
-def _import_target(spec: str) -> Callable[[], Any]:
-    if ":" not in spec:
-        raise ProfileError(
-            f"model spec {spec!r}: expected 'package.module:factory' or 'path/to/file.py:factory' "
-            "(a function returning (model, example_inputs) or (model, example_inputs, eval_fn))"
-        )
-    target, _, attr = spec.rpartition(":")
-    if target.endswith(".py") or "/" in target:
-        path = Path(target)
-        if not path.is_file():
-            raise ProfileError(f"model spec {spec!r}: file {path} does not exist")
-        mod_name = f"_green_advisor_user_{abs(hash(str(path.resolve())))}"
-        module_spec = importlib.util.spec_from_file_location(mod_name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise ProfileError(f"model spec {spec!r}: cannot import {path} as Python")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[mod_name] = module
-        sys.path.insert(0, str(path.resolve().parent))
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            raise ProfileError(f"model spec {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            sys.path.pop(0)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except Exception as exc:
-            raise ProfileError(
-                f"model spec {spec!r}: cannot import module {target!r}: {type(exc).__name__}: {exc}. "
-                "Is it installed or on PYTHONPATH?"
-            ) from exc
-    factory = getattr(module, attr, None)
-    if factory is None:
-        public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        raise ProfileError(f"model spec {spec!r}: {target} has no attribute {attr!r}; callables there: {public[:10]}")
-    if not callable(factory):
-        raise ProfileError(f"model spec {spec!r}: {attr!r} is not callable")
-    return factory
-
-
-def load_model_spec(spec: str) -> LoadedModel:
-    """Import a factory and call it.
-
-    Raises:
-        ProfileError: the spec cannot be imported, the factory raises, or it returns the wrong shape.
-    """
-    factory = _import_target(spec)
-    try:
-        result = factory()
-    except Exception as exc:
-        raise ProfileError(f"model spec {spec!r}: the factory raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(result, tuple) or len(result) not in (2, 3):
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise ProfileError(
-            f"model spec {spec!r}: the factory must return (model, example_inputs) or "
-            f"(model, example_inputs, eval_fn), got {got}"
-        )
-    model, inputs, *rest = result
-    torch = _torch()
-    if not isinstance(model, torch.nn.Module):
-        raise ProfileError(
-            f"model spec {spec!r}: the first item returned must be a torch.nn.Module, got {type(model).__name__}"
-        )
-    eval_fn = rest[0] if rest else None
-    if eval_fn is not None and not callable(eval_fn):
-        raise ProfileError(
-            f"model spec {spec!r}: the third item (eval_fn) must be callable, got {type(eval_fn).__name__}"
-        )
-    return LoadedModel(model, inputs, eval_fn, spec)
