@@ -9,6 +9,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 torch = pytest.importorskip("torch")
 
+import advisor  # noqa: E402
+from advisor import ProfileError  # noqa: E402
 from advisor.ui.advise import AdvisorUI, advise  # noqa: E402
 
 
@@ -124,5 +126,11 @@ def test_without_a_model_the_form_describes_one_and_measure_is_disabled() -> Non
 
 def test_model_without_inputs_is_refused_clearly() -> None:
     model, _ = small_cnn()
-    with pytest.raises(ValueError, match="example inputs"):
+    with pytest.raises(ProfileError, match=r"advise\(\): expected example inputs .* got none"):
         advise(model)
+
+
+def test_the_form_takes_a_model_spec() -> None:
+    model, x = small_cnn()
+    ui = advise(advisor.ModelSpec(model, x, name="spec-cnn"))
+    assert ui.model is model and ui.example_inputs == (x,) and ui.name.value == "spec-cnn"

@@ -50,8 +50,9 @@ class AdvisorUI:
     """The advisor form. Its widgets are attributes, so tests and scripts can drive it.
 
     Args:
-        model: The user's ``torch.nn.Module``, or None to describe a model in the form.
-        example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
+        model: The user's ``torch.nn.Module`` or an :class:`advisor.ModelSpec` (or what a factory returns:
+            see :func:`advisor.as_spec`), or None to describe a model in the form.
+        example_inputs: A tensor or tuple of tensors for ``model(*inputs)`` (not needed with a ModelSpec).
         eval_fn: ``eval_fn(model) -> accuracy %``; without it, measurements report fidelity.
         name: Model name for reports.
         hardware: A :class:`~advisor.HardwareProfile`; detected when None.
@@ -75,8 +76,14 @@ class AdvisorUI:
         from advisor.catalog import load_catalog
         from advisor.profile.hardware import detect_hardware
 
-        if model is not None and example_inputs is None:
-            raise ValueError("advise(model, example_inputs): pass example inputs with the model, e.g. a batch")
+        self.spec = None
+        if model is not None:  # the one model-spec contract: a ModelSpec, a factory's tuple, or model + inputs
+            from advisor.profile.spec import as_spec
+
+            given = model if example_inputs is None else (model, example_inputs)
+            self.spec = as_spec(given, "advise()", eval_fn=eval_fn, name=name)
+            model, example_inputs, eval_fn = self.spec.model, self.spec.inputs, self.spec.eval_fn
+            name = name or self.spec.name
         self.model, self.example_inputs, self.eval_fn = model, example_inputs, eval_fn
         self.catalog = catalog or load_catalog()
         self.hardware = hardware or detect_hardware()
@@ -196,8 +203,16 @@ class AdvisorUI:
         )
         from advisor.ui._advise_generate import GeneratePanel
 
-        self.generate_panel = GeneratePanel(self.model, profile=self.profile, hardware=self.hardware,
-                                            catalog=self.catalog, app=self.app)  # fmt: skip
+        spec = self.spec
+        self.generate_panel = GeneratePanel(
+            self.model,
+            tokenizer=spec.tokenizer if spec else None,
+            draft_model=spec.draft_model if spec else None,
+            profile=self.profile,
+            hardware=self.hardware,
+            catalog=self.catalog,
+            app=self.app,
+        )
         self.tabs = w.Tab(
             children=[
                 w.VBox([self.ranking, self.explain_select, self.explanation]),
