@@ -31,7 +31,7 @@ from typing import Any
 
 from advisor._errors import MissingExtraError, ProfileError
 
-__all__ = ["ModelSpec", "TrainingSetup", "as_spec", "import_factory", "is_tokenizer", "load_spec"]
+__all__ = ["ModelSpec", "TrainingSetup", "as_spec", "import_factory", "is_tokenizer", "load_spec", "spec_from_call"]
 
 EXPECTED = (
     "a ModelSpec, a tuple (model, example_inputs[, eval_fn]) or (model, tokenizer[, prompts]), "
@@ -58,6 +58,11 @@ class TrainingSetup:
         full_dataset_size: Samples in the user's full training set, for the projection (default: this data's).
         full_epochs: Epochs of the user's full training, for the projection.
         teacher: A trained model to distil from (default: none; distillation then trains one first).
+        compact_model: Returns a freshly initialised smaller alternative to ``build_model`` (the ``compact-model``
+            technique; may take a ``seed`` keyword). Without it, a ``build_model`` that takes a ``width`` keyword
+            gives the ``width-multiplier`` technique its thinner model.
+        eval_every: Optimizer steps between two evaluations when training to a target (default: the run's setting).
+        target: The metric the user needs (e.g. 0.95), the default of ``green-advisor train --target``.
     """
 
     build_model: Callable[..., Any]
@@ -71,6 +76,9 @@ class TrainingSetup:
     full_dataset_size: int | None = None
     full_epochs: int | None = None
     teacher: Any = None
+    compact_model: Callable[..., Any] | None = None
+    eval_every: int | None = None
+    target: float | None = None
 
 
 @dataclass
@@ -358,3 +366,20 @@ def load_spec(spec: str, **extra: Any) -> ModelSpec:
         raise ProfileError(f"model spec {spec!r}: the factory raised {type(exc).__name__}: {exc}") from exc
     name = spec.rpartition(":")[2]
     return as_spec(got, repr(spec), **{"name": name, **extra})
+
+
+def spec_from_call(model: Any, example_inputs: Any, where: str, **extra: Any) -> ModelSpec:
+    """The spec of an API call ``f(model, example_inputs, ...)`` that also takes ``f(spec, ...)``.
+
+    With ``example_inputs`` the call is the classic form and the inputs are passed through as given; without
+    them ``model`` is a :class:`ModelSpec` or anything :func:`as_spec` accepts (a factory's tuple or dict).
+
+    Raises:
+        ProfileError: ``model`` is not a spec, or the spec has no example inputs and none can be derived.
+    """
+    if example_inputs is None:
+        spec = as_spec(model, where, **extra)
+        _ = spec.inputs  # fail now, naming the call, rather than deep inside it
+        return spec
+    given = {k: v for k, v in extra.items() if v is not None}
+    return replace(ModelSpec(model=model, example_inputs=example_inputs, source=where), **given)
