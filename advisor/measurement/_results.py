@@ -340,7 +340,7 @@ class Timing:
 def _quality_from(d: dict[str, Any] | None) -> Any:
     from advisor.measurement.quality import Quality
 
-    return Quality(**_pick(Quality, d)) if d else None
+    return Quality.from_dict(d) if d else None
 
 
 @dataclass
@@ -582,6 +582,12 @@ def _speed_cols(r: Any, c: Comparison | None) -> dict[str, Any]:
     return row
 
 
+def _accuracy_change(q: Any) -> Any:
+    """``accuracy_change_pp`` (``accuracy_change`` in runs stored before it was renamed)."""
+    v = _get(q, "accuracy_change_pp")
+    return _get(q, "accuracy_change") if v is None else v
+
+
 def result_row(r: Any) -> dict[str, Any]:
     """One flat row of a result (object or its dict): the one flattening every table, form and report uses.
 
@@ -606,10 +612,16 @@ def result_row(r: Any) -> dict[str, Any]:
         "co2e_g_per_call": _get(r, "co2e_g_per_call"),
         "co2e_g_per_1k_calls": _get(r, "co2e_g_per_1k_calls"),
         "top1_agreement": _get(q, "top1_agreement"),
+        "top5_overlap": _get(q, "top5_overlap"),
+        "token_agreement": _get(q, "token_agreement"),
         "cosine_similarity": _get(q, "cosine_similarity"),
+        "relative_error": _get(q, "relative_error"),
         "fidelity_flag": _get(q, "fidelity_flag"),
         "degenerate": _get(q, "degenerate"),
-        "accuracy_change": _get(q, "accuracy_change"),
+        "accuracy_change": _accuracy_change(q),
+        "quality_status": _get(q, "quality_status"),
+        "quality_reason": _get(q, "quality_reason"),
+        "quality_inputs": _get(q, "quality_inputs"),
         "loss_change": _get(q, "loss_change"),
         "predicted_latency_ratio": _get(p, "adjusted"),
         "predicted_low": _get(p, "adjusted_low"),

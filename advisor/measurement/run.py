@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import gc
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from advisor._errors import UnknownTechniqueError
@@ -36,8 +37,9 @@ from advisor.measurement._engine import (
     load_summary,
     run_engine,
 )
+from advisor.measurement._held_out import HeldOut, held_out, like
 from advisor.measurement._results import MeasureRun, RunRecord, TechniqueResult
-from advisor.measurement.appliers import REGISTRY, Applied, apply_technique, no_grad_eval
+from advisor.measurement.appliers import REGISTRY, Applied, NotedBatches, apply_technique, no_grad_eval
 from advisor.measurement.carbon import (
     CarbonSummary,
     Intensity,
@@ -49,12 +51,17 @@ from advisor.measurement.carbon import (
 from advisor.measurement.carbon import summarize as carbon_summary
 from advisor.measurement.energy import get_meters
 from advisor.measurement.harness import idle_power_w
-from advisor.measurement.quality import fidelity, with_accuracy
+from advisor.measurement.quality import Quality, fidelity_over, with_accuracy
 from advisor.measurement.store import ResultStore
+from advisor.profile.spec import spec_from_call
 
 __all__ = ["MeasureRun", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
 
 ORT_SUFFIXES = ("int8", "fp32", "fp16", "bf16")  # internal settings of an applier written as a '+' part
+SPLIT_NOTE = (
+    "calibration: the first half of the example batch (its second half is held out for the quality "
+    "check); pass calibration_data= (held-out input batches) to calibrate on more"
+)
 
 
 def check_variant_ids(ids: list[str], catalog: Any) -> None:
@@ -108,18 +115,64 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
     return out
 
 
-def _spec(vid: str, model: Any, inputs: tuple[Any, ...], *, reference: Any, eval_fn: Any, base_acc: float | None,
-          calibration_data: Any, size_bytes: int, items: int) -> VariantSpec:  # fmt: skip
+def _held_outputs(applied: Applied, held: HeldOut, inputs: tuple[Any, ...], first: Any) -> list[Any]:
+    """The variant's outputs on the held-out batches (its own first output when the example batch is held out)."""
+    if held.batches[0] is inputs:
+        return [first]
+    outs = []
+    with applied.context():
+        for b in held.batches:
+            outs.append(applied.model(*like(b, inputs, applied.inputs)))
+    return outs
+
+
+def _quality(applied: Applied, first: Any, q: _QualitySetup) -> Quality:
+    """The variant against the original on the held-out inputs, and with the eval_fn."""
+    try:
+        outs = _held_outputs(applied, q.held, q.inputs, first)
+    except Exception as exc:  # noqa: BLE001 - reported: the quality is then unverified
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        fid = Quality(
+            quality_inputs=q.held.text,
+            error=f"the variant failed on the held-out inputs ({type(exc).__name__}: {text})",
+        ).judged()
+    else:
+        fid = fidelity_over(q.references, outs, rows=q.held.rows, inputs_text=q.held.text, decoder=q.decoder)
+    return with_accuracy(fid, q.eval_fn, _Callable(applied), q.base_acc)
+
+
+@dataclass
+class _QualitySetup:
+    """What every variant's quality check needs: held-out inputs, the original's outputs on them, the eval_fn."""
+
+    held: HeldOut
+    inputs: tuple[Any, ...]
+    references: list[Any]
+    decoder: bool
+    eval_fn: Any = None
+    base_acc: float | None = None
+
+
+def _spec(
+    vid: str,
+    model: Any,
+    inputs: tuple[Any, ...],
+    *,
+    q: _QualitySetup,
+    calibration_data: Any,
+    size_bytes: int,
+    items: int,
+) -> VariantSpec:
     """How to set up one variant: apply, check the forward pass, measure quality, remember its process state."""
 
     def setup() -> Variant:
-        applied = apply_technique(vid, model, inputs, calibration_data=calibration_data)
+        applied = apply_technique(vid, model, inputs, calibration_data=calibration_data, eval_fn=q.eval_fn)
         try:
             out = applied()
         except Exception as exc:  # noqa: BLE001 - a variant that breaks the forward pass is reported
             return Variant(vid, applied, items, teardown=applied.restore, info={"settings": applied.settings},
                            failed=f"forward pass failed: {type(exc).__name__}: {exc}")  # fmt: skip
-        quality = with_accuracy(fidelity(reference, out), eval_fn, _Callable(applied), base_acc)
+        quality = _quality(applied, out, q)
         return Variant(vid, applied, items, process_state(), applied.restore,
                        {"settings": applied.settings, "quality": quality})  # fmt: skip
 
@@ -170,7 +223,7 @@ def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str,
 
 def measure(
     model: Any,
-    example_inputs: Any,
+    example_inputs: Any = None,
     techniques: list[str] | str | None = "recommended",
     *,
     eval_fn: Callable[[Any], float] | None = None,
@@ -190,7 +243,8 @@ def measure(
     """Apply variants to copies of ``model`` and measure each against the baseline in paired rounds.
 
     Args:
-        model: The user's ``torch.nn.Module`` (never modified; its train/eval mode is restored).
+        model: The user's ``torch.nn.Module`` (never modified; its train/eval mode is restored), or an
+            :class:`advisor.ModelSpec` (then ``example_inputs`` is left out: ``measure(spec, techniques=...)``).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
         techniques: Variant ids (``torch-compile``, ``torch-compile+bfloat16``, ``openvino-runtime@fp32``),
             or ``"recommended"`` for the top ``top`` measurable recommendations.
@@ -215,8 +269,6 @@ def measure(
         ConstraintError: A non-positive budget or TDP, a bad region or PUE.
         UnknownTechniqueError: A technique id that is not in the catalog (with suggestions).
     """
-    import torch
-
     from advisor.catalog import load_catalog
     from advisor.profile.hardware import detect_hardware
     from advisor.profile.model import profile_model
@@ -227,7 +279,10 @@ def measure(
     if techniques not in (None, "recommended"):
         check_variant_ids([techniques] if isinstance(techniques, str) else list(techniques), catalog)
     settings = settings or EngineSettings()
-    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name}
+    spec = spec_from_call(model, example_inputs, "measure()", **given)
+    model, eval_fn, calibration_data, name = spec.model, spec.eval_fn, spec.calibration_data, spec.name
+    inputs = spec.inputs
     was_training = model.training
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     hardware = detect_hardware()
@@ -258,14 +313,22 @@ def measure(
     try:
         model.eval()
         base = Applied(model, inputs, no_grad_eval)
-        with torch.no_grad():
-            reference = model(*inputs)
-        base_q = with_accuracy(fidelity(reference, reference), eval_fn, model, None)
+        q = _quality_setup(model, inputs, calibration_data, eval_fn, settings.seed)
+        meta["quality_inputs"] = q.held.text
+        base_q = with_accuracy(
+            fidelity_over(q.references, q.references, rows=q.held.rows, inputs_text=q.held.text, decoder=q.decoder),
+            eval_fn,
+            model,
+            None,
+        )
+        q.base_acc = base_q.accuracy
         gc.collect()
         items = prof.batch_size or 1
-        specs = [_spec(v, model, inputs, reference=reference, eval_fn=eval_fn, base_acc=base_q.accuracy,
-                       calibration_data=calibration_data, size_bytes=2 * (prof.size_bytes or 0), items=items)
-                 for v in ids]  # fmt: skip
+        calib = NotedBatches(q.held.calibration, SPLIT_NOTE) if q.held.calibration else calibration_data
+        specs = [
+            _spec(v, model, inputs, q=q, calibration_data=calib, size_bytes=2 * (prof.size_bytes or 0), items=items)
+            for v in ids
+        ]
         outcome = run_engine(Variant("baseline", base, items, process_state()), specs, meters=meters,
                              settings=settings, budget_s=budget_s, sync=sync, progress=progress,
                              label=f"measure {prof.name}")  # fmt: skip
@@ -314,6 +377,19 @@ def measure(
     run._source = (model, inputs, calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save, not stored
     store.save_run(run)
     return run
+
+
+def _quality_setup(
+    model: Any, inputs: tuple[Any, ...], calibration_data: Any, eval_fn: Any, seed: int
+) -> _QualitySetup:
+    """Held-out inputs (see :mod:`advisor.measurement._held_out`) and the original model's outputs on them."""
+    import torch
+
+    held = held_out(inputs, calibration_data, seed=seed)
+    with torch.no_grad():
+        refs = [model(*b) for b in held.batches]
+    decoder = callable(getattr(model, "generate", None)) or hasattr(model, "lm_head")
+    return _QualitySetup(held, inputs, refs, decoder, eval_fn)
 
 
 def _carbon_setup(region: str | None, pue: float, what_if: list[str] | None) -> tuple[Intensity | None, dict[str, Any]]:

@@ -24,7 +24,12 @@ class Constraints(BaseModel):
     Attributes:
         phase: ``training``, ``inference`` or ``both``.
         objective: ``energy``, ``latency``, ``memory``, ``model-size`` or ``carbon``.
-        max_accuracy_drop_pp: Largest accuracy loss accepted, in percentage points (>= 0).
+        max_accuracy_drop_pp: Largest accuracy loss accepted, in percentage points (>= 0); a gate in ``tune``
+            when an ``eval_fn`` measures accuracy.
+        min_fidelity: The fidelity floor (0-1) for a variant's outputs against the original's on held-out
+            inputs when no accuracy is measured: top-1 agreement (classifiers), token agreement (decoders),
+            cosine similarity (embeddings, hidden states) or 1 - relative error (regression); a gate in ``tune``
+            (see ``advisor.measurement.quality.judge_quality``).
         retraining: How much (re)training is allowed: ``none``, ``fine-tuning`` or ``full``.
         data: Data at hand: ``none``, ``calibration``, ``unlabelled`` or ``labelled``.
         target: Where the model runs: ``server``, ``desktop``, ``edge`` or ``mobile``.
@@ -36,6 +41,7 @@ class Constraints(BaseModel):
     phase: Literal["training", "inference", "both"] = "inference"
     objective: Literal["energy", "latency", "memory", "model-size", "carbon"] = "energy"
     max_accuracy_drop_pp: float = Field(1.0, ge=0, le=100)
+    min_fidelity: float = Field(0.99, ge=0, le=1)
     retraining: Literal["none", "fine-tuning", "full"] = "fine-tuning"
     data: Literal["none", "calibration", "unlabelled", "labelled"] = "labelled"
     target: Literal["server", "desktop", "edge", "mobile"] = "server"

@@ -48,18 +48,11 @@ def _date_of(run_id: str, fallback: float | None = None) -> str:
         return dt.datetime.fromtimestamp(fallback, dt.UTC).date().isoformat() if fallback else ""
 
 
-def _quality_ok(result: Any, max_drop_pp: float) -> bool | None:
-    q = getattr(result, "quality", None)
-    if q is None:
-        return None
-    change = getattr(q, "accuracy_change", None)
-    if change is not None:
-        return change >= -max_drop_pp
-    agree = getattr(q, "top1_agreement", None)
-    if agree is not None:
-        return agree >= 0.99
-    cos = getattr(q, "cosine_similarity", None)
-    return None if cos is None else cos >= 0.99
+def _quality_ok(result: Any) -> bool | None:
+    """The one quality rule (``judge_quality``, default gate) as True / False / None (unverified)."""
+    from advisor.measurement.quality import judge_quality
+
+    return judge_quality(getattr(result, "quality", None)).ok
 
 
 def _observation(r: Any, run: Any, fingerprint: str, model: dict[str, Any], phase: str) -> Observation | None:
@@ -82,7 +75,7 @@ def _observation(r: Any, run: Any, fingerprint: str, model: dict[str, Any], phas
         n_parameters=model.get("n_parameters"),
         batch_size=model.get("batch_size"),
         phase=phase,
-        quality_ok=_quality_ok(r, 1.0),
+        quality_ok=_quality_ok(r),
         energy_method=c.energy_method,
         fingerprint=fingerprint,
     )

@@ -30,9 +30,10 @@ class Candidate:
         energy_verdict: ``less energy``, ``more energy``, ``no significant difference`` or ``inconclusive``.
         energy_method: How the energy was obtained (``estimated-...`` on machines without counters).
         accuracy_change_pp: ``eval_fn`` of the variant minus the baseline's (in eval_fn's units, percent points).
-        fidelity: Agreement with the original outputs (``top1_agreement``, ``cosine_similarity``), without eval_fn.
-        quality_ok: Within the accuracy budget (None when it could not be checked).
-        pays_off: Measured better on the objective, within the accuracy budget.
+        fidelity: Agreement with the original outputs on held-out inputs, one key per metric (``top1_agreement``,
+            ``top5_overlap``, ``token_agreement``, ``cosine_similarity``, ``relative_error``).
+        quality_ok: Within the quality gate (None when it could not be checked): ``quality_status`` as a triple.
+        pays_off: Measured better on the objective and not failing the quality gate.
         reason: Why it does not pay off, or what to keep in mind.
         how_to_apply: Library calls (with notes) that apply it, from the catalog.
         run_id: The measurement run it comes from.
@@ -40,6 +41,12 @@ class Candidate:
         batch_size: Generation only: the batch size it was measured at (ratios are per output token).
         acceptance_rate: Generation only: accepted / proposed tokens of a speculative variant.
         j_per_output_token: Generation only: energy per output token (an Interval). Units: J.
+        quality_status: ``verified``, ``failed`` or ``unverified`` (:func:`advisor.measurement.quality.judge_quality`
+            under the constraints; None where an older path judged only ``quality_ok``).
+        quality_figure: The deciding quality figure as text (``top-1 agreement 0.984 on 64 held-out inputs, ...``).
+        quality_inputs: What the output figures were measured on (``64 held-out inputs, generated like ...``).
+        recovered_from: A recovery only: the int8 variant whose quality failed the gate and that this one replaces.
+        reverted: A recovery only: what was kept in higher precision (layers, scopes) or given up (int8).
     """
 
     variant: str
@@ -60,6 +67,16 @@ class Candidate:
     batch_size: int | None = None
     acceptance_rate: float | None = None
     j_per_output_token: Any = None
+    quality_status: str | None = None
+    quality_figure: str | None = None
+    quality_inputs: str | None = None
+    recovered_from: str | None = None
+    reverted: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Quality verified within the gate (older candidates without a status: ``quality_ok`` is True)."""
+        return self.quality_status == "verified" or (self.quality_status is None and self.quality_ok is True)
 
     @property
     def speedup(self) -> Any:
@@ -87,7 +104,9 @@ class Candidate:
         return f"energy x{er.median:.2f}{est}"
 
     def quality_text(self) -> str:
-        """E.g. ``accuracy +0.0 pp`` or ``fidelity: top-1 agreement 100.0 %``."""
+        """E.g. ``top-1 agreement 0.984 on 64 held-out inputs, ...``, ``accuracy +0.0 pp`` or ``quality unknown``."""
+        if self.quality_figure:
+            return self.quality_figure
         if self.accuracy_change_pp is not None:
             return f"accuracy {self.accuracy_change_pp:+.1f} pp"
         if "top1_agreement" in self.fidelity:
@@ -98,7 +117,7 @@ class Candidate:
             return f"perplexity x{self.fidelity['perplexity_ratio']:.3f}"
         if "greedy_agreement" in self.fidelity:
             return f"greedy agreement {self.fidelity['greedy_agreement']:.0%}"
-        return "quality not checked"
+        return "quality unknown" if self.quality_status == "unverified" else "quality not checked"
 
     def summary(self) -> str:
         """One line: variant, speed, energy, quality (and the reason when it does not pay off)."""
@@ -131,6 +150,11 @@ class Candidate:
             "batch_size": self.batch_size,
             "acceptance_rate": self.acceptance_rate,
             "j_per_output_token": _iv(self.j_per_output_token),
+            "quality_status": self.quality_status,
+            "quality_figure": self.quality_figure,
+            "quality_inputs": self.quality_inputs,
+            "recovered_from": self.recovered_from,
+            "reverted": self.reverted,
             "summary": self.summary(),
         }
 
@@ -171,8 +195,8 @@ class TunePlan:
         model_name: The model's name.
         phase: ``inference`` or ``training``.
         objective: What the winner is chosen on (``energy``, ``latency``, ``carbon``).
-        winner: The best variant that measured better within the accuracy budget (None: nothing pays off here).
-        runners_up: The other variants that pay off, best first.
+        winner: The best variant that measured better with its quality verified within the gate (None: none did).
+        runners_up: The other variants that pay off, best first (unverified ones say so in their reason).
         no_payoff: "Tried here: does not pay off": slower, no significant difference, inconclusive, outside the
             accuracy budget, failed or not applicable, each with its figures or reason.
         known_no_payoff: Techniques not re-measured because this machine's earlier runs on similar models say
@@ -193,6 +217,10 @@ class TunePlan:
         per_batch: Generation only: the pick at each batch size measured (per output token).
         crossover: Generation only: where each technique pays off ("pays off here only from batch 8",
             "1.6x faster at 38 % acceptance, energy x0.70") and the batching line, from ``generation_advice``.
+        fastest_unverified: The best variant that pays off with its quality unverified, when it beats the winner
+            (or there is none): shown as "fastest, quality unknown" beside the winner, never as "do this".
+        recoveries: What each recovery of a failed int8 variant did (``recovered_from``, ``variant``, ``status``,
+            ``reverted``, ``cost``: what keeping quality cost in speed), measured as variants of their own.
     """
 
     model_name: str
@@ -216,29 +244,42 @@ class TunePlan:
     notes: list[str] = field(default_factory=list)
     per_batch: list[BatchPick] = field(default_factory=list)
     crossover: list[str] = field(default_factory=list)
+    fastest_unverified: Candidate | None = None
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
 
     kind = "tune"
 
     def headline(self) -> str:
-        """``do this: <variant>: measured 5.0x faster (4.8-5.2), energy x0.20, accuracy +0.0 pp``, or why nothing."""
-        w = self.winner
+        """``do this: <variant>: measured 5.0x faster (4.8-5.2), energy x0.20, <quality figure>``, or why nothing.
+
+        Only a variant whose quality is verified is headlined as "do this"; a faster one whose quality is
+        unknown is named beside it as "fastest, quality unknown" (alone when nothing verified pays off).
+        """
+        w, u = self.winner, self.fastest_unverified
         if self.per_batch:
             return "do this per batch size (generation, per output token): " + "; ".join(
                 p.text() for p in self.per_batch
             )
+        fast = ""
+        if u is not None:
+            fast = f"fastest, quality unknown: {u.variant}: measured {u.speed_text()}, {u.energy_text()}: "
+            fast += "pass eval_fn or real inputs to check it"
+        if w is not None:
+            head = f"do this: {w.variant}: measured {w.speed_text()}, {w.energy_text()}, {w.quality_text()}"
+            return f"{head}; {fast}" if fast else head
+        if u is not None:
+            return f"{fast}; no variant with verified quality pays off here"
         unproven = sorted((c for c in self.no_payoff if c.verdict == "inconclusive" and c.quality_ok is not False
                            and c.latency_ratio is not None and c.latency_ratio.median < 1),
                           key=lambda c: c.latency_ratio.median)  # fmt: skip
-        if w is None and unproven:
+        if unproven:
             u = unproven[0]
             return (f"not proven within the budget: {u.variant} looked faster ({u.speed_text()}), but the interval "
                     "is too wide to say; measure again with a larger budget or on a quieter machine")  # fmt: skip
-        if w is None:
-            tried = len([c for c in self.no_payoff if c.latency_ratio is not None])
-            return (f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "
-                    f"within the accuracy budget ({tried} compared); keep the model as it is, or see "
-                    "'worth trying with more effort'")  # fmt: skip
-        return f"do this: {w.variant}: measured {w.speed_text()}, {w.energy_text()}, {w.quality_text()}"
+        tried = len([c for c in self.no_payoff if c.latency_ratio is not None])
+        return (f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "
+                f"within the quality gate ({tried} compared); keep the model as it is, or see "
+                "'worth trying with more effort'")  # fmt: skip
 
     def lines(self) -> list[str]:
         """The plan as text lines (what the CLI prints)."""
@@ -256,6 +297,10 @@ class TunePlan:
             out.append("")
         if self.runners_up:
             out += ["runners-up (measured here):", *[f"  - {c.summary()}" for c in self.runners_up], ""]
+        if self.recoveries:
+            out.append("recovering int8 variants that failed the quality gate (measured here):")
+            out += [f"  - {_recovery_text(r)}" for r in self.recoveries]
+            out.append("")
         if self.no_payoff or self.known_no_payoff:
             out.append("tried here: does not pay off:")
             out += [f"  - {c.summary()}" for c in self.no_payoff]
@@ -301,6 +346,8 @@ class TunePlan:
             "notes": list(self.notes),
             "per_batch": [p.to_dict() for p in self.per_batch],
             "crossover": list(self.crossover),
+            "fastest_unverified": self.fastest_unverified.to_dict() if self.fastest_unverified else None,
+            "recoveries": list(self.recoveries),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -311,6 +358,18 @@ class TunePlan:
         """The plan as Markdown (for reports and the demo's advice.md)."""
         body = "\n".join(self.lines()[2:])
         return f"## Tune: {self.model_name}\n\n**{self.headline()}**\n\n```\n{body}\n```\n"
+
+
+def _recovery_text(r: dict[str, Any]) -> str:
+    """E.g. ``nncf-...@ignore-sensitive for nncf-...: verified; kept in fp32: 3 layers; 3.1x vs 4.0x faster``."""
+    parts = [f"{r['variant']} for {r['recovered_from']}: {r['status']}"]
+    if r.get("quality"):
+        parts.append(r["quality"])
+    if r.get("reverted"):
+        parts.append(f"reverted: {r['reverted']}")
+    if r.get("cost"):
+        parts.append(r["cost"])
+    return "; ".join(parts)
 
 
 def _projection_text(p: dict[str, Any]) -> str:

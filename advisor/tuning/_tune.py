@@ -25,11 +25,12 @@ from typing import Any
 
 from advisor._errors import AdvisorError, ConstraintError, TuneError
 from advisor.profile.constraints import Constraints
+from advisor.profile.spec import spec_from_call
 from advisor.recommendation import base_technique, parent_of, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._plan import Candidate, TunePlan
 
-__all__ = ["judge", "measurable_here", "tune"]
+__all__ = ["judge", "measurable_here", "quality_verdict", "tune"]
 
 KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
 STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
@@ -100,31 +101,23 @@ def _default_limit(budget_s: float) -> int:
 
 
 # --- judging one result -----------------------------------------------------------------------------------
+FIDELITY_KEYS = ("top1_agreement", "top5_overlap", "token_agreement", "cosine_similarity", "relative_error")
+
+
 def _fidelity(q: Any) -> dict[str, float]:
     out = {}
-    for k in ("top1_agreement", "cosine_similarity"):
+    for k in FIDELITY_KEYS:
         v = getattr(q, k, None)
         if v is not None:
             out[k] = float(v)
     return out
 
 
-def _quality_ok(q: Any, max_drop_pp: float) -> tuple[bool | None, str | None]:
-    if q is None:
-        return None, None
-    change = getattr(q, "accuracy_change", None)
-    if change is not None:
-        ok = change >= -max_drop_pp
-        return ok, None if ok else f"accuracy {change:+.1f} pp, beyond your {max_drop_pp:g} pp budget"
-    agree = getattr(q, "top1_agreement", None)
-    if agree is not None:
-        ok = agree >= 1 - max(max_drop_pp, 0.1) / 100
-        return ok, None if ok else f"top-1 agreement {agree:.1%} with the original: outputs changed too much"
-    cos = getattr(q, "cosine_similarity", None)
-    if cos is not None:
-        ok = cos >= 0.99
-        return ok, None if ok else f"cosine similarity {cos:.3f} with the original outputs: changed too much"
-    return None, None
+def quality_verdict(q: Any, c: Constraints) -> Any:
+    """The one quality rule (:func:`advisor.measurement.quality.judge_quality`) under the user's constraints."""
+    from advisor.measurement.quality import judge_quality
+
+    return judge_quality(q, c.max_accuracy_drop_pp, c.min_fidelity)
 
 
 def _better(c: Any, objective: str) -> tuple[bool, str | None]:
@@ -157,7 +150,12 @@ def _how_to_apply(variant: str, catalog: Any) -> list[str]:
 
 
 def judge(r: Any, c: Constraints, catalog: Any, run_id: str | None = None) -> Candidate:
-    """One measured result judged on the objective and the accuracy budget: does it pay off, and if not, why."""
+    """One measured result judged on the objective and the quality gate: does it pay off, and if not, why.
+
+    The quality gate is :func:`advisor.measurement.quality.judge_quality` with the constraints'
+    ``max_accuracy_drop_pp`` and ``min_fidelity``: a ``failed`` variant never pays off (its reason names
+    the figure); an ``unverified`` one may pay off but is never the plan's winner (see :class:`TunePlan`).
+    """
     comp = getattr(r, "comparison", None)
     q = getattr(r, "quality", None)
     how = _how_to_apply(r.technique, catalog)
@@ -167,30 +165,25 @@ def judge(r: Any, c: Constraints, catalog: Any, run_id: str | None = None) -> Ca
         return cand
     cand.verdict, cand.latency_ratio, cand.energy_ratio = comp.verdict, comp.latency_ratio, comp.energy_ratio
     cand.energy_verdict, cand.energy_method = comp.energy_verdict, comp.energy_method
-    if q is not None and hasattr(q, "accuracy_change"):
-        cand.accuracy_change_pp = q.accuracy_change
+    verdict = quality_verdict(q, c)
+    if q is not None and hasattr(q, "accuracy_change_pp"):
+        cand.accuracy_change_pp = q.accuracy_change_pp
         cand.fidelity = _fidelity(q)
-        cand.quality_ok, why_q = _quality_ok(q, c.max_accuracy_drop_pp)
+        cand.quality_inputs = q.quality_inputs
     else:  # training: the loss trajectory from the same weights and data
-        cand.quality_ok, why_q = _training_quality(q)
         cand.projection = getattr(r, "saving", None)
+    cand.quality_status, cand.quality_ok = verdict.status, verdict.ok
+    cand.quality_figure = verdict.figure
     better, why_b = _better(comp, c.objective)
-    cand.pays_off = better and cand.quality_ok is not False
-    cand.reason = None if cand.pays_off else (why_b or why_q)
-    if cand.pays_off and cand.quality_ok is None:
-        cand.reason = "quality not checked: pass eval_fn to check accuracy"
+    cand.pays_off = better and verdict.status != "failed"
+    cand.reason = None if cand.pays_off else (why_b or verdict.reason)
+    if verdict.status == "failed" and not better:
+        cand.reason = f"{why_b}; quality: {verdict.reason}"
+    elif verdict.status == "failed":
+        cand.reason = f"quality: {verdict.reason}"
+    if cand.pays_off and verdict.status == "unverified":
+        cand.reason = f"quality unknown ({verdict.reason}): pass eval_fn or real inputs"
     return cand
-
-
-def _training_quality(q: Any) -> tuple[bool | None, str | None]:
-    if q is None:
-        return None, None
-    if getattr(q, "finite", None) is False:
-        return False, "the loss became non-finite"
-    rel = getattr(q, "loss_rel_change", None)
-    if rel is not None and rel > 0.05:
-        return False, f"loss {rel:+.1%} against the baseline after the same steps"
-    return True, None
 
 
 def _key(cand: Candidate, objective: str) -> tuple[float, float]:
@@ -282,7 +275,7 @@ def _known_no_payoff(rec: Any) -> list[dict[str, str]]:
 
 def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs, eval_fn, calibration, ...)
     model: Any,
-    example_inputs: Any,
+    example_inputs: Any = None,
     eval_fn: Any = None,
     calibration_data: Any = None,
     constraints: Constraints | dict[str, Any] | None = None,
@@ -317,7 +310,8 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     """Find, measure and pick what to do to this model on this machine.
 
     Args:
-        model: The user's ``torch.nn.Module`` (never modified).
+        model: The user's ``torch.nn.Module`` (never modified), or an :class:`advisor.ModelSpec` (then leave
+            ``example_inputs`` out: ``tune(spec, budget_s=60)``).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)`` (one training batch for training).
         eval_fn: ``eval_fn(model) -> accuracy in percent``; without it, fidelity to the original outputs is used.
         calibration_data: Input batches for static quantizers.
@@ -369,7 +363,17 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     t0 = time.perf_counter()
     _check(phase, budget_s, stacks_from_budget_s)
     c = _constraints(constraints, phase)
-    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name, "tokenizer": tokenizer,
+             "prompts": prompts, "draft_model": draft_model}  # fmt: skip
+    spec = spec_from_call(model, example_inputs, "tune()", **given)
+    model, inputs, eval_fn, calibration_data, name = (
+        spec.model,
+        spec.inputs,
+        spec.eval_fn,
+        spec.calibration_data,
+        spec.name,
+    )
+    tokenizer, prompts, draft_model = spec.tokenizer, spec.prompts, spec.draft_model
     training = {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "targets": targets, "loss_fn": loss_fn}
     kw = {"eval_fn": eval_fn, "calibration_data": calibration_data, "store": None, "region": region, "pue": pue,
           "name": name, "progress": progress, "on_result": on_result}  # fmt: skip
@@ -381,7 +385,8 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     catalog = catalog or load_catalog()
     prof = profile_model(model, inputs, name=name, phase=phase)
     if phase == "inference" and generation is not False:
-        from advisor.tuning._generation import is_generative, tune_generation
+        from advisor.generation import is_generative
+        from advisor.tuning._generation import tune_generation
 
         if is_generative(prof, model):
             opts = {"batch_sizes": batch_sizes, "max_new_tokens": max_new_tokens, "tokenizer": tokenizer,

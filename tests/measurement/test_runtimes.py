@@ -275,8 +275,10 @@ def test_fidelity_flags_and_degenerate_outputs():
     same_rows = ref[:1].repeat(8, 1)
     assert "every input" in fidelity(ref, same_rows).degenerate
     assert degenerate_reason(torch.tensor([[1.0, float("nan")]])).startswith("non-finite")
-    # identical example inputs give identical rows legitimately: not degenerate
-    assert fidelity(same_rows, same_rows).degenerate is None
+    # identical rows from the original (identical inputs) are one distinct input: nothing to verify on, unverified
+    same = fidelity(same_rows, same_rows)
+    assert "every input" in same.degenerate and same.quality_status == "unverified"
+    assert fidelity(ref, same_rows).quality_status == "failed"  # the variant collapsed, the original did not
 
 
 def test_random_mobilenet_without_settled_batchnorm_is_reported_degenerate():

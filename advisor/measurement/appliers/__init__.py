@@ -12,7 +12,7 @@ from typing import Any
 
 from advisor.measurement.appliers import (
     _bf16,  # noqa: F401 - registers bfloat16@weights
-    _openvino,  # noqa: F401 - registers openvino-runtime, nncf-...
+    _openvino,  # noqa: F401 - registers openvino-runtime, nncf-... (and the @ignore-sensitive recoveries)
     _torchao,  # noqa: F401 - registers torchao-*, pt2e-x86-...
 )
 from advisor.measurement.appliers import compiled as _compiled  # noqa: F401
@@ -21,7 +21,7 @@ from advisor.measurement.appliers import onnx_runtime as _onnx_runtime  # noqa: 
 from advisor.measurement.appliers import pruning as _pruning  # noqa: F401
 from advisor.measurement.appliers import static_quant as _static_quant  # noqa: F401
 from advisor.measurement.appliers._bf16 import BF16_VARIANTS, reduced_precision_ok
-from advisor.measurement.appliers._calibration import EXAMPLE_NOTE
+from advisor.measurement.appliers._calibration import EXAMPLE_NOTE, NotedBatches
 from advisor.measurement.appliers._save import SavedArtifact, save_applied, save_variant
 from advisor.measurement.appliers._stacks import apply_stack, candidate_stacks, split_variant, stack_id
 from advisor.measurement.appliers.base import REGISTRY, Applied, NotApplicable, no_grad_eval
@@ -31,6 +31,7 @@ __all__ = [
     "REGISTRY",
     "Applied",
     "NotApplicable",
+    "NotedBatches",
     "SavedArtifact",
     "apply_technique",
     "available_ids",
@@ -44,7 +45,7 @@ __all__ = [
 
 
 def apply_technique(
-    variant_id: str, model: Any, example_inputs: tuple[Any, ...], *, calibration_data: Any = None
+    variant_id: str, model: Any, example_inputs: tuple[Any, ...], *, calibration_data: Any = None, eval_fn: Any = None
 ) -> Applied:
     """Apply one measured variant (a technique id, a ``+`` stack, optionally ``@setting``) to a copy of ``model``.
 
@@ -59,11 +60,14 @@ def apply_technique(
         example_inputs: A batch of inputs, as a tuple of positional arguments.
         calibration_data: Optional iterable of input batches for static quantizers; without it they
             calibrate on ``example_inputs`` and their settings say ``calibration: example batch (optimistic)``.
+        eval_fn: ``eval_fn(model) -> accuracy`` for appliers that use one (NNCF's accuracy control).
 
     Raises:
         NotApplicable: The variant cannot be applied here; the message says why.
     """
-    return apply_stack(split_variant(variant_id), model, tuple(example_inputs), calibration=calibration_data)
+    return apply_stack(
+        split_variant(variant_id), model, tuple(example_inputs), calibration=calibration_data, eval_fn=eval_fn
+    )
 
 
 def available_ids(*, include_reduced_precision: bool = False) -> list[str]:

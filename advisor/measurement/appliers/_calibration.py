@@ -7,13 +7,25 @@ from typing import Any
 
 from advisor.measurement.appliers.base import NotApplicable
 
-__all__ = ["EXAMPLE_NOTE", "MAX_BATCHES", "calibration_batches"]
+__all__ = ["EXAMPLE_NOTE", "MAX_BATCHES", "NotedBatches", "calibration_batches"]
 
 MAX_BATCHES = 64
 EXAMPLE_NOTE = (
     "calibration: example batch (optimistic): the model was calibrated on the batch it is measured on; "
     "pass calibration_data= (held-out input batches) for an honest fidelity figure"
 )
+
+
+class NotedBatches(list):
+    """Calibration batches that carry their own note (e.g. the first half of the example batch, the rest held out).
+
+    Attributes:
+        note: What the result's ``calibration`` setting says about them.
+    """
+
+    def __init__(self, batches: Iterable[Any], note: str) -> None:
+        super().__init__(batches)
+        self.note = note
 
 
 def calibration_batches(
@@ -43,4 +55,5 @@ def calibration_batches(
             f"calibration batches have {len(batches[0])} input(s), the example inputs {len(inputs)}: "
             "each batch must be a tuple of the same positional inputs as example_inputs"
         )
-    return batches, f"calibration: caller's calibration_data ({len(batches)} batch(es))"
+    note = getattr(calibration_data, "note", None)
+    return batches, note or f"calibration: caller's calibration_data ({len(batches)} batch(es))"

@@ -21,7 +21,19 @@ from typing import Any
 from advisor.measurement.appliers._deps import REQUIRES, need
 from advisor.measurement.appliers.base import Applied, NotApplicable, register
 
-__all__ = ["OvModel", "is_transformer", "nncf_int8", "openvino_default", "openvino_fp32"]
+__all__ = [
+    "NNCF_ACCURACY_ID",
+    "NNCF_ID",
+    "NNCF_SENSITIVE_ID",
+    "OvModel",
+    "is_transformer",
+    "nncf_int8",
+    "nncf_int8_accuracy_control",
+    "nncf_int8_ignore_sensitive",
+    "openvino_default",
+    "openvino_fp32",
+    "sensitive_scope",
+]
 
 _PURPOSE_OV = "The openvino-runtime applier"
 _PURPOSE_NNCF = "The nncf-post-training-quantization applier"
@@ -173,7 +185,114 @@ def openvino_fp32(model: Any, inputs: tuple[Any, ...]) -> Applied:
     return _applied(model, inputs, "f32")
 
 
-@register("nncf-post-training-quantization")
+NNCF_ID = "nncf-post-training-quantization"
+NNCF_SENSITIVE_ID = f"{NNCF_ID}@ignore-sensitive"
+NNCF_ACCURACY_ID = f"{NNCF_ID}@accuracy-control"
+REQUIRES[NNCF_SENSITIVE_ID] = REQUIRES[NNCF_ACCURACY_ID] = ("openvino", "nncf")
+_WEIGHTED_OPS = ("Convolution", "GroupConvolution", "MatMul")
+
+
+def sensitive_scope(ov_model: Any, transformer: bool) -> dict[str, list[str]]:
+    """OpenVINO op names to keep in floating point: first/last weighted ops, depthwise convs, softmax-fed matmuls."""
+    ops = [op for op in ov_model.get_ordered_ops() if op.get_type_name() in _WEIGHTED_OPS]
+    if not ops:
+        return {"first_last": [], "depthwise": []}
+    first_last = list(dict.fromkeys([ops[0].get_friendly_name(), ops[-1].get_friendly_name()]))
+    depthwise = []
+    for op in ops:
+        shape = op.input(1).get_partial_shape()
+        if op.get_type_name() == "GroupConvolution" and shape.rank.is_static and shape.rank.get_length() >= 3:
+            dims = [d.get_length() if d.is_static else -1 for d in shape]
+            if dims[1] == 1 and dims[2] == 1 and op.get_friendly_name() not in first_last:
+                depthwise.append(op.get_friendly_name())  # [groups, out/groups = 1, in/groups = 1, kH, kW]
+    groups = {"first_last": first_last, "depthwise": depthwise}
+    if transformer:
+        groups["attention matmuls after softmax"] = [
+            op.get_friendly_name()
+            for op in ops
+            if op.get_type_name() == "MatMul"
+            and any(op.input_value(i).get_node().get_type_name() == "Softmax" for i in range(op.get_input_size()))
+        ]
+    return groups
+
+
+def _nncf(
+    model: Any,
+    inputs: tuple[Any, ...],
+    calibration: Iterable[Any] | None,
+    *,
+    ignore_sensitive: bool = False,
+    eval_fn: Any = None,
+    max_drop_pp: float = 1.0,
+) -> Applied:
+    """NNCF int8 of the converted model; optionally with sensitive ops ignored or under accuracy control."""
+    from advisor.measurement.appliers._calibration import calibration_batches
+    from advisor.measurement.appliers._sensitive import reverted_text
+
+    nncf = need("nncf", "openvino", _PURPOSE_NNCF)
+    batches, note = calibration_batches(calibration, inputs)
+    ov_model, adapter = convert(model, inputs)
+    transformer = is_transformer(model)
+    data = nncf.Dataset([[x.detach().cpu().numpy() for x in b] for b in batches])
+    kwargs: dict[str, Any] = {"subset_size": len(batches)}
+    if transformer:
+        kwargs["model_type"] = nncf.ModelType.TRANSFORMER
+    extra: dict[str, Any] = {}
+    total = sum(1 for op in ov_model.get_ordered_ops() if op.get_type_name() in _WEIGHTED_OPS)
+    if ignore_sensitive:
+        groups = sensitive_scope(ov_model, transformer)
+        names = [n for v in groups.values() for n in v]
+        kwargs["ignored_scope"] = nncf.IgnoredScope(names=names, validate=False)
+        extra = {
+            "ignored_scope": f"{len(names)} ops (nncf.IgnoredScope(names=...))",
+            "reverted": reverted_text(groups, total),
+        }
+    try:
+        with _quiet():
+            if eval_fn is not None:
+                quantized = _accuracy_control(
+                    nncf, ov_model, adapter=adapter, data=data, kwargs=kwargs, eval_fn=eval_fn, max_drop_pp=max_drop_pp
+                )
+                extra = {
+                    "accuracy_control": f"nncf.quantize_with_accuracy_control(max_drop={max_drop_pp:g}, "
+                    "drop_type=ABSOLUTE) with your eval_fn"
+                }
+            else:
+                quantized = nncf.quantize(ov_model, data, **kwargs)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotApplicable(f"nncf quantization failed ({type(exc).__name__}: {first[:300]})") from exc
+    wrapper, settings = compile_ov(quantized, adapter, precision=None)
+    fq = sum(1 for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize")
+    if eval_fn is not None:
+        extra["reverted"] = f"fake-quantize nodes left: {fq} (nncf reverted the layers that cost accuracy to fp)"
+    settings = {
+        "converter": "openvino.convert_model(model, example_input=...)",
+        "quantizer": f"nncf.quantize ({nncf.__version__}), int8 weights and activations",
+        "model_type": "TRANSFORMER preset (attention blocks found)" if transformer else "default (no attention)",
+        "fake_quantize_nodes": fq,
+        "calibration_batches": len(batches),
+        "calibration": note,
+        **extra,
+        **settings,
+    }
+    return Applied(wrapper, inputs, contextlib.nullcontext, settings)
+
+
+def _accuracy_control(
+    nncf: Any, ov_model: Any, *, adapter: Any, data: Any, kwargs: dict[str, Any], eval_fn: Any, max_drop_pp: float
+) -> Any:
+    """``nncf.quantize_with_accuracy_control`` whose validation calls the user's eval_fn on the compiled model."""
+
+    def validate(compiled: Any, _items: Any) -> tuple[float, None]:
+        return float(eval_fn(OvModel(compiled, ov_model, "CPU", {}, adapter))), None
+
+    return nncf.quantize_with_accuracy_control(
+        ov_model, data, data, validate, max_drop=max_drop_pp, drop_type=nncf.DropType.ABSOLUTE, **kwargs
+    )
+
+
+@register(NNCF_ID)
 def nncf_int8(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None) -> Applied:
     """Convert to OpenVINO, quantize with ``nncf.quantize`` (int8, calibrated), compile at the default precision.
 
@@ -185,31 +304,30 @@ def nncf_int8(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any]
     Raises:
         NotApplicable: openvino/nncf missing, conversion or quantization fails.
     """
-    from advisor.measurement.appliers._calibration import calibration_batches
+    return _nncf(model, inputs, calibration)
 
-    nncf = need("nncf", "openvino", _PURPOSE_NNCF)
-    batches, note = calibration_batches(calibration, inputs)
-    ov_model, adapter = convert(model, inputs)
-    transformer = is_transformer(model)
-    data = nncf.Dataset([[x.detach().cpu().numpy() for x in b] for b in batches])
-    kwargs: dict[str, Any] = {"subset_size": len(batches)}
-    if transformer:
-        kwargs["model_type"] = nncf.ModelType.TRANSFORMER
-    try:
-        with _quiet():
-            quantized = nncf.quantize(ov_model, data, **kwargs)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotApplicable(f"nncf.quantize failed ({type(exc).__name__}: {first[:300]})") from exc
-    wrapper, settings = compile_ov(quantized, adapter, precision=None)
-    fq = sum(1 for op in quantized.get_ops() if op.get_type_name() == "FakeQuantize")
-    settings = {
-        "converter": "openvino.convert_model(model, example_input=...)",
-        "quantizer": f"nncf.quantize ({nncf.__version__}), int8 weights and activations",
-        "model_type": "TRANSFORMER preset (attention blocks found)" if transformer else "default (no attention)",
-        "fake_quantize_nodes": fq,
-        "calibration_batches": len(batches),
-        "calibration": note,
-        **settings,
-    }
-    return Applied(wrapper, inputs, contextlib.nullcontext, settings)
+
+@register(NNCF_SENSITIVE_ID)
+def nncf_int8_ignore_sensitive(
+    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None
+) -> Applied:
+    """As ``nncf-post-training-quantization`` with the sensitive ops in ``nncf.IgnoredScope`` (a quality recovery).
+
+    Kept in floating point: the first and last Convolution/MatMul, depthwise GroupConvolutions, and
+    for transformers the attention MatMuls fed by Softmax (see :func:`sensitive_scope`).
+    """
+    return _nncf(model, inputs, calibration, ignore_sensitive=True)
+
+
+@register(NNCF_ACCURACY_ID)
+def nncf_int8_accuracy_control(
+    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None, eval_fn: Any = None
+) -> Applied:
+    """``nncf.quantize_with_accuracy_control`` with your eval_fn: NNCF reverts layers until the drop is <= 1 pp.
+
+    Raises:
+        NotApplicable: Without an eval_fn (accuracy control needs a metric), or as ``nncf-post-training-quantization``.
+    """
+    if eval_fn is None:
+        raise NotApplicable("accuracy control needs eval_fn(model) -> accuracy in percent")
+    return _nncf(model, inputs, calibration, eval_fn=eval_fn)

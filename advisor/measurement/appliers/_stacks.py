@@ -26,9 +26,11 @@ RANK: dict[str, int] = {
     "thread-tuning": 1,
     "post-training-dynamic-quantization": 2,
     "post-training-static-quantization": 2,
+    "post-training-static-quantization@ignore-sensitive": 2,
     "torchao-int8-dynamic-quantization": 2,
     "torchao-int8-weight-only-quantization": 2,
     "pt2e-x86-static-quantization": 2,
+    "pt2e-x86-static-quantization@ignore-sensitive": 2,
     "bfloat16": 3,
     "bfloat16@weights": 3,
     "fp16-half-precision": 3,
@@ -41,6 +43,8 @@ RANK: dict[str, int] = {
     "openvino-runtime": 5,
     "openvino-runtime@fp32": 5,
     "nncf-post-training-quantization": 5,
+    "nncf-post-training-quantization@ignore-sensitive": 5,
+    "nncf-post-training-quantization@accuracy-control": 5,
 }
 _DEFAULT_RANK = 3
 # appliers that compile (or export) the model themselves: nothing may follow them
@@ -48,6 +52,7 @@ _SEALED = {
     "torchao-int8-dynamic-quantization",
     "torchao-int8-weight-only-quantization",
     "pt2e-x86-static-quantization",
+    "pt2e-x86-static-quantization@ignore-sensitive",
     "bfloat16+torch-compile",
 }
 _CONTEXT_ONLY = {"bfloat16", "fp16-half-precision", "inference-mode-and-no-grad"}
@@ -131,11 +136,15 @@ def stack_id(parts: Iterable[str]) -> str:
     return "+".join(ordered(list(parts)))
 
 
-def _call(part: str, model: Any, inputs: tuple[Any, ...], calibration: Any) -> Applied:
+def _call(part: str, model: Any, inputs: tuple[Any, ...], calibration: Any, eval_fn: Any = None) -> Applied:
     fn = REGISTRY[part]
-    if calibration is not None and "calibration" in inspect.signature(fn).parameters:
-        return fn(model, inputs, calibration=calibration)
-    return fn(model, inputs)
+    params = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    if calibration is not None and "calibration" in params:
+        kwargs["calibration"] = calibration
+    if eval_fn is not None and "eval_fn" in params:
+        kwargs["eval_fn"] = eval_fn
+    return fn(model, inputs, **kwargs)
 
 
 def _chain(
@@ -163,8 +172,12 @@ def _step(prev: Applied, part: str, calibration: Any) -> Applied:
     return nxt
 
 
-def apply_stack(parts: list[str], model: Any, inputs: tuple[Any, ...], *, calibration: Any = None) -> Applied:
+def apply_stack(
+    parts: list[str], model: Any, inputs: tuple[Any, ...], *, calibration: Any = None, eval_fn: Any = None
+) -> Applied:
     """Apply the parts in application order; the result's settings hold each step's settings.
+
+    ``eval_fn`` reaches the appliers that take one (``nncf-post-training-quantization@accuracy-control``).
 
     Raises:
         NotApplicable: The parts cannot form one stack, or a step cannot apply (which one is named).
@@ -174,7 +187,7 @@ def apply_stack(parts: list[str], model: Any, inputs: tuple[Any, ...], *, calibr
     if problem:
         raise NotApplicable(f"stack {'+'.join(parts)}: {problem}")
     if len(steps) == 1:
-        return _call(steps[0], model, inputs, calibration)
+        return _call(steps[0], model, inputs, calibration, eval_fn)
     restores: list[Callable[[], None]] = []
     settings: dict[str, Any] = {"stack": steps, "order": "applied left to right"}
     warnings: list[str] = []

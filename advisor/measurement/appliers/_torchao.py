@@ -20,13 +20,22 @@ from typing import Any
 from advisor.measurement.appliers._deps import REQUIRES, need
 from advisor.measurement.appliers.base import Applied, NotApplicable, no_grad_eval, register
 
-__all__ = ["PT2E_ID", "TORCHAO_DYNAMIC_ID", "TORCHAO_WEIGHT_ONLY_ID", "pt2e_x86", "torchao_int8_dynamic",
-           "torchao_int8_weight_only"]  # fmt: skip
+__all__ = [
+    "PT2E_ID",
+    "PT2E_SENSITIVE_ID",
+    "TORCHAO_DYNAMIC_ID",
+    "TORCHAO_WEIGHT_ONLY_ID",
+    "pt2e_x86",
+    "pt2e_x86_ignore_sensitive",
+    "torchao_int8_dynamic",
+    "torchao_int8_weight_only",
+]
 
 TORCHAO_DYNAMIC_ID = "torchao-int8-dynamic-quantization"
 TORCHAO_WEIGHT_ONLY_ID = "torchao-int8-weight-only-quantization"
 PT2E_ID = "pt2e-x86-static-quantization"
-for _id in (TORCHAO_DYNAMIC_ID, TORCHAO_WEIGHT_ONLY_ID, PT2E_ID):
+PT2E_SENSITIVE_ID = f"{PT2E_ID}@ignore-sensitive"
+for _id in (TORCHAO_DYNAMIC_ID, TORCHAO_WEIGHT_ONLY_ID, PT2E_ID, PT2E_SENSITIVE_ID):
     REQUIRES[_id] = ("torchao",)
 
 
@@ -99,7 +108,9 @@ def torchao_int8_weight_only(model: Any, inputs: tuple[Any, ...], *, compile: bo
     return _quantize(model, inputs, "Int8WeightOnlyConfig", TORCHAO_WEIGHT_ONLY_ID, compile)
 
 
-def _prepare_convert(exported: Any, wrapped: Any, inputs: tuple[Any, ...], batches: list[Any]) -> tuple[Any, str]:
+def _prepare_convert(
+    exported: Any, wrapped: Any, inputs: tuple[Any, ...], batches: list[Any], keep_float: list[str] | None = None
+) -> tuple[Any, str]:
     """Observers, calibration, conversion; on the decomposed graph when the annotator fails on the raw one.
 
     The X86 annotator fails on some graphs (e.g. Linear followed by GELU in BERT: ``IndexError`` in
@@ -111,6 +122,8 @@ def _prepare_convert(exported: Any, wrapped: Any, inputs: tuple[Any, ...], batch
 
     def run(graph: Any) -> Any:
         quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config())
+        for name in keep_float or []:
+            quantizer.set_module_name_qconfig(name, None)
         prepared = prepare_pt2e(graph, quantizer)
         with torch.no_grad():
             for batch in batches:
@@ -131,7 +144,12 @@ def _prepare_convert(exported: Any, wrapped: Any, inputs: tuple[Any, ...], batch
 
 @register(PT2E_ID)
 def pt2e_x86(
-    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None, compile: bool = True
+    model: Any,
+    inputs: tuple[Any, ...],
+    *,
+    calibration: Iterable[Any] | None = None,
+    compile: bool = True,
+    keep_float: list[str] | None = None,
 ) -> Applied:
     """PT2E static int8: export, ``X86InductorQuantizer`` observers, calibrate, convert, compile (freezing on).
 
@@ -140,6 +158,7 @@ def pt2e_x86(
         inputs: Example inputs; the calibration set when ``calibration`` is None (optimistic).
         calibration: Batches of inputs (each a tensor or a tuple of tensors).
         compile: Follow with ``torch.compile`` (False only for quick checks: the reference int8 graph is slow).
+        keep_float: Names of modules (of the exported module) left in floating point.
 
     Raises:
         NotApplicable: torchao missing, no Conv/Linear layer, export or quantization fails.
@@ -159,12 +178,15 @@ def pt2e_x86(
         raise NotApplicable("the model has no Conv2d/Linear layer for the X86InductorQuantizer to quantize")
     batches, note = calibration_batches(calibration, inputs)
     with _quiet():
-        wrapped, adapter = as_tensor_module(copy.deepcopy(model).eval(), inputs)
+        own = copy.deepcopy(model).eval()
+        wrapped, adapter = as_tensor_module(own, inputs)
+        prefix = "" if wrapped is own else "inner."  # a wrapper (TensorOut) holds the model as .inner
         try:
             exported = torch.export.export(wrapped, tuple(inputs)).module()
         except Exception as exc:
             raise NotApplicable(f"torch.export failed ({type(exc).__name__}: {_first_line(exc)})") from exc
-        converted, export_note = _prepare_convert(exported, wrapped, inputs, batches)
+        names = [f"{prefix}{n}" for n in keep_float or []] if keep_float else None
+        converted, export_note = _prepare_convert(exported, wrapped, inputs, batches, names)
     dq = [str(n.target) for n in converted.graph.nodes if n.op == "call_function"]
     settings: dict[str, Any] = {
         "library": f"torchao {ao.__version__}",
@@ -183,3 +205,20 @@ def pt2e_x86(
     with _quiet():
         c, csettings = compile_module(converted, inputs, inductor_options={"freezing": True})
     return Applied(Adapted(c, adapter), inputs, no_grad_eval, {**settings, **csettings}, eager=converted)
+
+
+@register(PT2E_SENSITIVE_ID)
+def pt2e_x86_ignore_sensitive(
+    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None
+) -> Applied:
+    """PT2E static int8 with the first/last weighted layers and depthwise convs left in fp32 (a quality recovery)."""
+    from advisor.measurement.appliers._sensitive import reverted_text, sensitive_modules
+
+    groups = sensitive_modules(model)
+    names = [n for v in groups.values() for n in v]
+    if not names:
+        raise NotApplicable("no Conv/Linear layer to keep in floating point")
+    applied = pt2e_x86(model, inputs, calibration=calibration, keep_float=names)
+    total = sum(1 for _ in model.modules() if type(_).__name__ in ("Conv1d", "Conv2d", "Conv3d", "Linear"))
+    applied.settings |= {"kept_float": names, "reverted": reverted_text(groups, total)}
+    return applied

@@ -22,10 +22,26 @@ def _copy(model: Any) -> Any:
     return copy.deepcopy(model).eval()
 
 
+DYNAMIC_DEPRECATION = (
+    "torch.ao.quantization.quantize_dynamic is deprecated upstream in favour of torchao "
+    "(torchao-int8-dynamic-quantization: Int8DynamicActivationInt8WeightConfig + torch.compile); kept because "
+    "torch still ships it and it measured faster here on CPU (see docs/runtimes.md, int8 routes)"
+)
+
+
 @register("post-training-dynamic-quantization")
 def dynamic_int8(model: Any, inputs: tuple[Any, ...]) -> Applied:
-    """``torch.ao.quantization.quantize_dynamic`` on Linear/LSTM/GRU layers (int8 weights)."""
+    """``torch.ao.quantization.quantize_dynamic`` on Linear/LSTM/GRU layers (int8 weights; deprecated upstream).
+
+    Raises:
+        NotApplicable: No Linear/LSTM/GRU layer, or this torch no longer ships ``quantize_dynamic``.
+    """
     torch = _torch()
+    if not callable(getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)):
+        raise NotApplicable(
+            "this torch no longer ships torch.ao.quantization.quantize_dynamic: use "
+            "torchao-int8-dynamic-quantization (torchao)"
+        )
     nn = torch.nn
     kinds = {nn.Linear, nn.LSTM, nn.GRU, nn.LSTMCell, nn.RNNCell, nn.GRUCell}
     present = sorted({type(m).__name__ for m in model.modules() if type(m) in kinds})
@@ -41,7 +57,7 @@ def dynamic_int8(model: Any, inputs: tuple[Any, ...]) -> Applied:
         q = torch.ao.quantization.quantize_dynamic(_copy(model), {getattr(nn, k) for k in present}, dtype=torch.qint8,
                                                    inplace=True)  # fmt: skip
     gc.collect()  # the fp32 weights the quantized layers replaced are freed before timing starts
-    settings = {"layers": present, "dtype": "qint8", "engine": engine}
+    settings = {"layers": present, "dtype": "qint8", "engine": engine, "deprecation": DYNAMIC_DEPRECATION}
     context = no_grad_eval
     if any(isinstance(m, nn.MultiheadAttention) for m in q.modules()):
         # the fused transformer fast path reads `.weight` of the (now quantized) projections as a tensor

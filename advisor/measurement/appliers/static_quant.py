@@ -13,18 +13,15 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from advisor.measurement.appliers._calibration import calibration_batches
 from advisor.measurement.appliers.base import Applied, NotApplicable, no_grad_eval, register
 
-__all__ = ["static_int8"]
+__all__ = ["DEPRECATION", "static_int8", "static_int8_ignore_sensitive"]
 
-_OPTIMISTIC = (
-    "calibrated on the example inputs, the same batch that is measured: optimistic; pass calibration= "
-    "held-out batches for an honest fidelity figure"
+DEPRECATION = (
+    "torch.ao.quantization (FX graph mode) is deprecated upstream in favour of PT2E (torch.export + "
+    "torchao.quantization.pt2e, here pt2e-x86-static-quantization); kept while torch still ships it"
 )
-
-
-def _as_batches(calibration: Iterable[Any]) -> list[tuple[Any, ...]]:
-    return [b if isinstance(b, tuple) else (b,) for b in calibration]
 
 
 def _engine(torch: Any) -> str:
@@ -37,7 +34,12 @@ def _engine(torch: Any) -> str:
 
 @register("post-training-static-quantization")
 def static_int8(
-    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None, max_batches: int = 64
+    model: Any,
+    inputs: tuple[Any, ...],
+    *,
+    calibration: Iterable[Any] | None = None,
+    max_batches: int = 64,
+    keep_float: list[str] | None = None,
 ) -> Applied:
     """Int8 static PTQ with ``prepare_fx``/``convert_fx`` (Conv-BN-ReLU fused, BN folded).
 
@@ -46,6 +48,7 @@ def static_int8(
         inputs: Example inputs; the calibration set when ``calibration`` is None.
         calibration: Batches (tensors or tuples of tensors) to calibrate the observers on.
         max_batches: Use at most this many calibration batches.
+        keep_float: Names of modules left in floating point (``qconfig_mapping.set_module_name(name, None)``).
 
     Raises:
         NotApplicable: No Conv/Linear layer, no int8 engine, or the model cannot be FX-traced.
@@ -59,9 +62,7 @@ def static_int8(
     if not any(type(m) in kinds for m in model.modules()):
         raise NotApplicable("the model has no Conv1d/Conv2d/Conv3d/Linear layers (exact types) to quantize")
     engine = _engine(torch)
-    batches = _as_batches(calibration)[:max_batches] if calibration is not None else [inputs]
-    if not batches:
-        raise NotApplicable("calibration= is empty: give at least one batch of inputs")
+    batches, note = calibration_batches(calibration, inputs, max_batches=max_batches)
     previous = torch.backends.quantized.engine
     torch.backends.quantized.engine = engine
     with warnings.catch_warnings():  # torch deprecates torch.ao.quantization in favour of torchao; still works
@@ -69,7 +70,10 @@ def static_int8(
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            prepared = prepare_fx(copy.deepcopy(model).eval(), get_default_qconfig_mapping(engine), inputs)
+            mapping = get_default_qconfig_mapping(engine)
+            for name in keep_float or []:
+                mapping = mapping.set_module_name(name, None)
+            prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, inputs)
         except Exception as exc:
             torch.backends.quantized.engine = previous
             raise NotApplicable(
@@ -95,8 +99,26 @@ def static_int8(
         "float_layers_left": float_left,
         "fused": "conv-bn(-relu) and linear-relu patterns fused by prepare_fx; BatchNorm folded",
         "calibration_batches": len(batches),
-        "calibration": "caller's calibration= data" if calibration is not None else _OPTIMISTIC,
+        "calibration": note,
+        "deprecation": DEPRECATION,
     }
     return Applied(
         quantized, inputs, no_grad_eval, settings, restore=lambda: setattr(torch.backends.quantized, "engine", previous)
     )
+
+
+@register("post-training-static-quantization@ignore-sensitive")
+def static_int8_ignore_sensitive(
+    model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None
+) -> Applied:
+    """FX static int8 with the first/last weighted layers and depthwise convs left in fp32 (a quality recovery)."""
+    from advisor.measurement.appliers._sensitive import reverted_text, sensitive_modules
+
+    groups = sensitive_modules(model)
+    names = [n for v in groups.values() for n in v]
+    if not names:
+        raise NotApplicable("no Conv/Linear layer to keep in floating point")
+    applied = static_int8(model, inputs, calibration=calibration, keep_float=names)
+    total = sum(1 for _ in model.modules() if type(_).__name__ in ("Conv1d", "Conv2d", "Conv3d", "Linear"))
+    applied.settings |= {"kept_float": names, "reverted": reverted_text(groups, total)}
+    return applied
