@@ -58,6 +58,7 @@ from advisor.profile import (
 )
 from advisor.recommendation import recommend
 from advisor.reports import report
+from advisor.training import measure_to_target
 from advisor.tuning import tune
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "load_spec",
     "measure",
     "measure_generation",
+    "measure_to_target",
     "measure_training",
     "profile_model",
     "recommend",

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "recommendation": 3,
     "examples": 4,
     "measurement": 4,
+    "training": 4,
     "tuning": 5,
     "campaign": 6,
     "reports": 7,
