@@ -90,7 +90,8 @@ def test_html_measurement_rows_show_the_input_figures(inputs: dict[str, Any], wr
             assert f">{e.median:.2f} ({e.low:.2f}-{e.high:.2f}), {r.comparison.energy_verdict}<" in row
         assert t.energy_method in row and t.energy_method.startswith(("measured-", "estimated-"))
         if r.quality.top1_agreement is not None:
-            assert f"top-1 agreement {r.quality.top1_agreement * 100:.1f}%" in row
+            assert f"top-1 agreement {r.quality.top1_agreement:.3f}" in row  # the deciding figure, on held-out inputs
+            assert r.quality.quality_status in row.replace("FAILED", "failed")
     dq = next(r for r in inputs["run"].results if r.technique == "post-training-dynamic-quantization")
     row = row_of(html, dq.technique)
     lr = dq.comparison.latency_ratio

@@ -106,7 +106,7 @@ def _result(verdict: str, ratio: float, energy: float, acc: float | None = 0.0) 
     ev = Interval(energy, energy * 0.95, energy * 1.05, 12)
     ever = "inconclusive" if verdict == "inconclusive" else "less energy" if energy < 1 else "more energy"
     comp = Comparison(iv, ev, verdict, ever, "estimated-tdp")
-    return TechniqueResult("torch-compile", "ok", comparison=comp, quality=Quality(accuracy_change=acc))
+    return TechniqueResult("torch-compile", "ok", comparison=comp, quality=Quality(accuracy_change_pp=acc))
 
 
 def test_judging_a_result_on_the_objective_and_the_accuracy_budget() -> None:

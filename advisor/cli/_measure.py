@@ -50,6 +50,27 @@ def _energy_cell(row: dict[str, Any]) -> str:
     return f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-{row['energy_ratio_high']:.2f})"
 
 
+_SHORT = {
+    "top1_agreement": "top-1",
+    "token_agreement": "tokens",
+    "cosine_similarity": "cosine",
+    "relative_error": "rel err",
+}
+
+
+def _quality_cell(r: dict[str, Any]) -> str:
+    """The deciding quality figure of a result row and its status, e.g. ``top-1 0.984 ok``, ``acc -0.30 pp FAIL``."""
+    status = {"verified": "ok", "failed": "FAIL", "unverified": "unverified"}.get(r.get("quality_status") or "", "")
+    if r.get("accuracy_change") is not None:
+        return f"acc {r['accuracy_change']:+.2f} pp {status}".strip()
+    for key, short in _SHORT.items():
+        if r.get(key) is not None:
+            return f"{short} {r[key]:.4g} {status}".strip()
+    if r.get("loss_change") is not None:
+        return f"loss {r['loss_change']:+.3g}"
+    return status or "-"
+
+
 def results_text(run: Any) -> str:
     """The run as a fixed-width table: each variant's verdict with its interval, energy ratio, quality."""
     from advisor.measurement import result_row
@@ -58,9 +79,7 @@ def results_text(run: Any) -> str:
     lines = [f"{'variant':<40} {'time/call ms':>12} {'speed (95% interval)':<44} {'energy ratio (95%)':<20} "
              f"{'quality':<22} {'predicted':<11} outside"]  # fmt: skip
     for r, obj in zip(rows, run.all_results(), strict=True):
-        q = (f"acc {r['accuracy_change']:+.2f}" if r.get("accuracy_change") is not None else
-             f"top-1 agree {r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else
-             f"loss {r['loss_change']:+.3g}" if r.get("loss_change") is not None else "-")  # fmt: skip
+        q = _quality_cell(r)
         pred = "-"
         if r.get("predicted_low") is not None:
             pred = f"{r['predicted_low']:.2f}-{r['predicted_high']:.2f}"
@@ -71,12 +90,15 @@ def results_text(run: Any) -> str:
             continue
         lines.append(f"{r['technique']:<40} {_fmt(r['latency_ms'], '>12.4g')} {speed:<44} {_energy_cell(r):<20} "
                      f"{q:<22} {pred:<11} {outside}")  # fmt: skip
-        if r.get("fidelity_flag") or r.get("degenerate"):
-            lines.append(f"{'':<40} FLAG: {r.get('fidelity_flag') or 'degenerate outputs: ' + r['degenerate']}")
+        if r.get("quality_status") in ("failed", "unverified") and r["technique"] != "baseline":
+            lines.append(f"{'':<40} quality {r['quality_status'].upper()}: {r.get('quality_reason')}")
     notes = [f"  {obj.technique}: {obj.comparison.note}" for obj in run.results
              if getattr(obj, "comparison", None) is not None and obj.comparison.note]  # fmt: skip
     if notes:
         lines += ["notes:", *notes]
+    held = (run.meta or {}).get("quality_inputs")
+    if held:
+        lines.append(f"quality: each variant against the original on {held}")
     lines.append("speed: median speed-up over paired rounds against the baseline, with its 95 % interval; 'faster'/"
                  "'slower' when the interval excludes 1; energy ratio: variant / baseline (< 1 saves energy), "
                  "same rounds and estimator")  # fmt: skip
@@ -129,12 +151,14 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _save_winner(run: Any, directory: Path) -> str:
-    """Save the fastest variant that keeps fidelity (``--save DIR``); the line to print."""
+    """Save the fastest variant whose quality is verified (``--save DIR``); the line to print."""
+    from advisor.measurement.quality import judge_quality
+
     ok = [r for r in run.results if r.status == "ok" and r.comparison is not None
-          and not (r.quality and (r.quality.fidelity_flag or r.quality.degenerate))]  # fmt: skip
+          and judge_quality(r.quality).status == "verified"]  # fmt: skip
     faster = [r for r in ok if r.comparison.verdict == "faster" and r.comparison.latency_ratio is not None]
     if not faster:
-        return "--save: nothing saved: no variant was significantly faster than the baseline with its fidelity intact"
+        return "--save: nothing saved: no variant was significantly faster than the baseline with its quality verified"
     best = min(faster, key=lambda r: r.comparison.latency_ratio.median)
     art = run.save(best.technique, directory)
     return f"saved {best.technique} ({art.format}) in {art.directory}; run it: python {art.snippet}"

@@ -14,6 +14,7 @@ __all__ = ["add_parsers"]
 
 def _constraints(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {"objective": args.objective, "max_accuracy_drop_pp": args.max_accuracy_drop,
+             "min_fidelity": getattr(args, "min_fidelity", None),
              "retraining": args.retraining, "data": args.data_available, "effort": args.effort}  # fmt: skip
     return {k: v for k, v in pairs.items() if v is not None}
 
@@ -117,6 +118,14 @@ def add_parsers(sub: Any, add: Any) -> None:
     t.add_argument("--phase", choices=["inference", "training"], default="inference")
     t.add_argument("--objective", choices=OBJECTIVES, default=None)
     t.add_argument("--max-accuracy-drop", type=float, default=None, metavar="PP", help="percentage points (>= 0)")
+    t.add_argument(
+        "--min-fidelity",
+        type=float,
+        default=None,
+        metavar="F",
+        help="fidelity floor without an eval_fn (0-1, default 0.99): top-1/token agreement or cosine on "
+        "held-out inputs",
+    )
     t.add_argument("--retraining", choices=["none", "fine-tuning", "full"], default=None)
     t.add_argument("--data-available", choices=["none", "calibration", "unlabelled", "labelled"], default=None)
     t.add_argument("--effort", choices=["low", "medium", "high"], default=None)

@@ -18,8 +18,6 @@ from advisor._errors import ReportError
 
 __all__ = ["campaign_data", "campaign_report", "render_campaign_html", "render_campaign_markdown"]
 
-FIDELITY_MIN = 0.99
-
 
 def _comparison(r: dict[str, Any]) -> dict[str, Any]:
     """Latency and energy ratio intervals and the verdict of one stored result (variant/baseline, lower better)."""
@@ -35,14 +33,11 @@ def _comparison(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _keeps_fidelity(r: dict[str, Any]) -> bool:
-    q = r.get("quality") or {}
-    cos, top1 = q.get("cosine_similarity"), q.get("top1_agreement")
-    acc = q.get("accuracy_change")
-    if q.get("fidelity_flag") or q.get("degenerate"):
-        return False
-    if acc is not None:
-        return acc > -1.0
-    return (cos is None or cos >= FIDELITY_MIN) and (top1 is None or top1 >= FIDELITY_MIN)
+    """Quality verified by the one rule (``judge_quality``, default gate); a result without quality is not excluded."""
+    from advisor.measurement.quality import judge_quality
+
+    q = r.get("quality")
+    return not q or judge_quality(q).status == "verified"
 
 
 def _winner(results: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from advisor.tuning._knowledge import (
     knowledge_for,
     observations_from_store,
 )
-from advisor.tuning._plan import BatchPick, Candidate, TunePlan
+from advisor.tuning._plan import BatchPick, Candidate, TunePlan, recovery_text
 from advisor.tuning._tune import judge, measurable_here, tune
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "knowledge_for",
     "measurable_here",
     "observations_from_store",
+    "recovery_text",
     "tune",
 ]

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BatchPick", "Candidate", "TunePlan"]
+__all__ = ["BatchPick", "Candidate", "TunePlan", "recovery_text"]
 
 
 def _iv(iv: Any) -> dict[str, Any] | None:
@@ -299,7 +299,7 @@ class TunePlan:
             out += ["runners-up (measured here):", *[f"  - {c.summary()}" for c in self.runners_up], ""]
         if self.recoveries:
             out.append("recovering int8 variants that failed the quality gate (measured here):")
-            out += [f"  - {_recovery_text(r)}" for r in self.recoveries]
+            out += [f"  - {recovery_text(r)}" for r in self.recoveries]
             out.append("")
         if self.no_payoff or self.known_no_payoff:
             out.append("tried here: does not pay off:")
@@ -360,7 +360,7 @@ class TunePlan:
         return f"## Tune: {self.model_name}\n\n**{self.headline()}**\n\n```\n{body}\n```\n"
 
 
-def _recovery_text(r: dict[str, Any]) -> str:
+def recovery_text(r: dict[str, Any]) -> str:
     """E.g. ``nncf-...@ignore-sensitive for nncf-...: verified; kept in fp32: 3 layers; 3.1x vs 4.0x faster``."""
     parts = [f"{r['variant']} for {r['recovered_from']}: {r['status']}"]
     if r.get("quality"):

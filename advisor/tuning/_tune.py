@@ -29,6 +29,7 @@ from advisor.profile.spec import spec_from_call
 from advisor.recommendation import base_technique, parent_of, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._plan import Candidate, TunePlan
+from advisor.tuning._recover import RECOVERY_ONLY, recovery_queue, recovery_records
 
 __all__ = ["judge", "measurable_here", "quality_verdict", "tune"]
 
@@ -37,6 +38,7 @@ STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single vari
 MIN_STACK_BUDGET_S = 6.0
 STACKS_FROM_BUDGET_S = 45.0  # default of tune(stacks_from_budget_s=): below it the single variants get all the budget
 MIN_REFILL_S = 4.0  # measure further variants after fast failures only with at least this much budget left
+RECOVERY_SHARE = 0.5  # of the budget left after stage 1 for recoveries of failed int8 variants, when stacks follow
 DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
 
 
@@ -82,7 +84,8 @@ def _candidates(rec: Any, measurable: list[str]) -> list[tuple[str, str]]:
     seconds: list[tuple[str, str]] = []
     families: dict[str, str] = {}
     for r in rec.in_group("apply-now"):
-        mine = sorted((v for v in measurable if "+" not in v and base_technique(v) == r.id), key=lambda v: "@" in v)
+        own = (v for v in measurable if "+" not in v and base_technique(v) == r.id and v not in RECOVERY_ONLY)
+        mine = sorted(own, key=lambda v: "@" in v)
         family = families.get(r.parent or "", families.get(r.id, r.parent or r.id))
         for v in mine:
             if family in families.values() or v != mine[0]:
@@ -401,11 +404,13 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     queue = _candidates(rec, measurable)
     stacks_s = stacks_from_budget_s if stacks else float("inf")
     runs, cands, notes = _run_stages(model, inputs, queue, limit, budget_s, kw, training, phase, c, catalog, stacks_s)
-    cands_ok = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
+    recoveries = recovery_records(cands, {r.technique: r.settings for run in runs for r in run.results})
+    winner, fastest_unverified, cands_ok = _pick(cands, c.objective)
     rest = [x for x in cands if not x.pays_off]
-    winner = cands_ok[0] if cands_ok else None
     plan = TunePlan(
-        model_name=prof.name, phase=phase, objective=c.objective, winner=winner, runners_up=cands_ok[1:],
+        model_name=prof.name, phase=phase, objective=c.objective, winner=winner,
+        runners_up=[x for x in cands_ok if x is not winner], fastest_unverified=fastest_unverified,
+        recoveries=recoveries,
         no_payoff=rest, known_no_payoff=_known_no_payoff(rec), more_effort=_more_effort(rec), artifact=None,
         measured=sum(1 for x in cands if x.latency_ratio is not None), elapsed_s=0.0, budget_s=float(budget_s),
         run=_merge(runs) if runs else None, run_ids=[r.run_id for r in runs if r.run_id],
@@ -416,6 +421,52 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     _finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan
+
+
+def _pick(cands: list[Candidate], objective: str) -> tuple[Candidate | None, Candidate | None, list[Candidate]]:
+    """(winner, fastest unverified, every candidate that pays off, best first).
+
+    The winner is the best variant that pays off with its quality verified; a variant whose quality is
+    unknown is never the winner, but is returned as the fastest unverified one when it beats the winner.
+    """
+    ok = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, objective))
+    verified = [x for x in ok if x.verified]
+    winner = verified[0] if verified else None
+    u = next((x for x in ok if not x.verified), None)
+    if u is not None and winner is not None and _key(u, objective) >= _key(winner, objective):
+        u = None
+    return winner, u, ok
+
+
+def _recover(  # noqa: PLR0917 - a private step of tune(), called once
+    model: Any,
+    inputs: tuple[Any, ...],
+    cands: list[Candidate],
+    left_s: float,
+    kw: dict[str, Any],
+    c: Constraints,
+    catalog: Any,
+) -> tuple[Any, list[Candidate], str | None]:
+    """Measure the recoveries of the int8 variants that failed the quality gate (see ``advisor.tuning._recover``).
+
+    Returns:
+        (the run or None, the recoveries judged, a note when some were not measured for lack of budget).
+    """
+    queue = recovery_queue(cands, measurable_here("inference"), kw.get("eval_fn"))
+    if not queue:
+        return None, [], None
+    ids = [r for r, _ in queue]
+    if left_s < MIN_REFILL_S:
+        return (
+            None,
+            [],
+            (
+                f"recoveries {', '.join(ids)} of failed int8 variants not measured: {max(left_s, 0):.0f} s "
+                "of the budget left (give a larger budget)"
+            ),
+        )
+    run = _measure_inference(model, inputs, ids, left_s, kw)
+    return run, [judge(r, c, catalog, run.run_id) for r in run.results], None
 
 
 def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
@@ -468,6 +519,14 @@ def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
     t_stage = time.perf_counter()
     stacks = budget_s >= stacks_from_s
     runs, cands = _stage1(model, inputs, queue, limit, budget_s * (STAGE1_SHARE if stacks else 1.0), kw, c, catalog)
+    if runs[-1].status == "finished":  # recoveries of failed int8 variants: half of what is left with stacks to come
+        left = budget_s - (time.perf_counter() - t_stage)
+        run_r, recovered, note = _recover(
+            model, inputs, cands, left * (RECOVERY_SHARE if stacks else 1.0), kw, c, catalog
+        )
+        runs += [run_r] if run_r is not None else []
+        cands += recovered
+        notes += [note] if note else []
     if stacks:
         left = budget_s - (time.perf_counter() - t_stage) if runs[-1].status == "finished" else None
         good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))

@@ -13,13 +13,14 @@ from advisor.ui import _html
 
 __all__ = ["TunePanel", "add_tune_tab"]
 
-COLUMNS = ["variant", "result", "pays off", "why not"]
+COLUMNS = ["variant", "result", "quality", "pays off", "why not"]
 
 
 def _row(c: Any) -> dict[str, Any]:
     name = c.variant if getattr(c, "batch_size", None) is None else f"{c.variant} [batch {c.batch_size}]"
     return {"variant": name, "result": c.summary().split(": ", 1)[-1] if c.latency_ratio is not None else c.status,
-            "pays off": "yes" if c.pays_off else "no", "why not": c.reason or ""}  # fmt: skip
+            "quality": getattr(c, "quality_status", None) or "-", "pays off": "yes" if c.pays_off else "no",
+            "why not": c.reason or ""}  # fmt: skip
 
 
 def _per_batch_html(plan: Any) -> str:
@@ -43,6 +44,11 @@ def plan_html(plan: Any) -> str:
         if plan.artifact:
             parts.append(f"<small>saved: {esc(str(plan.artifact.get('path') or plan.artifact.get('error')))}</small>")
     parts.append(_per_batch_html(plan))
+    if getattr(plan, "recoveries", None):
+        from advisor.tuning import recovery_text
+
+        items = "".join(f"<li>{esc(recovery_text(r))}</li>" for r in plan.recoveries)
+        parts.append(f"<b>Recovering int8 variants that failed the quality gate</b><ul>{items}</ul>")
     measured = ([plan.winner] if plan.winner else []) + plan.runners_up + plan.no_payoff
     if measured:
         parts.append("<b>Measured here</b>" + _html.table([_row(c) for c in measured], COLUMNS))

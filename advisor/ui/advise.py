@@ -462,15 +462,15 @@ RESULT_COLUMNS = [
 
 def _result_row(r: Any) -> dict[str, Any]:
     """The form's row: the result's own summary row, with quality and the predicted range as text."""
+    from advisor.measurement.quality import judge_quality, quality_figure
+
     q, pred = r.quality, r.predicted or {}
     quality = None
-    if q is not None:
-        if q.accuracy_change is not None:
-            quality = f"accuracy {q.accuracy_change:+.2f} pp"
-        elif q.top1_agreement is not None:
-            quality = f"top-1 agreement {q.top1_agreement:.3f}"
-        elif q.cosine_similarity is not None:
-            quality = f"cosine {q.cosine_similarity:.4f}"
+    if q is not None:  # the deciding figure on held-out inputs and the one rule's verdict
+        verdict = judge_quality(q)
+        quality = quality_figure(q) or verdict.reason
+        if verdict.status != "verified":
+            quality = f"{verdict.status}: {verdict.reason}"
     low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
     row = r.row()
     if row.get("energy_ratio_low") is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
