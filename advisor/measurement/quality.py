@@ -170,7 +170,7 @@ def _on(q: Any) -> str:
 
 
 def _num(metric: str, v: float) -> str:
-    return f"{v:.3g}" if metric == "relative_error" else f"{v:.4f}" if metric == "cosine_similarity" else f"{v:.3f}"
+    return f"{v:.3g}" if metric == "relative_error" else f"{v:.5f}" if metric == "cosine_similarity" else f"{v:.3f}"
 
 
 def quality_figure(q: Any) -> str | None:
@@ -318,8 +318,9 @@ def _judge_inference(q: Any, max_drop: float, min_fid: float) -> QualityVerdict:
     if metric in ("top1_agreement", "token_agreement") and n and wilson_upper(value, int(n)) >= min_fid:
         return QualityVerdict(
             "unverified",
-            f"{_LABEL[metric]} {_num(metric, value)}{_on(q)}: below {min_fid:g} but "
-            "within sampling error (95 % upper bound); pass more inputs or eval_fn",
+            f"{_LABEL[metric]} {_num(metric, value)} on {n} inputs is below {min_fid:g} but within sampling error "
+            "(95 % upper bound): more inputs or an eval_fn would tell",
+            fig,
         )
     limit = f"> {1 - min_fid:.2g}" if metric == "relative_error" else f"< {min_fid:g}"
     return QualityVerdict(

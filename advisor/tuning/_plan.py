@@ -117,7 +117,9 @@ class Candidate:
             return f"perplexity x{self.fidelity['perplexity_ratio']:.3f}"
         if "greedy_agreement" in self.fidelity:
             return f"greedy agreement {self.fidelity['greedy_agreement']:.0%}"
-        return "quality unknown" if self.quality_status == "unverified" else "quality not checked"
+        return {"unverified": "quality unknown", "failed": "quality FAILED"}.get(
+            self.quality_status or "", "quality not checked"
+        )
 
     def summary(self) -> str:
         """One line: variant, speed, energy, quality (and the reason when it does not pay off)."""

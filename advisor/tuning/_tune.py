@@ -185,7 +185,7 @@ def judge(r: Any, c: Constraints, catalog: Any, run_id: str | None = None) -> Ca
     elif verdict.status == "failed":
         cand.reason = f"quality: {verdict.reason}"
     if cand.pays_off and verdict.status == "unverified":
-        cand.reason = f"quality unknown ({verdict.reason}): pass eval_fn or real inputs"
+        cand.reason = f"quality unknown: {verdict.reason}; pass eval_fn or real inputs to verify it"
     return cand
 
 
