@@ -63,13 +63,19 @@ def steady_allocator() -> dict[str, Any]:
         return dict(_STATE)
     other = _preloaded_allocator()
     if other:
-        state: dict[str, Any] = {"allocator": other, "pinned": False,
-                                 "note": f"{other} preloaded: it keeps its own heap; left as it is"}  # fmt: skip
+        state: dict[str, Any] = {
+            "allocator": other,
+            "pinned": False,
+            "note": f"{other} preloaded: it keeps its own heap; left as it is",
+        }
     elif sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         state = _pin_glibc()
     else:
-        state = {"allocator": platform.libc_ver()[0] or sys.platform, "pinned": False,
-                 "note": "not glibc: the allocator is left as it is"}  # fmt: skip
+        state = {
+            "allocator": platform.libc_ver()[0] or sys.platform,
+            "pinned": False,
+            "note": "not glibc: the allocator is left as it is",
+        }
     _STATE.update(state)
     return dict(state)
 

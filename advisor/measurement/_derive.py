@@ -101,8 +101,9 @@ def _per_item(b: Block, what: str, idle_w: float | None) -> float | None:
     return e / items
 
 
-def ratios(rounds: Iterable[Round], variant: str, baseline: str, what: str = "latency",
-           idle_w: float | None = None) -> list[float]:  # fmt: skip
+def ratios(
+    rounds: Iterable[Round], variant: str, baseline: str, what: str = "latency", idle_w: float | None = None
+) -> list[float]:
     """Per-round ratios ``variant / baseline`` of time (``latency``) or energy (``energy``) per item.
 
     Only rounds in which both ran count (each memory group contains the baseline).
@@ -118,9 +119,15 @@ def ratios(rounds: Iterable[Round], variant: str, baseline: str, what: str = "la
     return out
 
 
-def ratio_interval(rounds: Sequence[Round], variant: str, baseline: str, what: str = "latency", *,
-                   idle_w: float | None = None, confidence: float = CONFIDENCE
-                   ) -> tuple[Interval | None, bool]:  # fmt: skip
+def ratio_interval(
+    rounds: Sequence[Round],
+    variant: str,
+    baseline: str,
+    what: str = "latency",
+    *,
+    idle_w: float | None = None,
+    confidence: float = CONFIDENCE,
+) -> tuple[Interval | None, bool]:
     """The median per-round ratio with its interval, widened to hold both half-run medians; and whether it was.
 
     The rounds are taken in time order; with fewer than ``2 * MIN_ROUNDS`` ratios there is no widening.
@@ -143,8 +150,9 @@ def is_busy(r: Round, busy_frac: float = BUSY_FRAC) -> bool:
     return (load.get("other_cpu_frac") or 0.0) + (load.get("steal_frac") or 0.0) > busy_frac
 
 
-def select_rounds(rounds: Sequence[Round], names: Sequence[str], busy_frac: float = BUSY_FRAC
-                  ) -> tuple[list[Round], int, bool]:  # fmt: skip
+def select_rounds(
+    rounds: Sequence[Round], names: Sequence[str], busy_frac: float = BUSY_FRAC
+) -> tuple[list[Round], int, bool]:
     """The rounds to estimate from (those holding every one of ``names``), the rounds set aside, contention.
 
     A burst of load that starts or ends inside a round overlaps it only partly: that round's average load can
@@ -200,8 +208,17 @@ def outside_prediction(iv: Interval | None, predicted: dict[str, Any] | None) ->
     return iv.high < lo or iv.low > hi
 
 
-def _note(own: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
-          drift: bool = False, spread: RunToRun | None = None, wide_rel: float = WIDE_REL) -> str | None:  # fmt: skip
+def _note(
+    own: Interval | None,
+    v: str,
+    target_rel: float,
+    *,
+    set_aside: int = 0,
+    contended: bool = False,
+    drift: bool = False,
+    spread: RunToRun | None = None,
+    wide_rel: float = WIDE_REL,
+) -> str | None:
     """The note on a comparison: the rounds' own (from ``own``, the within-run interval), then the spread's."""
     own_verdict = "inconclusive" if contended else verdict(own, wide_rel)
     note = _rounds_note(own, own_verdict, target_rel, set_aside=set_aside, contended=contended, drift=drift)
@@ -217,26 +234,32 @@ def _note(own: Interval | None, v: str, target_rel: float, *, set_aside: int = 0
     return f"{note}; {extra}" if note else extra
 
 
-def _rounds_note(iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False,
-                 drift: bool = False) -> str | None:  # fmt: skip
+def _rounds_note(
+    iv: Interval | None, v: str, target_rel: float, *, set_aside: int = 0, contended: bool = False, drift: bool = False
+) -> str | None:
     if iv is None:
         return None
     if contended:
-        return (f"other processes took more than {BUSY_FRAC:.0%} of the CPUs in most of the {iv.n_rounds} rounds: "
-                "contention shifts ratios by a few per cent, so these figures describe a busy machine; measure "
-                "again when it is quieter (or with a longer budget, so that quiet rounds accumulate)")  # fmt: skip
+        return (
+            f"other processes took more than {BUSY_FRAC:.0%} of the CPUs in most of the {iv.n_rounds} rounds: "
+            "contention shifts ratios by a few per cent, so these figures describe a busy machine; measure "
+            "again when it is quieter (or with a longer budget, so that quiet rounds accumulate)"
+        )
     aside = f"; {set_aside} round(s) set aside: busy, or next to a busy one (kept in the data)" if set_aside else ""
     if drift:
         aside += "; widened to hold the medians of the run's two halves (the machine drifted)"
     if iv.n_rounds < MIN_ROUNDS:
-        return (f"only {iv.n_rounds} paired round(s): at least {MIN_ROUNDS} give a 95 % interval; "
-                "give a longer budget")  # fmt: skip
+        return f"only {iv.n_rounds} paired round(s): at least {MIN_ROUNDS} give a 95 % interval; give a longer budget"
     if v == "inconclusive":
-        return (f"the interval (+-{iv.rel_halfwidth:.0%}) is too wide to tell; give a longer budget or "
-                f"measure on a quieter machine{aside}")  # fmt: skip
+        return (
+            f"the interval (+-{iv.rel_halfwidth:.0%}) is too wide to tell; give a longer budget or "
+            f"measure on a quieter machine{aside}"
+        )
     if iv.rel_halfwidth > target_rel:
-        return (f"interval +-{iv.rel_halfwidth:.0%}, wider than the +-{target_rel:.0%} target: a longer budget "
-                f"or a quieter machine tightens it{aside}")  # fmt: skip
+        return (
+            f"interval +-{iv.rel_halfwidth:.0%}, wider than the +-{target_rel:.0%} target: a longer budget "
+            f"or a quieter machine tightens it{aside}"
+        )
     if set_aside:
         return f"estimated from the {iv.n_rounds} quiet rounds{aside}"
     return aside.removeprefix("; ") or None
@@ -314,13 +337,19 @@ def derive(
     return out
 
 
-def _spread_of(history: History, variant: str, metric: str, own: Interval | None,
-               confidence: float) -> RunToRun | None:  # fmt: skip
+def _spread_of(history: History, variant: str, metric: str, own: Interval | None, confidence: float) -> RunToRun | None:
     return run_to_run(own, history.runs_of(variant, metric), history.pool_for(variant, metric), confidence)
 
 
-def ready_to_stop(rounds: Sequence[Round], baseline: str, variants: Iterable[str], target_rel: float,
-                  confidence: float = CONFIDENCE, *, busy_frac: float = BUSY_FRAC) -> bool:  # fmt: skip
+def ready_to_stop(
+    rounds: Sequence[Round],
+    baseline: str,
+    variants: Iterable[str],
+    target_rel: float,
+    confidence: float = CONFIDENCE,
+    *,
+    busy_frac: float = BUSY_FRAC,
+) -> bool:
     """True when every variant's latency-ratio interval is at most ``target_rel`` wide (half-width) each side.
 
     The intervals are the run's own as :func:`derive` computes them (busy rounds set aside, widened for drift;

@@ -146,8 +146,9 @@ class EngineOutcome:
 
 
 # --- pieces --------------------------------------------------------------------------------------------
-def plan_groups(names: Sequence[str], sizes: Sequence[int], available_bytes: int,
-                max_per_group: int | None = None) -> list[list[str]]:  # fmt: skip
+def plan_groups(
+    names: Sequence[str], sizes: Sequence[int], available_bytes: int, max_per_group: int | None = None
+) -> list[list[str]]:
     """Split the variants (not the baseline) into groups that fit in memory together (pure).
 
     Half of the available memory is used; every group holds at least one variant.
@@ -196,16 +197,19 @@ class LoadSampler:
         busy = total - idle - (steal or 0.0)
         return time.perf_counter(), busy, time.process_time(), steal
 
-    def delta(self, a: tuple[float, float, float, float | None], b: tuple[float, float, float, float | None]
-              ) -> dict[str, float | None]:  # fmt: skip
+    def delta(
+        self, a: tuple[float, float, float, float | None], b: tuple[float, float, float, float | None]
+    ) -> dict[str, float | None]:
         """The load between samples ``a`` and ``b``."""
         wall = max(b[0] - a[0], 1e-9)
         other = max((b[1] - a[1]) - (b[2] - a[2]), 0.0)
         steal = (b[3] - a[3]) if a[3] is not None and b[3] is not None else None
         cap = wall * self._n
-        return {"other_cpu_frac": round(min(other / cap, 1.0), 4),
-                "steal_frac": round(min(max(steal, 0.0) / cap, 1.0), 4) if steal is not None else None,
-                "wall_s": round(wall, 4)}  # fmt: skip
+        return {
+            "other_cpu_frac": round(min(other / cap, 1.0), 4),
+            "steal_frac": round(min(max(steal, 0.0) / cap, 1.0), 4) if steal is not None else None,
+            "wall_s": round(wall, 4),
+        }
 
 
 def load_summary(rounds: Sequence[Round], busy_frac: float = BUSY_FRAC) -> dict[str, Any]:
@@ -348,8 +352,12 @@ def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
         return "max_rounds"
     if not names and n >= s.min_rounds:
         return "interval"  # nothing to compare with: the baseline's own figures are enough
-    if n >= s.min_rounds and names and n % 3 == 0 and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel,
-                                                                    s.confidence):  # fmt: skip
+    if (
+        n >= s.min_rounds
+        and names
+        and n % 3 == 0
+        and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel, s.confidence)
+    ):
         return "interval"
     deadline = ctx.budget_s * g.deadline_share
     if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
@@ -362,8 +370,13 @@ def _stretch(ctx: _Ctx, g: _Group) -> str | None:
     from advisor.measurement._lock import machine_lock
 
     elapsed = time.perf_counter() - ctx.t_start  # for the waiters' message: since when, about how long left
-    with machine_lock(label=ctx.label, timeout_s=ctx.settings.lock_timeout_s, path=ctx.lock_path,
-                      expected_s=max(0.0, ctx.budget_s - elapsed), since=time.time() - elapsed) as grant:  # fmt: skip
+    with machine_lock(
+        label=ctx.label,
+        timeout_s=ctx.settings.lock_timeout_s,
+        path=ctx.lock_path,
+        expected_s=max(0.0, ctx.budget_s - elapsed),
+        since=time.time() - elapsed,
+    ) as grant:
         ctx.outcome.lock_waited_s += grant.waited_s
         ctx.t_start += grant.waited_s  # waiting for another measurement does not eat the budget
         held = time.perf_counter()
@@ -376,8 +389,7 @@ def _stretch(ctx: _Ctx, g: _Group) -> str | None:
 def _time_group(ctx: _Ctx, group: int, live: list[Variant], deadline_share: float) -> str:
     """Rounds for one group until the interval rule, the budget or max_rounds stops them."""
     s = ctx.settings
-    calls = {v.name: _calls_per_block(v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block)
-             for v in live}  # fmt: skip
+    calls = {v.name: _calls_per_block(v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block) for v in live}
     g = _Group(group, live, calls, deadline_share)
     while (why := _stretch(ctx, g)) is None:
         pass
@@ -480,18 +492,38 @@ def run_engine(
     if settings.steady_allocator:
         outcome.allocator = steady_allocator()
     avail = available_bytes if available_bytes is not None else psutil.virtual_memory().available
-    outcome.groups = [[baseline.name, *g] for g in plan_groups([s.name for s in specs], [s.size_bytes for s in specs],
-                                                             avail, settings.max_variants_in_memory)]  # fmt: skip
+    outcome.groups = [
+        [baseline.name, *g]
+        for g in plan_groups(
+            [s.name for s in specs], [s.size_bytes for s in specs], avail, settings.max_variants_in_memory
+        )
+    ]
     if not specs:
         outcome.groups = [[baseline.name]]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=round(budget_s, 1), desc="measuring (interleaved rounds)", unit="s",
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")  # fmt: skip
-    ctx = _Ctx(meters, settings, sync, label or baseline.name, bar, on_round, lock_path, LoadSampler(), outcome,
-               random.Random(settings.seed), time.perf_counter(), budget_s)  # noqa: S311  # fmt: skip
+        bar = tqdm(
+            total=round(budget_s, 1),
+            desc="measuring (interleaved rounds)",
+            unit="s",
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}",
+        )
+    ctx = _Ctx(
+        meters,
+        settings,
+        sync,
+        label or baseline.name,
+        bar,
+        on_round,
+        lock_path,
+        LoadSampler(),
+        outcome,
+        random.Random(settings.seed),  # noqa: S311 - a seeded round order, not cryptography
+        time.perf_counter(),
+        budget_s,
+    )
     try:
         _run_groups(ctx, baseline, specs, [g[1:] for g in outcome.groups])
     except KeyboardInterrupt:

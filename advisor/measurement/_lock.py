@@ -127,8 +127,13 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _me(label: str) -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "user": _user(), "label": label,
-            "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv[:3]))}  # fmt: skip
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "user": _user(),
+        "label": label,
+        "command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv[:3])),
+    }
 
 
 def _user() -> str:
@@ -193,9 +198,11 @@ def describe_holder(holder: dict[str, Any] | None, *, now: float | None = None, 
     else:
         since = holder.get("since") or holder.get("started_at") or now
         what = f" ({holder['label']})" if holder.get("label") else ""
-        text = (f"waiting for a measurement started by {holder.get('user', '?')} (pid {holder.get('pid', '?')}"
-                f"{', ' + holder['command'] if holder.get('command') else ''}){what} at "
-                f"{time.strftime('%H:%M:%S', time.localtime(since))}")  # fmt: skip
+        text = (
+            f"waiting for a measurement started by {holder.get('user', '?')} (pid {holder.get('pid', '?')}"
+            f"{', ' + holder['command'] if holder.get('command') else ''}){what} at "
+            f"{time.strftime('%H:%M:%S', time.localtime(since))}"
+        )
         end = holder.get("expected_end")
         text += f", about {max(0.0, end - now):.0f} s left" if end else ", end not announced"
     if ahead:
@@ -237,14 +244,26 @@ def _wait_info(lock_path: Path, ticket: str, now: float, waited_s: float) -> dic
     holder = {**rec, "stale": _stale(rec, now)} if rec else None
     ahead = [t for t in _queue(queue_dir, now) if t["ticket"] < ticket]
     shown = holder or {}
-    return {**{k: shown.get(k) for k in ("pid", "user", "label", "host", "command")},
-            "started_at": shown.get("since") or shown.get("started_at"), "expected_end": shown.get("expected_end"),
-            "stale": bool(holder and holder["stale"]), "queue_ahead": len(ahead), "waited_s": waited_s,
-            "message": describe_holder(holder, now=now, ahead=len(ahead))}  # fmt: skip
+    return {
+        **{k: shown.get(k) for k in ("pid", "user", "label", "host", "command")},
+        "started_at": shown.get("since") or shown.get("started_at"),
+        "expected_end": shown.get("expected_end"),
+        "stale": bool(holder and holder["stale"]),
+        "queue_ahead": len(ahead),
+        "waited_s": waited_s,
+        "message": describe_holder(holder, now=now, ahead=len(ahead)),
+    }
 
 
-def _acquire_queued(lock: Any, lock_path: Path, label: str, *, timeout_s: float | None,
-                    on_wait: Callable[[dict[str, Any]], None] | None, t0: float) -> None:  # fmt: skip
+def _acquire_queued(
+    lock: Any,
+    lock_path: Path,
+    label: str,
+    *,
+    timeout_s: float | None,
+    on_wait: Callable[[dict[str, Any]], None] | None,
+    t0: float,
+) -> None:
     """Wait in the queue until granted; a ticket marks the wait and is removed however it ends."""
     import filelock
 
@@ -276,9 +295,11 @@ def _acquire_queued(lock: Any, lock_path: Path, label: str, *, timeout_s: float 
 
 def _busy_message(lock_path: Path, ticket: str, timeout_s: float | None) -> str:
     info = _wait_info(lock_path, ticket, time.time(), timeout_s or 0.0)
-    return (f"the machine is busy: {info['message'].removeprefix('waiting for ')}; it did not become free "
-            f"within the lock timeout of {timeout_s:g} s. Wait and retry, or pass a longer lock timeout "
-            f"(lock file {lock_path})")  # fmt: skip
+    return (
+        f"the machine is busy: {info['message'].removeprefix('waiting for ')}; it did not become free "
+        f"within the lock timeout of {timeout_s:g} s. Wait and retry, or pass a longer lock timeout "
+        f"(lock file {lock_path})"
+    )
 
 
 def _log_grant(log: Path, entry: dict[str, Any]) -> None:
@@ -370,8 +391,12 @@ def machine_lock(
     acquired = time.time()
     depth[key] = 1
     try:
-        rec = {**_me(label), "started_at": acquired, "since": since or acquired,
-               "expected_end": acquired + expected_s if expected_s is not None else None}  # fmt: skip
+        rec = {
+            **_me(label),
+            "started_at": acquired,
+            "since": since or acquired,
+            "expected_end": acquired + expected_s if expected_s is not None else None,
+        }
         with contextlib.suppress(OSError):
             _write_json(info, rec)
         yield LockGrant(path=str(lock_path), waited_s=waited_s)
@@ -379,6 +404,15 @@ def machine_lock(
         depth.pop(key, None)
         with contextlib.suppress(OSError):
             info.unlink()
-        _log_grant(log, {"pid": os.getpid(), "user": _user(), "label": label, "acquired_at": acquired,
-                         "released_at": time.time(), "waited_s": round(waited_s, 4)})  # fmt: skip
+        _log_grant(
+            log,
+            {
+                "pid": os.getpid(),
+                "user": _user(),
+                "label": label,
+                "acquired_at": acquired,
+                "released_at": time.time(),
+                "waited_s": round(waited_s, 4),
+            },
+        )
         lock.release()

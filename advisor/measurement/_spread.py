@@ -139,8 +139,13 @@ def widen(iv: Interval | None, rr: RunToRun | None) -> Interval | None:
     b = rr.quantile * rr.spread_log
     lo = math.log(iv.median / iv.low)
     hi = math.log(iv.high / iv.median)
-    return Interval(iv.median, iv.median * math.exp(-math.hypot(lo, b)), iv.median * math.exp(math.hypot(hi, b)),
-                    iv.n_rounds, iv.confidence)  # fmt: skip
+    return Interval(
+        iv.median,
+        iv.median * math.exp(-math.hypot(lo, b)),
+        iv.median * math.exp(math.hypot(hi, b)),
+        iv.n_rounds,
+        iv.confidence,
+    )
 
 
 # --- from the store's rows ----------------------------------------------------------------------------------
@@ -149,8 +154,14 @@ def _key(meta: Mapping[str, Any], model_fingerprint: str | None) -> tuple[Any, .
     if not model_fingerprint:
         return None
     model = meta.get("model") or {}
-    return (run_kind(meta), model_fingerprint, model.get("batch_size"), model.get("sequence_length"),
-            model.get("forward_flops"), (meta.get("versions") or {}).get("torch"))  # fmt: skip
+    return (
+        run_kind(meta),
+        model_fingerprint,
+        model.get("batch_size"),
+        model.get("sequence_length"),
+        model.get("forward_flops"),
+        (meta.get("versions") or {}).get("torch"),
+    )
 
 
 def _within_intervals(result: Mapping[str, Any]) -> dict[str, Interval]:

@@ -128,8 +128,18 @@ def _parse_row(row: dict[str, str], where: tuple[str, int], seen: dict[str, int]
     year = _check_year(cell, where, problems)
     if len(problems) > start:
         return None
-    return Intensity(cell["region"], cell["name"], cell["kind"], g, year, cell["source"], cell["iso3"],
-                     cell["provider"], cell["source_url"], cell["note"])  # fmt: skip
+    return Intensity(
+        cell["region"],
+        cell["name"],
+        cell["kind"],
+        g,
+        year,
+        cell["source"],
+        cell["iso3"],
+        cell["provider"],
+        cell["source_url"],
+        cell["note"],
+    )
 
 
 def _check_region(cell: dict[str, str], where: tuple[str, int], seen: dict[str, int], problems: list[Any]) -> None:
@@ -138,8 +148,9 @@ def _check_region(cell: dict[str, str], where: tuple[str, int], seen: dict[str, 
     if region:
         key = region.casefold()
         if key in seen:
-            problems.append(_problem(where, "region", "unique", f"an id not used before (line {seen[key]} has it)",
-                                     region))  # fmt: skip
+            problems.append(
+                _problem(where, "region", "unique", f"an id not used before (line {seen[key]} has it)", region)
+            )
         else:
             seen[key] = where[1]
         if any(c.isspace() for c in region) or "," in region:
@@ -147,11 +158,25 @@ def _check_region(cell: dict[str, str], where: tuple[str, int], seen: dict[str, 
     if kind and kind not in KINDS:
         problems.append(_problem(where, "kind", "enum", f"one of {', '.join(KINDS)}", kind))
     if kind == "country" and region and (cell["iso3"] != region or len(region) != 3 or not region.isalpha()):
-        problems.append(_problem(where, "iso3", "country-id", "a country row's region equal to its 3-letter iso3",
-                                 f"region={region!r}, iso3={cell['iso3']!r}"))  # fmt: skip
+        problems.append(
+            _problem(
+                where,
+                "iso3",
+                "country-id",
+                "a country row's region equal to its 3-letter iso3",
+                f"region={region!r}, iso3={cell['iso3']!r}",
+            )
+        )
     if kind == "cloud-region" and (not cell["provider"] or not region.startswith(cell["provider"] + ":")):
-        problems.append(_problem(where, "provider", "cloud-id", "a provider, and region written 'provider:id'",
-                                 f"region={region!r}, provider={cell['provider']!r}"))  # fmt: skip
+        problems.append(
+            _problem(
+                where,
+                "provider",
+                "cloud-id",
+                "a provider, and region written 'provider:id'",
+                f"region={region!r}, provider={cell['provider']!r}",
+            )
+        )
 
 
 def _check_intensity(cell: dict[str, str], where: tuple[str, int], problems: list[Any]) -> float:
@@ -214,15 +239,23 @@ def load_intensities(path: str | Path | None = None) -> dict[str, Intensity]:
             header = reader.fieldnames or []
             missing = [c for c in REQUIRED if c not in header]
             if missing:
-                problems.append(_problem((str(p), 1), "header", "columns", f"columns {', '.join(COLUMNS)}",
-                                         ",".join(header)))  # fmt: skip
+                problems.append(
+                    _problem((str(p), 1), "header", "columns", f"columns {', '.join(COLUMNS)}", ",".join(header))
+                )
             else:
                 seen: dict[str, int] = {}
                 for row in reader:
                     line = reader.line_num
                     if None in row:
-                        problems.append(_problem((str(p), line), "-", "row-width", f"{len(header)} cells",
-                                                 f"{len(header) + len(row[None])} cells"))  # fmt: skip
+                        problems.append(
+                            _problem(
+                                (str(p), line),
+                                "-",
+                                "row-width",
+                                f"{len(header)} cells",
+                                f"{len(header) + len(row[None])} cells",
+                            )
+                        )
                         continue
                     parsed = _parse_row(row, (str(p), line), seen, problems)
                     if parsed is not None:
@@ -269,8 +302,9 @@ def get_intensity(region: str | Intensity, *, path: str | Path | None = None) ->
         return region
     table = load_intensities(path)
     if not isinstance(region, str) or not region.strip():
-        raise ConstraintError(f"region: expected a region id such as 'FRA' or 'gcp:europe-west1', got {region!r}. "
-                              f"{LIST_HINT}")  # fmt: skip
+        raise ConstraintError(
+            f"region: expected a region id such as 'FRA' or 'gcp:europe-west1', got {region!r}. {LIST_HINT}"
+        )
     idx = _index(table)
     key = region.strip().casefold()
     if key in idx:
@@ -293,8 +327,9 @@ def search_regions(text: str | None = None, *, path: str | Path | None = None) -
     words = (text or "").casefold().split()
     if not words:
         return rows
-    return [r for r in rows if all(w in f"{r.region} {r.name} {r.kind} {r.iso3} {r.provider}".casefold()
-                                   for w in words)]  # fmt: skip
+    return [
+        r for r in rows if all(w in f"{r.region} {r.name} {r.kind} {r.iso3} {r.provider}".casefold() for w in words)
+    ]
 
 
 def check_pue(pue: float) -> float:
@@ -322,8 +357,12 @@ def co2e_g(energy_j: float, region: str | Intensity, pue: float = 1.0) -> float:
         ConstraintError: for a negative or non-finite energy, a PUE below 1.0, or an unknown region.
     """
     pue = check_pue(pue)
-    if isinstance(energy_j, bool) or not isinstance(energy_j, (int, float)) or not math.isfinite(energy_j) \
-            or energy_j < 0:  # fmt: skip
+    if (
+        isinstance(energy_j, bool)
+        or not isinstance(energy_j, (int, float))
+        or not math.isfinite(energy_j)
+        or energy_j < 0
+    ):
         raise ConstraintError(f"energy_j: expected a finite energy >= 0 in joules, got {energy_j!r}")
     return energy_j * pue / J_PER_KWH * get_intensity(region).g_co2e_per_kwh
 
@@ -354,10 +393,20 @@ def what_if(energy_j: float, regions: list[str], pue: float = 1.0) -> list[dict[
     its = list({it.region: it for it in (get_intensity(r) for r in regions)}.values())
     its.sort(key=lambda it: (it.g_co2e_per_kwh, it.region))
     return [
-        {"rank": i, "region": it.region, "name": it.name, "kind": it.kind, "g_co2e_per_kwh": it.g_co2e_per_kwh,
-         "year": it.year, "source": it.source, "pue": pue, "energy_j": energy_j, "co2e_g": co2e_g(energy_j, it, pue)}
+        {
+            "rank": i,
+            "region": it.region,
+            "name": it.name,
+            "kind": it.kind,
+            "g_co2e_per_kwh": it.g_co2e_per_kwh,
+            "year": it.year,
+            "source": it.source,
+            "pue": pue,
+            "energy_j": energy_j,
+            "co2e_g": co2e_g(energy_j, it, pue),
+        }
         for i, it in enumerate(its, 1)
-    ]  # fmt: skip
+    ]
 
 
 @dataclass
@@ -401,16 +450,20 @@ class CarbonSummary:
         """Plain-text lines for the command line."""
         out = []
         if self.region:
-            out.append(f"carbon: {self.region} ({self.name}) {self.g_co2e_per_kwh:g} gCO2e/kWh, {self.year}, "
-                       f"PUE {self.pue:g}; source: {self.source}")  # fmt: skip
+            out.append(
+                f"carbon: {self.region} ({self.name}) {self.g_co2e_per_kwh:g} gCO2e/kWh, {self.year}, "
+                f"PUE {self.pue:g}; source: {self.source}"
+            )
         out.append(f"carbon note: {self.note}")
         if self.what_if:
             out.append("what if (gCO2e per 1000 calls):")
             for row in self.what_if:
                 v = row["co2e_g_per_1k_calls"]
                 val = f"{v:.4g}" if v is not None else "n/a (no energy figure)"
-                out.append(f"  {row['region']:<22} {row['g_co2e_per_kwh']:>8g} g/kWh {row['year']}  "
-                           f"{row['technique']:<40} {val}")  # fmt: skip
+                out.append(
+                    f"  {row['region']:<22} {row['g_co2e_per_kwh']:>8g} g/kWh {row['year']}  "
+                    f"{row['technique']:<40} {val}"
+                )
         return out
 
 
@@ -445,15 +498,26 @@ def summarize(
     for w in what_if(0.0, what_if_regions or [], pue):
         for tid, e in per_call_j.items():
             g = co2e_g(e, w["region"], pue) if e is not None else None
-            rows.append({"region": w["region"], "name": w["name"], "g_co2e_per_kwh": w["g_co2e_per_kwh"],
-                         "year": w["year"], "technique": tid, "energy_j_per_call": e, "co2e_g_per_call": g,
-                         "co2e_g_per_1k_calls": g * 1000 if g is not None else None})  # fmt: skip
+            rows.append(
+                {
+                    "region": w["region"],
+                    "name": w["name"],
+                    "g_co2e_per_kwh": w["g_co2e_per_kwh"],
+                    "year": w["year"],
+                    "technique": tid,
+                    "energy_j_per_call": e,
+                    "co2e_g_per_call": g,
+                    "co2e_g_per_1k_calls": g * 1000 if g is not None else None,
+                }
+            )
     if it is None:
         return CarbonSummary(None, pue=pue, energy_methods=methods, note=NO_REGION_NOTE, what_if=rows)
     estimated = [m for m in methods if "estimated" in m]
     if estimated:
-        note = (f"CO2e inherits the energy figure's method: energy here is {', '.join(estimated)} (an estimate, "
-                "not a counter), so the CO2e is an estimate too")  # fmt: skip
+        note = (
+            f"CO2e inherits the energy figure's method: energy here is {', '.join(estimated)} (an estimate, "
+            "not a counter), so the CO2e is an estimate too"
+        )
     elif methods:
         note = f"CO2e inherits the energy figure's method ({', '.join(methods)}): a measurement times an annual average"
     else:
@@ -462,5 +526,18 @@ def summarize(
     if it.note:
         note += f"; {it.note}"
     label = co2e_method_label("+".join(methods), it) if methods else None
-    return CarbonSummary(it.region, it.name, it.kind, it.g_co2e_per_kwh, it.year, it.source, it.source_url, it.note,
-                         pue, methods, label, note, rows)  # fmt: skip
+    return CarbonSummary(
+        it.region,
+        it.name,
+        it.kind,
+        it.g_co2e_per_kwh,
+        it.year,
+        it.source,
+        it.source_url,
+        it.note,
+        pue,
+        methods,
+        label,
+        note,
+        rows,
+    )

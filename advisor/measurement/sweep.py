@@ -151,8 +151,9 @@ def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, st
     except Exception as exc:
         if _is_oom(exc):
             state["oom"] = size
-            return Variant(f"batch-{size}", lambda: None, size, failed=f"out-of-memory: {type(exc).__name__}: "
-                           f"{str(exc)[:200]}")  # fmt: skip
+            return Variant(
+                f"batch-{size}", lambda: None, size, failed=f"out-of-memory: {type(exc).__name__}: {str(exc)[:200]}"
+            )
         raise
 
     def call(xs: tuple[Any, ...] = xs) -> Any:
@@ -163,12 +164,17 @@ def _size_variant(model: Any, inputs: tuple[Any, ...], size: int, cuda: bool, st
         peak, mem_method = torch.cuda.max_memory_allocated() / 2**20, "cuda-max-allocated"
     else:
         peak, mem_method = peak_rss_mib(), "process-peak-rss"
-    return Variant(f"batch-{size}", call, size, info={"activation_mib": act_mib, "peak_memory_mib": peak,
-                                                      "memory_method": mem_method})  # fmt: skip
+    return Variant(
+        f"batch-{size}",
+        call,
+        size,
+        info={"activation_mib": act_mib, "peak_memory_mib": peak, "memory_method": mem_method},
+    )
 
 
-def _row(size: int, status: str, reason: str | None, *, info: dict[str, Any], timing: Any,
-         comparison: Comparison | None) -> SweepRow:  # fmt: skip
+def _row(
+    size: int, status: str, reason: str | None, *, info: dict[str, Any], timing: Any, comparison: Comparison | None
+) -> SweepRow:
     if status.startswith("failed") and reason and reason.startswith("out-of-memory: "):
         status, reason = "out-of-memory", reason.removeprefix("out-of-memory: ")
     if status == "not-applicable" and reason and reason.startswith("not tried after out-of-memory"):
@@ -261,8 +267,16 @@ def batch_sweep(
                 SweepRow(s, "skipped-budget", why) for s in order[1:]
             ]
         specs = [VariantSpec(f"batch-{s}", lambda s=s: _size_variant(model, inputs, s, cuda, state)) for s in order[1:]]
-        outcome = run_engine(base, specs, meters=meters, settings=settings, budget_s=budget_s, sync=sync,
-                             progress=progress, label=f"sweep {type(model).__name__}")  # fmt: skip
+        outcome = run_engine(
+            base,
+            specs,
+            meters=meters,
+            settings=settings,
+            budget_s=budget_s,
+            sync=sync,
+            progress=progress,
+            label=f"sweep {type(model).__name__}",
+        )
     finally:
         model.train(was_training)
         if own_meters:
@@ -277,7 +291,12 @@ def batch_sweep(
     for s in order:
         name = f"batch-{s}"
         status, reason, info = outcome.setups.get(name, ("interrupted", "interrupted before it was measured", {}))
-        timing = summarize_timing(outcome.rounds, name, idle_w=idle, energy_method=method, stopped_by=stopped,
-                                  peak_rss_mib=peak_rss_mib()) if status == "ok" else None  # fmt: skip
+        timing = (
+            summarize_timing(
+                outcome.rounds, name, idle_w=idle, energy_method=method, stopped_by=stopped, peak_rss_mib=peak_rss_mib()
+            )
+            if status == "ok"
+            else None
+        )
         rows.append(_row(s, status, reason, info=info, timing=timing, comparison=comps.get(name)))
     return rows

@@ -163,8 +163,9 @@ def _quality(losses: list[float], base: TrainingQuality | None) -> TrainingQuali
     return TrainingQuality(losses, finite, final, change, rel)
 
 
-def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, device: Any,
-                  base_quality: TrainingQuality | None) -> Variant:  # fmt: skip
+def _step_variant(
+    tid: str, build: Callable[[], TrainStep], loss_steps: int, device: Any, base_quality: TrainingQuality | None
+) -> Variant:
     """Build one training step, run its loss trajectory and count its memory; a broken step is ``failed``."""
     from advisor.measurement.step_memory import peak_call_memory_mib
 
@@ -172,8 +173,13 @@ def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, dev
     try:
         losses = _trajectory(ts, loss_steps)
     except Exception as exc:  # noqa: BLE001 - a step that breaks (loss_fn, dtype, shapes) is reported
-        return Variant(tid, ts.step, teardown=ts.restore, info={"settings": ts.settings},
-                       failed=f"training step failed: {type(exc).__name__}: {exc}")  # fmt: skip
+        return Variant(
+            tid,
+            ts.step,
+            teardown=ts.restore,
+            info={"settings": ts.settings},
+            failed=f"training step failed: {type(exc).__name__}: {exc}",
+        )
     quality = _quality(losses, base_quality)
     peak_mib, mem_method = peak_call_memory_mib(ts.step, device)
     settings = {**ts.settings, "micro_batches": ts.micro_batches, "samples_per_step": ts.samples_per_step}
@@ -181,12 +187,23 @@ def _step_variant(tid: str, build: Callable[[], TrainStep], loss_steps: int, dev
     return Variant(tid, ts.step, 1, process_state(), ts.restore, info)
 
 
-def _training_result(tid: str, outcome: EngineOutcome, comps: dict[str, Any], timing_of: Callable[[str], Any],
-                     proj: Callable[[Timing], Projection]) -> TrainingResult:  # fmt: skip
+def _training_result(
+    tid: str,
+    outcome: EngineOutcome,
+    comps: dict[str, Any],
+    timing_of: Callable[[str], Any],
+    proj: Callable[[Timing], Projection],
+) -> TrainingResult:
     status, reason, info = outcome.setups.get(tid, ("interrupted", "interrupted before it was measured", {}))
-    r = TrainingResult(tid, status, reason, settings=info.get("settings") or {}, quality=info.get("quality"),
-                       peak_memory_mib=info.get("peak_memory_mib"),
-                       memory_method=info.get("memory_method"))  # fmt: skip
+    r = TrainingResult(
+        tid,
+        status,
+        reason,
+        settings=info.get("settings") or {},
+        quality=info.get("quality"),
+        peak_memory_mib=info.get("peak_memory_mib"),
+        memory_method=info.get("memory_method"),
+    )
     if status != "ok":
         return r
     r.timing = timing_of(tid)
@@ -228,8 +245,10 @@ def _check_training_ids(ids: list[str]) -> None:
     from advisor.catalog import load_catalog
 
     if not ids:
-        raise ConstraintError("techniques: expected at least one training technique id, got an empty list; "
-                              f"e.g. {list(DEFAULT_TECHNIQUES)}")  # fmt: skip
+        raise ConstraintError(
+            "techniques: expected at least one training technique id, got an empty list; "
+            f"e.g. {list(DEFAULT_TECHNIQUES)}"
+        )
     unknown = [t for t in ids if t not in TRAINING_REGISTRY]
     if unknown:
         known = {t.id for t in load_catalog()} | set(TRAINING_REGISTRY)
@@ -238,13 +257,22 @@ def _check_training_ids(ids: list[str]) -> None:
                 raise UnknownTechniqueError(t, difflib.get_close_matches(t, sorted(known), n=3, cutoff=0.6))
 
 
-def _train_spec(tid: str, model: Any, setup: TrainSetup, *, loss_steps: int, device: Any,
-                base_quality: TrainingQuality | None, size: int) -> VariantSpec:  # fmt: skip
+def _train_spec(
+    tid: str,
+    model: Any,
+    setup: TrainSetup,
+    *,
+    loss_steps: int,
+    device: Any,
+    base_quality: TrainingQuality | None,
+    size: int,
+) -> VariantSpec:
     def build() -> Variant:
         if tid not in TRAINING_REGISTRY:
             raise NotApplicable(f"no live training applier for {tid!r}; have: {sorted(TRAINING_REGISTRY)}")
-        return _step_variant(tid, functools.partial(TRAINING_REGISTRY[tid], model, setup), loss_steps, device,
-                             base_quality)  # fmt: skip
+        return _step_variant(
+            tid, functools.partial(TRAINING_REGISTRY[tid], model, setup), loss_steps, device, base_quality
+        )
 
     return VariantSpec(tid, build, size)
 
@@ -309,8 +337,10 @@ def measure_training(
     _positive_int("loss_steps", loss_steps, "the loss trajectory needs at least one step")
     check_args(budget_s, tdp_w)
     if not any(p.requires_grad for p in model.parameters()):
-        raise ProfileError(f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
-                           "train; unfreeze the layers you train before measuring training techniques")  # fmt: skip
+        raise ProfileError(
+            f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
+            "train; unfreeze the layers you train before measuring training techniques"
+        )
     intensity, carbon_fn, co2e_label = _carbon_fns(region, pue)
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     ids = [techniques] if isinstance(techniques, str) else list(techniques)
@@ -377,9 +407,16 @@ def measure_training(
                 )
                 for t in ids
             ]
-            outcome = run_engine(base_v, specs, meters=meters, settings=settings, budget_s=budget_s,
-                                 sync=device_sync(model, inputs), progress=progress,
-                                 label=f"measure-training {prof.name}")  # fmt: skip
+            outcome = run_engine(
+                base_v,
+                specs,
+                meters=meters,
+                settings=settings,
+                budget_s=budget_s,
+                sync=device_sync(model, inputs),
+                progress=progress,
+                label=f"measure-training {prof.name}",
+            )
             status = outcome.status
     except KeyboardInterrupt:
         status = "interrupted"
@@ -390,16 +427,30 @@ def measure_training(
             m.close()
     if base_v is not None and not base_v.failed:
         stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
-        timing_of = functools.partial(summarize_timing, outcome.rounds, idle_w=idle, energy_method=method,
-                                      notes=notes, peak_rss_mib=peak_rss_mib(), stopped_by=stopped)  # fmt: skip
+        timing_of = functools.partial(
+            summarize_timing,
+            outcome.rounds,
+            idle_w=idle,
+            energy_method=method,
+            notes=notes,
+            peak_rss_mib=peak_rss_mib(),
+            stopped_by=stopped,
+        )
 
         def proj(t: Timing) -> Projection:
             return project(t, steps, carbon_fn, co2e_label(t.energy_method))
 
         outcome.setups.setdefault("baseline", ("ok", None, base_v.info))
         measured = [t for t in ids if outcome.setups.get(t, ("",))[0] == "ok"]
-        comps = derive(outcome.rounds, "baseline", measured, idle_w=idle, energy_method=method,
-                       target_rel=settings.target_rel, history=run_history(store, meta, model_fp, run_id))  # fmt: skip
+        comps = derive(
+            outcome.rounds,
+            "baseline",
+            measured,
+            idle_w=idle,
+            energy_method=method,
+            target_rel=settings.target_rel,
+            history=run_history(store, meta, model_fp, run_id),
+        )
         baseline = _training_result("baseline", outcome, comps, timing_of, proj)
         if baseline.timing is not None:
             baseline.peak_memory_ratio = 1.0
@@ -422,7 +473,17 @@ def measure_training(
         pue=pue,
         energy_methods=[r.timing.energy_method for r in timed if r.timing.energy_method],  # type: ignore[union-attr]
     )
-    run = TrainingRun(run_id, status, baseline, results, [m.describe() for m in meters], unavailable,
-                      str(store.path), meta, summary, outcome.rounds)  # fmt: skip
+    run = TrainingRun(
+        run_id,
+        status,
+        baseline,
+        results,
+        [m.describe() for m in meters],
+        unavailable,
+        str(store.path),
+        meta,
+        summary,
+        outcome.rounds,
+    )
     store.save_run(run)
     return run
