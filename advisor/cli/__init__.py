@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 from advisor._errors import AdvisorError
 from advisor._version import __version__
-from advisor.cli import _advise, _campaign, _catalog, _demo, _generate, _measure, _report, _tune
+from advisor.cli import _advise, _campaign, _catalog, _demo, _generate, _measure, _report, _train, _tune
 from advisor.cli._app import COMMANDS, confine_paths
 
 __all__ = ["main"]
 
-GROUPS = (_catalog, _advise, _measure, _generate, _report, _demo, _campaign, _tune)
+GROUPS = (_catalog, _advise, _measure, _generate, _train, _report, _demo, _campaign, _tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

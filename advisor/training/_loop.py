@@ -268,6 +268,8 @@ def train_run(
     finally:
         probe.handle.remove()
     run.autocast = probe.seen
+    run.n_params = sum(p.numel() for p in trainer.model.parameters())
+    run.lr_last = float(trainer.opt.param_groups[0]["lr"])
     return run
 
 

@@ -2,8 +2,9 @@
 
 Per seed: the baseline's training energy per sample (energy of its run / samples it processed) times the full
 training's samples (dataset size x epochs) is the baseline's full training; a variant's is that times its
-energy-to-target ratio in the same seed. Intervals are t intervals over these per-seed figures (so both the
-baseline's spread and the ratio's are in them); savings are paired by seed. kWh and CO2e are linear in J.
+energy-to-target ratio in the same seed. Intervals are t intervals over these per-seed figures, on their logs
+(so both the baseline's spread and the ratio's are in them); savings are paired by seed (a t interval on the
+differences). kWh and CO2e are linear in J.
 
 The assumption, stated with every projection: the energy-to-target ratio measured here transfers to the full
 training (the variant saves the same fraction of it), and the baseline's energy grows linearly with samples.
@@ -49,7 +50,7 @@ def _row(r: VariantResult, base: VariantResult, full_b: dict[int, float], carbon
             for s in r.seeds
             if s.reached and s.seed in b_e and s.seed in full_b and b_e[s.seed]
         }
-    energy = seed_interval(list(per_seed.values()))
+    energy = seed_interval(list(per_seed.values()), log=True)
     saving = seed_interval([full_b[k] - v for k, v in per_seed.items()]) if r is not base else None
     row = ProjectionRow(r.variant, energy, _scale(energy, 1 / 3.6e6), saving)
     for region, per_j in carbon.items():

@@ -3,9 +3,9 @@
 One :class:`SeedRun` per (variant, seed), a :class:`VariantResult` per variant (intervals over seeds, ratios
 paired by seed), a :class:`ToTargetRun` per call.
 
-Intervals reuse :class:`advisor.measurement.Interval`: ``median`` is the estimate (for ratios the geometric mean
-of the per-seed ratios, the centre of the t interval on log ratios), ``n_rounds`` the seeds it rests on and
-``confidence`` 0.95 (0.0 when one seed gave no interval).
+Intervals reuse :class:`advisor.measurement.Interval`: ``median`` is the estimate (for ratios and other positive
+figures the geometric mean over seeds, the centre of a t interval on the logs; for savings and metrics the mean
+with a t interval), ``n_rounds`` the seeds it rests on and ``confidence`` 0.95 (0.0: one seed, no interval).
 """
 
 from __future__ import annotations
@@ -41,11 +41,20 @@ def _t_quantile(n: int) -> float:
     return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
 
 
-def seed_interval(values: list[float]) -> Interval | None:
-    """The mean over seeds with its 95 % t interval (one value: the value, confidence 0; none: None)."""
-    xs = [v for v in values if v is not None and math.isfinite(v)]
+def seed_interval(values: list[float], *, log: bool = False) -> Interval | None:
+    """The mean over seeds with its 95 % t interval (one value: the value, confidence 0; none: None).
+
+    Args:
+        values: One figure per seed.
+        log: The figures are positive (energy, time, steps): the geometric mean and a t interval on their logs,
+            which never crosses zero.
+    """
+    xs = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
     if not xs:
         return None
+    if log:
+        iv = seed_interval([math.log(x) for x in xs])
+        return Interval(math.exp(iv.median), math.exp(iv.low), math.exp(iv.high), iv.n_rounds, iv.confidence)
     mean = sum(xs) / len(xs)
     if len(xs) == 1:
         return Interval(mean, mean, mean, 1, 0.0)
@@ -60,11 +69,9 @@ def paired_ratio(variant: dict[int, float], base: dict[int, float]) -> Interval 
     Only seeds where both have a positive figure count (both reached the target). One pair: the ratio with
     confidence 0 (no interval); none: None.
     """
-    logs = [math.log(variant[s] / base[s]) for s in variant if s in base and variant[s] > 0 and base[s] > 0]
-    iv = seed_interval(logs)
-    if iv is None:
-        return None
-    return Interval(math.exp(iv.median), math.exp(iv.low), math.exp(iv.high), iv.n_rounds, iv.confidence)
+    return seed_interval(
+        [variant[s] / base[s] for s in variant if s in base and variant[s] > 0 and base[s] > 0], log=True
+    )
 
 
 def verdict(iv: Interval | None) -> str:
@@ -110,6 +117,8 @@ class SeedRun:
         curve: One point per evaluation: ``step``, ``energy_j``, ``time_s`` (training, overhead included) and
             ``metric``.
         autocast: The autocast dtype seen inside the model's forward (None: none).
+        n_params: Parameters of the model it trained.
+        lr_last: The learning rate at the end of the run (after its schedule).
     """
 
     variant: str
@@ -133,6 +142,8 @@ class SeedRun:
     best_metric: float | None = None
     curve: list[dict[str, float]] = field(default_factory=list)
     autocast: str | None = None
+    n_params: int | None = None
+    lr_last: float | None = None
 
     @property
     def reached(self) -> bool:
@@ -213,10 +224,11 @@ class VariantResult:
         notes: What to know about its figures (a teacher's cost, an assumption).
         n_seeds: Seeds it was trained with.
         n_reached: Seeds in which it reached the target.
-        energy_j_to_target: Mean training energy to the target over the seeds that reached it. Units: J.
-        time_s_to_target: Mean training time to the target. Units: s.
-        steps_to_target: Mean steps to the target.
-        energy_j_spent: Mean energy of the whole run (reached or not: what early stopping saves). Units: J.
+        energy_j_to_target: Training energy to the target over the seeds that reached it (geometric mean, t
+            interval on logs). Units: J.
+        time_s_to_target: Training time to the target (the same). Units: s.
+        steps_to_target: Steps to the target (the same).
+        energy_j_spent: Energy of the whole run, reached or not: what early stopping saves (the same). Units: J.
         final_metric: Mean last metric over seeds.
         energy_ratio: Energy to target, variant / baseline, paired by seed (seeds both reached), 95 % interval.
         time_ratio: The same for time.

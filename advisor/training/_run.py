@@ -181,10 +181,12 @@ def aggregate(
     failed = [r for r in runs if r.status == "failed"]
     if failed and not done:
         res.status, res.reason = "failed", failed[0].reason
-    res.energy_j_to_target = seed_interval([r.energy_j_to_target for r in reached])
-    res.time_s_to_target = seed_interval([r.time_s_to_target for r in reached])
-    res.steps_to_target = seed_interval([float(r.steps_to_target) for r in reached if r.steps_to_target is not None])
-    res.energy_j_spent = seed_interval([r.energy_j for r in done])
+    res.energy_j_to_target = seed_interval([r.energy_j_to_target for r in reached], log=True)
+    res.time_s_to_target = seed_interval([r.time_s_to_target for r in reached], log=True)
+    res.steps_to_target = seed_interval(
+        [float(r.steps_to_target) for r in reached if r.steps_to_target is not None], log=True
+    )
+    res.energy_j_spent = seed_interval([r.energy_j for r in done], log=True)
     res.final_metric = seed_interval([r.final_metric for r in done if r.final_metric is not None])
     if vid != "baseline":
         b_reached = [r for r in base_runs if r.reached]
@@ -358,7 +360,7 @@ def _carbon(s: ToTargetSettings) -> tuple[dict[str, float], list[str]]:
     for region in regions:
         it = carbon.get_intensity(region)
         out[it.region] = carbon.co2e_g(1.0, it, s.pue)
-        described.append(f"{it.region} {it.g_co2e_per_kwh:g} gCO2e/kWh ({it.year}, {it.source}), PUE {s.pue:g}")
+        described.append(f"{it.region} {it.g_co2e_per_kwh:g} gCO2e/kWh ({it.year}), PUE {s.pue:g}")
     return out, described
 
 
