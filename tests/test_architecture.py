@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "profile": 2,
     "recommendation": 3,
     "examples": 4,
+    "examples_real": 4,
     "measurement": 4,
     "training": 4,
     "tuning": 5,
