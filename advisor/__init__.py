@@ -42,7 +42,7 @@ from advisor._errors import (
 )
 from advisor._version import __version__
 from advisor.catalog import Catalog, load_catalog
-from advisor.measurement import measure_generation
+from advisor.generation import measure_generation
 from advisor.measurement.run import measure
 from advisor.measurement.training import measure_training
 from advisor.profile import (

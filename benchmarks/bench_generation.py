@@ -15,7 +15,7 @@ need. Default budgets (set-up included) fit about 25 minutes for both models on 
 Target: at each batch size, the pick of ``tune`` for generation (``advisor.tuning.generation_picks``:
 a significant energy saving within the quality rule) reaches at least 90 % of the lowest median
 J/output token in the exhaustive sweep of the same run, among the variants that pass the same
-quality rule (``advisor.measurement.quality_ok``: perplexity ratio <= 1.05 with real weights; not
+quality rule (``advisor.generation.quality_ok``: perplexity ratio <= 1.05 with real weights; not
 judged with random weights). A cell is *decided* when every variant measured there has >= 6 rounds.
 
     python benchmarks/bench_generation.py [--quick] [--models smollm2,gpt2] [--budget-s S | --budgets m=S,...]
@@ -56,7 +56,7 @@ MIN_ROUNDS = 6
 
 
 def _load(name: str, quick: bool) -> dict[str, Any] | str:
-    from advisor.measurement.generation_models import gpt2_decoder, smollm2
+    from advisor.generation.models import gpt2_decoder, smollm2
 
     if name == "gpt2":
         return {"model": gpt2_decoder(n_embd=128, n_layer=2, n_head=4, vocab_size=4096) if quick else gpt2_decoder(),
@@ -72,7 +72,7 @@ def _load(name: str, quick: bool) -> dict[str, Any] | str:
 
 def _target(run: Any, min_rounds: int) -> dict[str, Any]:
     """Per batch size: the sweep's best within the quality rule vs tune's pick, and whether the cell is decided."""
-    from advisor.measurement import generation_advice, quality_ok
+    from advisor.generation import generation_advice, quality_ok
     from advisor.tuning import generation_picks
 
     adv = generation_advice(run)
@@ -97,7 +97,7 @@ def _target(run: Any, min_rounds: int) -> dict[str, Any]:
                        "excluded_by_quality_rule": fails}  # fmt: skip
     return {"per_batch": out, "lines": adv.lines,
             "rule": "pick = advisor.tuning.generation_picks (tune's rule); best = lowest median J/output token among "
-                    "measured variants passing advisor.measurement.quality_ok"}  # fmt: skip
+                    "measured variants passing advisor.generation.quality_ok"}  # fmt: skip
 
 
 def _rounds_table(run: Any) -> dict[str, dict[str, Any]]:
@@ -121,7 +121,7 @@ def _print_rounds(table: dict[str, dict[str, Any]], plan: dict[str, Any] | None)
 
 
 def _techniques(name: str, model: Any, args: argparse.Namespace) -> list[str]:
-    from advisor.measurement import default_generation_ids
+    from advisor.generation import default_generation_ids
 
     if args.quick:
         return QUICK_TECHNIQUES[name]
@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--all-techniques", action="store_true", help=f"do not skip {SKIP}")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    from advisor.measurement import MAX_PERPLEXITY_RATIO, measure_generation
+    from advisor.generation import MAX_PERPLEXITY_RATIO, measure_generation
     from advisor.reports import generation_markdown
 
     budgets = _budgets(args)

@@ -34,13 +34,14 @@ LAYERS: dict[str, int] = {
     "examples_real": 4,
     "measurement": 4,
     "training": 4,
-    "tuning": 5,
-    "campaign": 6,
-    "reports": 7,
-    "_demo": 8,
-    "ui": 9,
-    "cli": 10,
-    "__main__": 11,
+    "generation": 5,
+    "tuning": 6,
+    "campaign": 7,
+    "reports": 8,
+    "_demo": 9,
+    "ui": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 
 
@@ -193,7 +194,9 @@ def test_no_exception_class_is_defined_outside_the_errors_module() -> None:
     assert not bad, "move these to advisor/_errors.py:\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("package", ["catalog", "profile", "recommendation", "measurement", "reports", "ui", "cli"])
+@pytest.mark.parametrize(
+    "package", ["catalog", "profile", "recommendation", "measurement", "generation", "tuning", "reports", "ui", "cli"]
+)
 def test_package_faces_export_what_they_list(package: str) -> None:
     mod = importlib.import_module(f"advisor.{package}")
     for name in getattr(mod, "__all__", []):

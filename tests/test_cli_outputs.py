@@ -17,7 +17,7 @@ from advisor.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODEL = f"{FIXTURES / 'user_model.py'}:make"
-GPT2 = "advisor.measurement.generation_models:tiny_gpt2"
+GPT2 = "advisor.generation.models:tiny_gpt2"
 PLAN = """
 name: outputs
 models:

@@ -73,7 +73,7 @@ def test_a_model_without_inputs_fails_only_when_inputs_are_needed() -> None:
 
 def test_the_same_factory_serves_measure_and_generate_for_a_decoder() -> None:
     pytest.importorskip("transformers")
-    spec = load_spec("advisor.measurement.generation_models:tiny_gpt2")
+    spec = load_spec("advisor.generation.models:tiny_gpt2")
     assert spec.generative and spec.name == "tiny_gpt2" and spec.example_inputs is None
     (ids,) = spec.inputs  # seeded token ids from the vocabulary: a forward pass works
     assert ids.dtype == torch.long and spec.model(ids).logits.shape[:2] == ids.shape

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 pytest.importorskip("transformers")
 
-from advisor.measurement.generation_models import tiny_gpt2
+from advisor.generation.models import tiny_gpt2
 from advisor.ui._advise_generate import GeneratePanel
 
 warnings.filterwarnings("ignore")
@@ -49,7 +49,7 @@ def test_advisor_form_has_a_generate_tab() -> None:
 def _decoder():
     import torch
 
-    from advisor.measurement.generation_models import gpt2_decoder
+    from advisor.generation.models import gpt2_decoder
 
     return gpt2_decoder(n_embd=32, n_layer=1, n_head=2, vocab_size=128), torch.randint(3, 128, (1, 8))
 
@@ -89,7 +89,7 @@ def test_the_default_generate_request_is_valid_in_app_mode(sandbox, monkeypatch)
 
 @pytest.mark.slow  # ~10 s: profile, recommend, set-up at two batch sizes, rounds
 def test_tune_tab_on_a_decoder_measures_per_token_and_shows_the_pick_per_batch_size(sandbox) -> None:
-    from advisor.measurement import GenerationRun
+    from advisor.generation import GenerationRun
     from advisor.tuning import generation_order
     from advisor.ui.advise import advise
 

@@ -31,7 +31,7 @@ def _prompt_ids(loaded: Any) -> list[list[int]] | None:
 
 @command("generate")
 def _generate(args: argparse.Namespace) -> int:
-    from advisor.measurement import generation_advice, measure_generation
+    from advisor.generation import generation_advice, measure_generation
     from advisor.profile.spec import load_spec
 
     batch_sizes, json_out = _ints(args.batch_sizes, "--batch-sizes"), output_path(args.out, "--out")
@@ -76,7 +76,7 @@ def add_parsers(sub: object, add: object) -> None:
         required=True,
         metavar="SPEC",
         help="'module:factory' or 'file.py:factory' returning a ModelSpec, the model, (model, example_ids), "
-        "(model, tokenizer[, prompts]) or a dict; e.g. advisor.measurement.generation_models:tiny_gpt2",
+        "(model, tokenizer[, prompts]) or a dict; e.g. advisor.generation.models:tiny_gpt2",
     )
     g.add_argument("--batch-sizes", default="1,4,16", metavar="1,4,16", help="prompts per generate() call")
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="tokens generated per prompt (>= 2)")

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.measurement._generation_results import GenerationResult, GenerationRun
+from advisor.generation._results import GenerationResult, GenerationRun
 
 __all__ = [
     "MAX_PERPLEXITY_RATIO",

@@ -3,7 +3,7 @@
 :func:`measure_generation` (``advisor.measure_generation``) times ``model.generate`` the way the
 engine times a forward pass: every variant (the baseline included) is built once and set up at every
 batch size (warm-up, its output and memory, a pilot time per call); then **interleaved paired
-rounds**, the batch sizes in turn (:mod:`._generation_rounds`: the budget plan, the stopping rules and
+rounds**, the batch sizes in turn (:mod:`._rounds`: the budget plan, the stopping rules and
 the retiring of variants whose verdict is settled): each round runs every variant still timed in a
 shuffled order, each for a *prefill window* (``generate(max_new_tokens=1)`` repeated until the window
 lasts ``window_s``) and a *generation window* (``generate(max_new_tokens=N, min_new_tokens=N)``, the
@@ -11,7 +11,7 @@ same). Prefill is the first token; decode is the rest, per call: generation minu
 optimum-benchmark convention). Energy is read from the meters at each window's ends; with NVML a
 window lasts at least 5 s (ML.ENERGY's steady-state rule: the counter updates every few tens of ms and
 a GPU's clocks need time to settle). Ratios against the baseline of the same round come from the
-engine's pure :func:`advisor.measurement._derive.derive`; absolute figures are medians over rounds
+engine's pure :func:`advisor.measurement.derive`; absolute figures are medians over rounds
 with their distribution-free 95 % interval (:func:`median_interval`).
 
 Quality is probed once per variant before any timing (perplexity with real weights and a tokenizer,
@@ -36,19 +36,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable
-from advisor.measurement._allocator import steady_allocator
-from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval
-from advisor.measurement._engine import load_summary
-from advisor.measurement._generation_advice import quality_ok, quality_rule_text
-from advisor.measurement._generation_quality import (
+from advisor.generation._advice import quality_ok, quality_rule_text
+from advisor.generation._quality import (
     RANDOM_WEIGHTS_NOTE,
     greedy_agreement,
     logit_fidelity,
     perplexity,
     prompts_from_text,
 )
-from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
-from advisor.measurement._generation_rounds import (
+from advisor.generation._results import GenerationFigures, GenerationResult, GenerationRun
+from advisor.generation._rounds import (
     HARD_BUDGET_FACTOR,
     Batch,
     Live,
@@ -57,10 +54,10 @@ from advisor.measurement._generation_rounds import (
     phase_rounds,
     plan_meta,
 )
-from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES, GenSetup, build_variant
-from advisor.measurement._results import Round
+from advisor.generation._techniques import GenSetup, build_variant, default_generation_ids
+from advisor.measurement import MIN_ROUNDS, Round, derive, load_summary, median_interval, steady_allocator
 
-__all__ = ["MIN_NVML_WINDOW_S", "default_generation_ids", "measure_generation"]
+__all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
 
 MIN_NVML_WINDOW_S = 5.0  # ML.ENERGY: at least 5 s of steady state per NVML window
 DEFAULT_WINDOW_S = 0.05
@@ -373,18 +370,6 @@ def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float, max
     return bs
 
 
-def default_generation_ids(model: Any) -> list[str]:
-    """The variant ids ``techniques="default"`` measures for this model.
-
-    Every generation technique; when the model already runs SDPA, ``sdpa-attention@eager`` (the counterfactual:
-    a ratio above 1 is what SDPA saves) instead of ``sdpa-attention``.
-    """
-    ids = list(DEFAULT_GENERATION_TECHNIQUES)
-    if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
-        ids[ids.index("sdpa-attention")] = "sdpa-attention@eager"
-    return ids
-
-
 def _resolve_ids(model: Any, techniques: Sequence[str] | str | None) -> list[str]:
     if techniques is None or techniques == "default":
         return default_generation_ids(model)
@@ -470,7 +455,7 @@ def measure_generation(
             sentences (with a tokenizer) or seeded random ids of ``prompt_tokens`` length.
         max_new_tokens: Tokens generated per prompt (at least 2: prefill is the first).
         batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
-        techniques: Variant ids (see ``_generation_techniques``), ``"default"`` for all, or [] for the baseline.
+        techniques: Variant ids (see ``advisor.generation._techniques``), ``"default"`` for all, or [] for the baseline.
         draft_model: A small decoder sharing the tokenizer, for ``speculative-decoding``.
         budget_s: Wall-clock budget for set-up and rounds. The batch sizes take rounds in turn, so each gets
             about the same number (``meta["plan"]`` gives one round's cost per batch size from the pilot times
@@ -500,13 +485,13 @@ def measure_generation(
             shipped text exceeds this multiple of the baseline's is not timed (``skipped-quality``; its
             quality is recorded). None: every variant is timed.
         retire: Let a variant leave the rounds once another variant still timed is significantly faster and
-            cheaper per token (>= 6 shared rounds; see ``_generation_rounds``).
+            cheaper per token (>= 6 shared rounds; see ``advisor.generation._rounds``).
 
     Returns:
         A :class:`GenerationRun` (its ``run_id`` is the store's); Ctrl-C returns what was measured with status
         ``interrupted``.
     """
-    from advisor.measurement._engine import device_sync
+    from advisor.measurement import device_sync
     from advisor.measurement.energy import get_meters
 
     bs = _check(batch_sizes, max_new_tokens, budget_s, max_perplexity_ratio)
@@ -627,7 +612,7 @@ def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dic
         "window_s": win,
         "reporting": _reporting(method, win, nvml, quality_rule_text(real_weights, tokenizer)),
         "harness": "interleaved-paired-rounds (generation): prefill window + generation window per variant per round",
-        "allocator": steady_allocator(),  # before any round: see advisor.measurement._allocator
+        "allocator": steady_allocator(),  # before any round: see advisor.measurement.steady_allocator
     }
 
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from advisor.measurement._results import Comparison, Interval
+from advisor.measurement import Comparison, Interval
 
 __all__ = ["GENERATION_SCHEMA_VERSION", "GenerationFigures", "GenerationResult", "GenerationRun"]
 

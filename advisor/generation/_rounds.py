@@ -30,10 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.measurement._derive import MIN_ROUNDS, median_interval, ratios, ready_to_stop
-from advisor.measurement._generation_results import GenerationResult
-from advisor.measurement._generation_techniques import GenSetup
-from advisor.measurement._results import Block, Round
+from advisor.generation._results import GenerationResult
+from advisor.generation._techniques import GenSetup
+from advisor.measurement import MIN_ROUNDS, Block, Round, median_interval, ratios, ready_to_stop
 
 __all__ = ["HARD_BUDGET_FACTOR", "cycle", "phase_rounds", "plan_meta"]
 
@@ -119,8 +118,7 @@ def _window(fn: Callable[[], Any], calls: int, meters: Sequence[Any], sync: Call
 
 def one_round(plan: Plan, bt: Batch) -> None:
     """One round at one batch size: each variant still timed, in a shuffled order, a prefill and a generation window."""
-    from advisor.measurement._engine import LoadSampler
-    from advisor.measurement._lock import machine_lock
+    from advisor.measurement import LoadSampler, machine_lock
 
     order = bt.active()
     bt.rng.shuffle(order)
@@ -145,7 +143,7 @@ def dominates(w: Live, v: Live) -> bool:
     """True when ``v`` is significantly slower *and* costlier per token than ``w`` (95 % paired intervals above 1).
 
     Needs at least :data:`MIN_ROUNDS` shared rounds; without energy figures, time alone decides. The per-round
-    ratios are the engine's (:func:`advisor.measurement._derive.ratios` on the end-to-end windows).
+    ratios are the engine's (:func:`advisor.measurement.ratios` on the end-to-end windows).
     """
     rounds = phase_rounds([w, v], 1, 1, 2)["end_to_end"]
     t = median_interval(ratios(rounds, v.name, w.name))
@@ -224,7 +222,7 @@ def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int,
                  loads: dict[int, dict[str, Any]] | None = None) -> dict[str, list[Round]]:  # fmt: skip
     """The recorded windows as the engine's rounds, one list per phase (per-token items), with each round's load.
 
-    With the load, :func:`advisor.measurement._derive.derive` sets busy rounds aside as for any measurement.
+    With the load, :func:`advisor.measurement.derive` sets busy rounds aside as for any measurement.
     """
     by_round: dict[str, dict[int, dict[str, Block]]] = {"prefill": {}, "decode": {}, "end_to_end": {}}
     for v in live:

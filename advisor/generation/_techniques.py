@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import io
 import warnings
 from collections.abc import Callable, Iterator
@@ -29,7 +30,15 @@ from typing import Any
 
 from advisor._errors import NotApplicable
 
-__all__ = ["DEFAULT_GENERATION_TECHNIQUES", "GENERATION_TECHNIQUES", "GenSetup", "build_variant"]
+__all__ = [
+    "DEFAULT_GENERATION_TECHNIQUES",
+    "GENERATION_TECHNIQUES",
+    "GenSetup",
+    "build_variant",
+    "default_generation_ids",
+    "generation_measurable",
+    "is_generative",
+]
 
 DEFAULT_GENERATION_TECHNIQUES = (
     "static-kv-cache-compile",
@@ -282,3 +291,36 @@ def build_variant(variant_id: str, model: Any, *, draft_model: Any = None) -> Ge
                                         f"of {', '.join(sorted(GENERATION_TECHNIQUES))}")  # fmt: skip
         fn(s, setting if i == len(parts) - 1 else None, ctx)
     return s
+
+
+def default_generation_ids(model: Any) -> list[str]:
+    """The variant ids ``techniques="default"`` measures for this model.
+
+    Every generation technique; when the model already runs SDPA, ``sdpa-attention@eager`` (the counterfactual:
+    a ratio above 1 is what SDPA saves) instead of ``sdpa-attention``.
+    """
+    ids = list(DEFAULT_GENERATION_TECHNIQUES)
+    if _attn_impl(model) == "sdpa":
+        ids[ids.index("sdpa-attention")] = "sdpa-attention@eager"
+    return ids
+
+
+def generation_measurable(model: Any, draft_model: Any = None) -> list[str]:
+    """The variant ids :func:`advisor.measure_generation` can measure for this model here (what tune shortlists).
+
+    Unlike :func:`default_generation_ids` it leaves out what cannot pay off here: speculative decoding without a
+    draft model, OpenVINO without optimum-intel, and SDPA when the model already runs it.
+    """
+    ids = list(DEFAULT_GENERATION_TECHNIQUES)
+    if draft_model is None:
+        ids.remove("speculative-decoding")
+    if "openvino-runtime" in ids and importlib.util.find_spec("optimum") is None:
+        ids.remove("openvino-runtime")
+    if _attn_impl(model) == "sdpa":
+        ids.remove("sdpa-attention")  # already applied: eager would only be the counterfactual
+    return ids
+
+
+def is_generative(prof: Any, model: Any) -> bool:
+    """Whether generation is what to measure: a generative decoder (profile traits) with a working ``generate``."""
+    return "generative-decoder" in (prof.architectures or []) and bool(prof.can_generate) and hasattr(model, "generate")

@@ -9,20 +9,17 @@ Ratios are stored as variant / baseline (lower is better) with a 95 % interval; 
 derived for display. See ``docs/measurement.md`` for the engine's design.
 """
 
-from advisor.measurement._derive import derive, median_interval, summarize_timing
-from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, load_summary, run_engine
-from advisor.measurement._generation import default_generation_ids, measure_generation
-from advisor.measurement._generation_advice import (
-    MAX_PERPLEXITY_RATIO,
-    MIN_GREEDY_AGREEMENT,
-    GenerationAdvice,
-    RankedVariant,
-    generation_advice,
-    pareto_frontier,
-    quality_ok,
+from advisor.measurement._allocator import steady_allocator
+from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval, ratios, ready_to_stop, summarize_timing
+from advisor.measurement._engine import (
+    EngineSettings,
+    LoadSampler,
+    Variant,
+    VariantSpec,
+    device_sync,
+    load_summary,
+    run_engine,
 )
-from advisor.measurement._generation_results import GenerationFigures, GenerationResult, GenerationRun
-from advisor.measurement._generation_techniques import DEFAULT_GENERATION_TECHNIQUES
 from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
     SCHEMA_VERSION,
@@ -46,22 +43,16 @@ from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
 
 __all__ = [
-    "DEFAULT_GENERATION_TECHNIQUES",
-    "MAX_PERPLEXITY_RATIO",
-    "MIN_GREEDY_AGREEMENT",
+    "MIN_ROUNDS",
     "SCHEMA_VERSION",
     "Block",
     "Comparison",
     "EngineSettings",
-    "GenerationAdvice",
-    "GenerationFigures",
-    "GenerationResult",
-    "GenerationRun",
     "Interval",
+    "LoadSampler",
     "LockGrant",
     "MeasureRun",
     "Projection",
-    "RankedVariant",
     "ResultStore",
     "Round",
     "RunRecord",
@@ -75,20 +66,19 @@ __all__ = [
     "Variant",
     "VariantSpec",
     "batch_sweep",
-    "default_generation_ids",
     "derive",
-    "generation_advice",
+    "device_sync",
     "load_summary",
     "lock_log",
     "lock_status",
     "machine_lock",
-    "measure_generation",
     "median_interval",
-    "pareto_frontier",
-    "quality_ok",
+    "ratios",
+    "ready_to_stop",
     "result_row",
     "run_engine",
     "run_from_dict",
+    "steady_allocator",
     "summarize_timing",
     "wait_listener",
 ]

