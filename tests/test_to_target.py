@@ -337,3 +337,30 @@ def test_cli_a_target_the_baseline_never_reaches_is_an_outcome_line(capsys) -> N
     assert code == 0
     assert "outcome: the baseline did not reach 99.99 % accuracy in any of 1 seeds" in text
     assert "did not reach 99.99 % accuracy in 1 of 1 seeds" in text
+
+
+def test_tune_for_training_ranks_by_energy_to_target(tmp_path) -> None:
+    import advisor
+    from advisor.tuning._to_target import to_target_candidate
+
+    torch.set_num_threads(1)
+    spec = digits_training()
+    spec.training.target = 0.8
+    plan = advisor.tune(spec, phase="training", budget_s=3, store=str(tmp_path / "t.sqlite"))
+    assert plan.phase == "training" and isinstance(plan.run, ToTargetRun) and plan.run_ids == [plan.run.run_id]
+    assert any("energy to 80 % accuracy" in n for n in plan.notes)
+    cands = [plan.winner, *plan.runners_up, *plan.no_payoff] if plan.winner else [*plan.runners_up, *plan.no_payoff]
+    assert {c.variant for c in cands} == {r.variant for r in plan.run.results}
+    for c in cands:
+        r = next(x for x in plan.run.results if x.variant == c.variant)
+        assert c.energy_ratio == r.energy_ratio
+        if c.pays_off:
+            assert r.n_reached == r.n_seeds and r.energy_ratio.high < 1
+    if plan.winner:
+        assert all(plan.winner.energy_ratio.median <= c.energy_ratio.median for c in plan.runners_up)
+    # a variant that missed the target in a seed fails the gate whatever it saved
+    run = plan.run
+    r = dataclasses.replace(run.results[0], n_reached=run.results[0].n_seeds - 1)
+    r.energy_ratio = advisor.measurement.Interval(0.5, 0.4, 0.6, 3)
+    c = to_target_candidate(r, run, "energy", advisor.load_catalog())
+    assert not c.pays_off and c.quality_status == "failed" and "did not reach" in c.reason

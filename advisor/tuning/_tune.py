@@ -369,6 +369,12 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name, "tokenizer": tokenizer,
              "prompts": prompts, "draft_model": draft_model}  # fmt: skip
     spec = spec_from_call(model, example_inputs, "tune()", **given)
+    if phase == "training" and spec.training is not None:  # energy to a target, not per step (issue 22)
+        from advisor.tuning._to_target import tune_to_target
+
+        store = store if isinstance(store, ResultStore) else ResultStore(store)
+        return tune_to_target(spec, c, budget_s=budget_s, store=store, hw=hardware or detect_hardware(),
+                              catalog=catalog or load_catalog(), t0=t0, region=region)
     model, inputs, eval_fn, calibration_data, name = (
         spec.model,
         spec.inputs,
