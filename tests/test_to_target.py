@@ -364,3 +364,14 @@ def test_tune_for_training_ranks_by_energy_to_target(tmp_path) -> None:
     r.energy_ratio = advisor.measurement.Interval(0.5, 0.4, 0.6, 3)
     c = to_target_candidate(r, run, "energy", advisor.load_catalog())
     assert not c.pays_off and c.quality_status == "failed" and "did not reach" in c.reason
+
+
+def test_a_budget_that_runs_out_mid_seed_still_pairs_the_seed_with_its_baseline() -> None:
+    run = measure_to_target(
+        _setup(), 0.8, ["bf16-training", "random-subset", "width-multiplier"], 3, 0.001, store=False, settings=FAST
+    )
+    assert run.status == "budget"
+    ran = [r for r in run.results if r.n_seeds]
+    assert ran and run.baseline.n_seeds == 1 and all(r.seeds[0].seed == 0 for r in ran)
+    assert all(r.energy_ratio is not None for r in ran)
+    assert any(r.status == "no-runs" for r in run.results) or run.meta["orders"][0][-1] == "baseline"

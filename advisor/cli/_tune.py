@@ -52,9 +52,10 @@ def _tune(args: argparse.Namespace) -> int:
         from advisor.profile.spec import load_spec
 
         gen["draft_model"] = load_spec(args.draft).model
+    to_target = args.phase == "training" and loaded.training is not None  # ranked by energy to a target (issue 22)
     plan = tune(
-        loaded.model,
-        loaded.inputs,
+        loaded if to_target else loaded.model,
+        None if to_target else loaded.inputs,
         loaded.eval_fn,
         None,
         _constraints(args),

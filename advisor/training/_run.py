@@ -312,7 +312,11 @@ def _one(vid: str, seed: int, recipe: Recipe, ctx: _Ctx) -> SeedRun:
 def _loop(
     recipes: dict[str, Recipe], seeds: list[int], budget_s: float, ctx: _Ctx
 ) -> tuple[dict[str, list[SeedRun]], str]:
-    """Every seed, every variant in a shuffled order; results written as they come. Returns (runs, status)."""
+    """Every seed, every variant in a shuffled order; results written as they come. Returns (runs, status).
+
+    When the budget runs out inside a seed, that seed's baseline still runs (if it has not), so every variant
+    run in the seed has its pair; then the loop stops.
+    """
     runs: dict[str, list[SeedRun]] = {v: [] for v in recipes}
     t0 = time.monotonic()
     try:
@@ -320,16 +324,23 @@ def _loop(
             order = list(recipes)
             random.Random(seed).shuffle(order)  # noqa: S311 - a seeded run order, not cryptography
             ctx.orders.append(order)
-            for vid in order:
+            for i, vid in enumerate(order):
                 if time.monotonic() - t0 - ctx.lock_waited_s > budget_s:
+                    if i and "baseline" in order[i:]:
+                        _record(runs, "baseline", seed, recipes, ctx)
                     return runs, "budget"
-                runs[vid].append(_one(vid, seed, recipes[vid], ctx))
-                if ctx.store is not None:
-                    res = aggregate(vid, runs[vid], runs["baseline"], recipes[vid], ctx.meters.method)
-                    ctx.store.add_result(ctx.run_id, vid, res.status, res.to_dict())
+                _record(runs, vid, seed, recipes, ctx)
     except KeyboardInterrupt:
         return runs, "interrupted"
     return runs, "finished"
+
+
+def _record(runs: dict[str, list[SeedRun]], vid: str, seed: int, recipes: dict[str, Recipe], ctx: _Ctx) -> None:
+    """Run one variant and seed, and write the variant's aggregate so far to the store."""
+    runs[vid].append(_one(vid, seed, recipes[vid], ctx))
+    if ctx.store is not None:
+        res = aggregate(vid, runs[vid], runs["baseline"], recipes[vid], ctx.meters.method)
+        ctx.store.add_result(ctx.run_id, vid, res.status, res.to_dict())
 
 
 def _run_outcome(base: VariantResult, target: float, metric: str, max_steps: int) -> str:
@@ -407,8 +418,9 @@ def measure_to_target(
         target: The metric to reach (an accuracy as a fraction, e.g. 0.95); default: the spec's ``target``.
         techniques: Technique ids or ``a+b`` stacks (see ``advisor.training.TECHNIQUES``), or one id.
         seeds: How many seeds (0, 1, ...) or the seeds themselves.
-        budget_s: No new run starts after this many seconds (time waiting for the machine lock excluded);
-            the seeds are interleaved, so a short budget leaves every variant with as many seeds. Units: s.
+        budget_s: No new run starts after this many seconds (time waiting for the machine lock excluded),
+            except the baseline of the seed under way, so every run has its pair. Seeds are interleaved: a
+            short budget leaves the variants with the same number of seeds, give or take the last one. Units: s.
         store: A :class:`~advisor.measurement.ResultStore`, a path, None (the default store) or False (none).
         settings: Caps, evaluation period, projection inputs and the appliers' knobs.
 

@@ -54,7 +54,9 @@ def to_target_candidate(r: Any, run: Any, objective: str, catalog: Any) -> Candi
     )
     better = ratio is not None and ratio.confidence > 0 and ratio.high < 1
     cand.pays_off = reached_all and better
-    if not cand.pays_off:
+    if r.status != "ok":
+        cand.reason = r.reason
+    elif not cand.pays_off:
         cand.reason = (
             line
             if not reached_all
