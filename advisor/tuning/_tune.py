@@ -373,8 +373,16 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         from advisor.tuning._to_target import tune_to_target
 
         store = store if isinstance(store, ResultStore) else ResultStore(store)
-        return tune_to_target(spec, c, budget_s=budget_s, store=store, hw=hardware or detect_hardware(),
-                              catalog=catalog or load_catalog(), t0=t0, region=region)
+        return tune_to_target(
+            spec,
+            c,
+            budget_s=budget_s,
+            store=store,
+            hw=hardware or detect_hardware(),
+            catalog=catalog or load_catalog(),
+            t0=t0,
+            region=region,
+        )
     model, inputs, eval_fn, calibration_data, name = (
         spec.model,
         spec.inputs,
