@@ -85,6 +85,8 @@ def test_the_loop_reaches_a_target_and_reports_intervals_over_seeds(tmp_path) ->
     assert len(orders) == 3 and all(sorted(o) == ["baseline", "bf16-training"] for o in orders)
     stored = store.runs(1)[0]
     assert stored["kind"] == "to-target" and stored["status"] == "finished" and stored["n_results"] == 2
+    loaded = store.load_run(run.run_id)
+    assert isinstance(loaded, ToTargetRun) and loaded.results[0].energy_ratio == bf16.energy_ratio
     again = ToTargetRun.from_dict(json.loads(run.to_json()))
     assert again.results[0].energy_ratio == bf16.energy_ratio and len(again.baseline.seeds) == 3
 
@@ -253,14 +255,13 @@ def test_ctrl_c_keeps_the_finished_runs(tmp_path) -> None:
     done = [s for r in run.all_results() for s in r.seeds]
     assert done and all(s.reached for s in done)
     assert store.runs(1)[0]["status"] == "interrupted" and store.runs(1)[0]["n_results"] >= 1
+    again = store.load_run(run.run_id)
+    assert isinstance(again, ToTargetRun) and again.status == "interrupted"
 
 
 def test_bad_specs_and_targets_say_what_is_expected() -> None:
-    from advisor.examples import digits_model
-
-    model, inputs, _ = digits_model(epochs=1)
     with pytest.raises(ProfileError, match=r"expected an advisor\.TrainingSetup"):
-        measure_to_target(ModelSpec(model=model, example_inputs=inputs), 0.9)
+        measure_to_target(ModelSpec(model=torch.nn.Linear(4, 2), example_inputs=torch.randn(1, 4)), 0.9)
     with pytest.raises(ConstraintError, match=r"e\.g\. 0\.95 for 95 %"):
         measure_to_target(_setup(), 95)
     with pytest.raises(ConstraintError, match="finite"):
@@ -301,10 +302,12 @@ def test_cli_train_prints_one_line_per_technique(tmp_path, capsys) -> None:
     assert run.target == 0.8 and run.results[0].variant == "bf16-training" and run.run_id
 
 
-def test_cli_train_bad_input_exits_2(capsys) -> None:
+def test_cli_train_bad_input_exits_2(tmp_path, capsys) -> None:
     from advisor.cli import main
 
-    assert main(["train", "--model", "advisor.examples:digits_model", "--seeds", "1"]) == 2
+    spec = tmp_path / "inference_only.py"
+    spec.write_text("import torch\n\ndef make():\n    return torch.nn.Linear(4, 2), torch.randn(1, 4)\n")
+    assert main(["train", "--model", f"{spec}:make", "--seeds", "1"]) == 2
     assert "expected an advisor.TrainingSetup" in capsys.readouterr().err
     assert main(["train", "--model", "advisor.examples:digits_training", "--target", "95"]) == 2
     assert "e.g. 0.95" in capsys.readouterr().err

@@ -9,6 +9,7 @@ N seeds" is an outcome of its own. See ``docs/training.md``.
 The per-step engine (``advisor.measure_training``) stays in :mod:`advisor.measurement.training`.
 """
 
+from advisor.measurement.store import register_run_reader
 from advisor.training._project import ASSUMPTION
 from advisor.training._results import (
     KIND,
@@ -18,11 +19,14 @@ from advisor.training._results import (
     VariantResult,
     outcome_line,
     paired_ratio,
+    run_from_store,
     seed_interval,
     target_text,
 )
 from advisor.training._run import ToTargetSettings, aggregate, measure_to_target, training_setup_of
 from advisor.training._techniques import DEFAULT_TECHNIQUES, TECHNIQUES, Knobs, Technique, check_ids
+
+register_run_reader(KIND, run_from_store)  # ResultStore.load_run hands to-target runs back typed
 
 __all__ = [
     "ASSUMPTION",
@@ -41,6 +45,7 @@ __all__ = [
     "measure_to_target",
     "outcome_line",
     "paired_ratio",
+    "run_from_store",
     "seed_interval",
     "target_text",
     "training_setup_of",

@@ -25,6 +25,7 @@ __all__ = [
     "VariantResult",
     "outcome_line",
     "paired_ratio",
+    "run_from_store",
     "seed_interval",
     "target_text",
     "verdict",
@@ -365,6 +366,27 @@ class ToTargetRun:
             d.get("meters", []),
             d.get("meta", {}),
         )
+
+
+def run_from_store(d: dict[str, Any]) -> ToTargetRun:
+    """A stored run: its whole record, or (a run that ended before it was written) its meta and result rows."""
+    if "baseline" in d:
+        return ToTargetRun.from_dict(d)
+    meta = d.get("meta") or {}
+    rows = {r.get("variant") or r.get("technique"): r for r in d.get("results", [])}
+    base = rows.pop("baseline", None)
+    baseline = VariantResult.from_dict(base) if base else VariantResult("baseline", status="no-runs")
+    return ToTargetRun(
+        d.get("run_id"),
+        d.get("status", "interrupted"),
+        meta.get("target", float("nan")),
+        meta.get("metric", "metric"),
+        baseline,
+        [VariantResult.from_dict(r) for r in rows.values()],
+        "rebuilt from the stored results (the run ended before its record was written)",
+        meters=meta.get("meters", []),
+        meta=meta,
+    )
 
 
 def _finite(obj: Any) -> Any:
