@@ -165,12 +165,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)  # the per-step cross-check runs with the same threads
     seeds = 2 if args.quick else args.seeds
+    machine = machine_info(args.shared)  # at the start: the load average before the runs
     t0 = time.perf_counter()
     tasks = [run_task(n, s, t, seeds=seeds, threads=args.threads, budget_s=args.budget_s) for n, s, t in TASKS]
     checks = {t["task"]: cross_check(t, per_step_bf16(t["spec"], 15.0 if args.quick else 60.0)) for t in tasks}
     result = {
         "benchmark": "to_target",
-        "machine": machine_info(args.shared),
+        "machine": machine,
         "versions": versions("torch", "scipy"),
         "threads": args.threads,
         "seeds": seeds,
