@@ -119,6 +119,14 @@ def _accuracy(x: Any, y: Any) -> Any:
     return eval_fn
 
 
+def _training_spec(build: Any, train: tuple[Any, Any], test: tuple[Any, Any], name: str, **knobs: Any) -> Any:
+    """A ModelSpec with a TrainingSetup: ``build`` makes fresh models, accuracy on ``test`` is the metric."""
+    from advisor.profile.spec import ModelSpec, TrainingSetup
+
+    setup = TrainingSetup(build_model=build, train_data=train, eval_fn=_accuracy(*test), **knobs)
+    return ModelSpec(model=build(), example_inputs=(test[0][:32],), eval_fn=setup.eval_fn, training=setup, name=name)
+
+
 def digits_training() -> Any:
     """A training spec: the digits CNN trained with Adam (lr 1e-3, batch 32) to a test accuracy (0.95 by default).
 
@@ -126,22 +134,9 @@ def digits_training() -> Any:
         ``ModelSpec(model=..., training=TrainingSetup(...))``; ``--model advisor.examples:digits_training``.
         The full training it projects to is 4 epochs over the 1,437 training images (180 steps).
     """
-    from advisor.profile.spec import ModelSpec, TrainingSetup
-
     xtr, ytr, xte, yte = _digits_split()
-    setup = TrainingSetup(
-        build_model=digits_cnn,
-        train_data=(xtr, ytr),
-        eval_fn=_accuracy(xte, yte),
-        lr=1e-3,
-        batch_size=32,
-        full_epochs=4,
-        eval_every=5,
-        target=0.95,
-    )
-    return ModelSpec(
-        model=digits_cnn(), example_inputs=(xte[:32],), eval_fn=setup.eval_fn, training=setup, name="digits-cnn"
-    )
+    knobs = {"lr": 1e-3, "batch_size": 32, "full_epochs": 4, "eval_every": 5, "target": 0.95}
+    return _training_spec(digits_cnn, (xtr, ytr), (xte, yte), "digits-cnn", **knobs)
 
 
 SEQ_LEN, SEQ_VOCAB, SEQ_CLASSES = 24, 12, 4
@@ -191,20 +186,5 @@ def sequence_training() -> Any:
         ``ModelSpec(model=..., training=TrainingSetup(...))``; 2,000 training and 500 test sequences (seeds 0, 1);
         the full training it projects to is 5 epochs (310 steps).
     """
-    from advisor.profile.spec import ModelSpec, TrainingSetup
-
-    xtr, ytr = sequence_data(2000, 0)
-    xte, yte = sequence_data(500, 1)
-    setup = TrainingSetup(
-        build_model=sequence_gru,
-        train_data=(xtr, ytr),
-        eval_fn=_accuracy(xte, yte),
-        lr=3e-3,
-        batch_size=32,
-        full_epochs=5,
-        eval_every=10,
-        target=0.9,
-    )
-    return ModelSpec(
-        model=sequence_gru(), example_inputs=(xte[:32],), eval_fn=setup.eval_fn, training=setup, name="sequence-gru"
-    )
+    knobs = {"lr": 3e-3, "batch_size": 32, "full_epochs": 5, "eval_every": 10, "target": 0.9}
+    return _training_spec(sequence_gru, sequence_data(2000, 0), sequence_data(500, 1), "sequence-gru", **knobs)

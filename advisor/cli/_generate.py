@@ -21,7 +21,7 @@ def _ints(text: str, what: str) -> list[int]:
 
 def _prompt_ids(loaded: Any) -> list[list[int]] | None:
     """Prompts from a ``measure`` factory's example token ids (one prompt per row); None: the default prompts."""
-    if loaded.tokenizer is not None or loaded.example_inputs is None or not loaded.source or loaded.prompts:
+    if loaded.tokenizer is not None or loaded.example_inputs is None:
         return None
     ids = loaded.inputs[0]
     if getattr(ids, "dtype", None) is None or ids.dtype.is_floating_point or ids.dim() != 2:

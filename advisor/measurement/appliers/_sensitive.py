@@ -9,9 +9,12 @@ For transformers the attention matmuls fed by softmax are kept too (NNCF: see ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["IGNORE_SENSITIVE", "reverted_text", "sensitive_modules"]
+from advisor._errors import NotApplicable
+
+__all__ = ["IGNORE_SENSITIVE", "keep_sensitive_float", "reverted_text", "sensitive_modules"]
 
 IGNORE_SENSITIVE = "ignore-sensitive"
 
@@ -52,3 +55,24 @@ def reverted_text(groups: dict[str, list[str]], total: int) -> str:
     parts += extra
     n = len(fl) + len(dw) + sum(len(v) for k, v in groups.items() if k not in ("first_last", "depthwise"))
     return f"kept in floating point: {n} of {total} weighted layers ({'; '.join(parts) or 'none'})"
+
+
+WEIGHTED_TYPES = ("Conv1d", "Conv2d", "Conv3d", "Linear")  # exact types, as the int8 quantizers count them
+
+
+def keep_sensitive_float(apply: Callable[..., Any], model: Any, inputs: tuple[Any, ...], calibration: Any) -> Any:
+    """Apply a static int8 quantizer with :func:`sensitive_modules` kept in floating point (``keep_float=``).
+
+    The returned ``Applied`` records ``kept_float`` (the names) and ``reverted`` (:func:`reverted_text`).
+
+    Raises:
+        NotApplicable: The model has no Conv/Linear layer to keep.
+    """
+    groups = sensitive_modules(model)
+    names = [n for v in groups.values() for n in v]
+    if not names:
+        raise NotApplicable("no Conv/Linear layer to keep in floating point")
+    applied = apply(model, inputs, calibration=calibration, keep_float=names)
+    total = sum(1 for m in model.modules() if type(m).__name__ in WEIGHTED_TYPES)
+    applied.settings |= {"kept_float": names, "reverted": reverted_text(groups, total)}
+    return applied

@@ -212,13 +212,6 @@ def pt2e_x86_ignore_sensitive(
     model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None
 ) -> Applied:
     """PT2E static int8 with the first/last weighted layers and depthwise convs left in fp32 (a quality recovery)."""
-    from advisor.measurement.appliers._sensitive import reverted_text, sensitive_modules
+    from advisor.measurement.appliers._sensitive import keep_sensitive_float
 
-    groups = sensitive_modules(model)
-    names = [n for v in groups.values() for n in v]
-    if not names:
-        raise NotApplicable("no Conv/Linear layer to keep in floating point")
-    applied = pt2e_x86(model, inputs, calibration=calibration, keep_float=names)
-    total = sum(1 for _ in model.modules() if type(_).__name__ in ("Conv1d", "Conv2d", "Conv3d", "Linear"))
-    applied.settings |= {"kept_float": names, "reverted": reverted_text(groups, total)}
-    return applied
+    return keep_sensitive_float(pt2e_x86, model, inputs, calibration)
