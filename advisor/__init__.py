@@ -15,7 +15,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from advisor import _deprecated
 from advisor._errors import (
     AdvisorError,
     CampaignError,
@@ -104,8 +103,6 @@ __all__ = [
     "report",
     "tune",
 ]
-
-_deprecated.install(__name__)  # old paths (advisor.measure.carbon, ...) warn and keep working
 
 # name -> module holding it; imported on first access so `import advisor` stays light
 _LAZY: dict[str, str] = {
