@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor._errors import ReportError
+from advisor.reports._text import fmt_num
 
 __all__ = [
     "REPORT_KIND",
@@ -368,19 +369,6 @@ def _attach_references(
 
 
 # --- derived views ------------------------------------------------------------------------------------
-def fmt_num(x: Any, spec: str = ".3g") -> str:
-    """A number for tables (``-`` for None)."""
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        return format(x, spec)
-    return str(x)
-
-
 def quality_text(q: dict[str, Any] | None) -> str:
     """The deciding quality figure and its status, e.g. ``top-1 agreement 0.984 on 64 held-out inputs (verified)``.
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from advisor.reports._text import md_table, md_text
+
 __all__ = [
     "frontier_plot",
     "frontier_points",
@@ -82,12 +84,11 @@ def generation_rows(run: Any) -> list[dict[str, str]]:
 def generation_markdown(run: Any) -> str:
     """The generation section in Markdown: table, advice, Reporting."""
     from advisor.generation import generation_advice
-    from advisor.reports.markdown import md_table
 
     run = _run(run)
     rows = generation_rows(run)
     cols = list(rows[0]) if rows else []
-    t = _md_text
+    t = md_text
     lines = ["## Generation: energy per token", "", t(_header(run)), ""]
     if rows:
         lines.append(md_table(cols, [[r[c] for c in cols] for r in rows]))
@@ -101,11 +102,6 @@ def generation_markdown(run: Any) -> str:
         lines += ["", f"Budget: {t(run.meta['plan']['note'])}."]
     lines += ["", "### Reporting", "", t(run.meta.get("reporting", "")), ""]
     return "\n".join(lines)
-
-
-def _md_text(x: Any) -> str:
-    """Running Markdown text: HTML-escaped (Markdown renders raw HTML) on one line."""
-    return html.escape(str(x), quote=False).replace("\n", " ")
 
 
 def frontier_plot(run: Any) -> str | None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.reports._data import fmt_num, measurement_rows, reference_link, reference_text
+from advisor.reports._data import measurement_rows, reference_link, reference_text
+from advisor.reports._text import fmt_num
 from advisor.reports.reporting import carbon_facts, reporting_items, reporting_statement
 
 __all__ = ["TOP_EXPLAINED", "view"]

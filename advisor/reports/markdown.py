@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from advisor.reports._text import md_table
 from advisor.reports._view import view
 
 __all__ = ["md_table", "render_markdown"]
@@ -19,20 +20,8 @@ MEASURE_KEYS = ["technique", "status", "latency", "latency_iqr", "speedup", "ene
                 "energy_ratio", "co2e_1k", "quality", "predicted", "measured_ratio", "outside"]  # fmt: skip
 
 
-def _cell(x: Any) -> str:
-    """One table cell: HTML-escaped (Markdown renders raw HTML), pipes and newlines neutralised."""
-    return html.escape(str(x), quote=False).replace("|", "\\|").replace("\n", " ").strip()
-
-
 def _text(x: Any) -> str:
     return html.escape(str(x), quote=False)
-
-
-def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _refs(ns: list[int]) -> str:

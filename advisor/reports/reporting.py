@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.reports._data import fmt_num, measurement_rows
+from advisor.reports._data import measurement_rows
+from advisor.reports._text import fmt_num
 
 __all__ = ["carbon_facts", "reporting_items", "reporting_statement"]
 
