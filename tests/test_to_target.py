@@ -67,9 +67,16 @@ def test_paired_ratio_is_the_geometric_mean_with_a_t_interval_on_log_ratios() ->
 
 
 # --- the loop -----------------------------------------------------------------------------------------------
-def test_the_loop_reaches_a_target_and_reports_intervals_over_seeds(tmp_path) -> None:
-    store = ResultStore(tmp_path / "r.sqlite")
-    run = measure_to_target(_setup(), 0.8, ["bf16-training"], 3, store=store, settings=FAST)
+@pytest.fixture(scope="module")
+def stored_bf16(tmp_path_factory) -> tuple[ResultStore, ToTargetRun]:
+    """bf16 and early stopping against the baseline to 80 %, 3 seeds, in a store (shared by the tests reading it)."""
+    store = ResultStore(tmp_path_factory.mktemp("to-target") / "r.sqlite")
+    techniques = ["bf16-training", "early-stopping"]
+    return store, measure_to_target(_setup(), 0.8, techniques, 3, store=store, settings=FAST)
+
+
+def test_the_loop_reaches_a_target_and_reports_intervals_over_seeds(stored_bf16) -> None:
+    store, run = stored_bf16
     base, bf16 = run.baseline, run.results[0]
     assert run.status == "finished" and base.outcome == "reached" and base.n_reached == 3
     for r in (base, bf16):
@@ -82,13 +89,47 @@ def test_the_loop_reaches_a_target_and_reports_intervals_over_seeds(tmp_path) ->
     line = outcome_line(bf16, run.target, run.metric, base)
     assert line.startswith("energy to 80 % accuracy x") and line.endswith("3/3 seeds reached it")
     orders = run.meta["orders"]
-    assert len(orders) == 3 and all(sorted(o) == ["baseline", "bf16-training"] for o in orders)
+    assert len(orders) == 3 and all(sorted(o) == ["baseline", "bf16-training", "early-stopping"] for o in orders)
     stored = store.runs(1)[0]
-    assert stored["kind"] == "to-target" and stored["status"] == "finished" and stored["n_results"] == 2
+    assert stored["kind"] == "to-target" and stored["status"] == "finished" and stored["n_results"] == 3
     loaded = store.load_run(run.run_id)
     assert isinstance(loaded, ToTargetRun) and loaded.results[0].energy_ratio == bf16.energy_ratio
     again = ToTargetRun.from_dict(json.loads(run.to_json()))
     assert again.results[0].energy_ratio == bf16.energy_ratio and len(again.baseline.seeds) == 3
+
+
+def test_a_stored_to_target_run_is_knowledge_that_recommend_cites(stored_bf16) -> None:
+    import advisor
+    from advisor.tuning import knowledge_for, observations_from_store
+
+    store, run = stored_bf16
+    obs = {o.technique: o for o in observations_from_store(store) if o.run_id == run.run_id}
+    reached = {r.catalog_ids[0] for r in run.results if r.n_reached == r.n_seeds}
+    assert set(obs) == reached  # the baseline, and a variant that missed the target in a seed, are no evidence
+    assert "early-stopping" in obs
+    o = obs["early-stopping"]
+    es = _result(run, "early-stopping")
+    assert o.basis == "to-target" and o.phase == "training" and o.target == "80 % accuracy, 3/3 seeds"
+    assert o.latency_ratio == pytest.approx(es.time_ratio.median)
+    assert o.energy_ratio == pytest.approx(es.energy_ratio.median)
+    assert o.n_parameters == sum(p.numel() for p in digits_cnn().parameters()) and o.architectures
+    hw = advisor.detect_hardware()
+    assert set(knowledge_for(store, hw)) == set(obs.values())  # this machine's fingerprint
+    spec = digits_training()
+    prof = advisor.profile_model(spec.model, spec.example_inputs, phase="training")
+    c = advisor.Constraints(phase="training", objective="energy")
+
+    def cited(knowledge: list[Any]) -> list[str]:
+        rec = advisor.recommend(prof, hw, c, knowledge=knowledge)
+        r = next(x for x in [*rec.recommended, *rec.excluded_items] if x.id == "early-stopping")
+        return [f.text for f in getattr(r, "why", None) or r.reasons if f.kind == "measurement"]
+
+    texts = cited(knowledge_for(store, hw))
+    assert texts and "energy to 80 % accuracy, 3/3 seeds" in texts[0] and run.run_id in texts[0]
+    # a to-target figure outranks a per-step one of the same technique: only it is cited
+    per_step = dataclasses.replace(o, basis="per-item", target=None, energy_ratio=5.0, latency_ratio=5.0, run_id="x-1")
+    assert cited([per_step]) and "x-1" in cited([per_step])[0]
+    assert all("x-1" not in t for t in cited([per_step, o]))
 
 
 def test_an_unreachable_target_is_its_own_outcome() -> None:

@@ -43,6 +43,11 @@ class Observation:
         quality_ok: False when the variant broke accuracy/fidelity; None when unknown.
         energy_method: How the energy was obtained (``estimated-tdp``, ``measured-rapl``, ...).
         fingerprint: The hardware fingerprint of the machine it was measured on.
+        basis: What the ratios compare: ``per-item`` (time and energy per forward pass or training step, the
+            engine) or ``to-target`` (time and energy to reach a target metric from scratch, paired over seeds:
+            :func:`advisor.measure_to_target`).
+        target: For ``to-target``: the target in words (``95 % accuracy``), and in how many seeds it was
+            reached (``3/3 seeds``).
     """
 
     technique: str
@@ -61,6 +66,8 @@ class Observation:
     quality_ok: bool | None = None
     energy_method: str | None = None
     fingerprint: str = ""
+    basis: str = "per-item"
+    target: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -114,6 +121,8 @@ def reason_text(obs: Observation, sim: float, objective: str) -> str:
     """E.g. 'measured 0.40x energy (faster) on a similar convolutional model of 11.2M parameters here on ...'."""
     ratio = obs.energy_ratio if objective in ("energy", "carbon") and obs.energy_ratio else obs.latency_ratio
     what = "energy" if ratio is obs.energy_ratio else "time"
+    if obs.basis == "to-target":
+        what += f" to {obs.target or 'the target'}"
     variant = f" as {obs.technique}" if "@" in obs.technique else ""
     return (
         f"measured {ratio:.2f}x {what} ({obs.verdict}){variant} on {_similar_words(sim)} {obs.model_text()} "
@@ -141,6 +150,8 @@ def prior_estimate(
             used.append((o, sim))
     if not used:
         return literature, []
+    if any(o.basis == "to-target" for o, _ in used):  # what reaches the accuracy outranks a per-step figure
+        used = [(o, sim) for o, sim in used if o.basis == "to-target"]
     used.sort(key=lambda x: x[0].measured_at, reverse=True)  # newest first among equals
     used.sort(key=lambda x: -x[1])
     energy = objective in ("energy", "carbon")

@@ -526,6 +526,24 @@ def _finish(
     return run
 
 
+def _model_facts(setup: Any, name: str) -> dict[str, Any]:
+    """The baseline model's profile (architectures, parameters, batch) for knowledge reuse, or why it is missing.
+
+    ``recommend(knowledge=...)`` weighs a stored to-target run by how alike its model is to the user's; a model
+    whose profile cannot be taken (a loader whose first batch cannot be drawn, a forward that fails) is recorded
+    with its name and the reason, and then counts as a model of unknown traits.
+    """
+    from advisor._errors import ProfileError
+    from advisor.profile.model import profile_model
+
+    try:
+        data = setup.train_data
+        batch = data[0][: setup.batch_size] if isinstance(data, tuple | list) else next(iter(data()))[0]
+        return profile_model(setup.build_model(), batch, name=name, phase="training").model_dump(mode="json")
+    except (ProfileError, TypeError, IndexError, StopIteration, RuntimeError) as exc:
+        return {"name": name, "profile_error": f"{type(exc).__name__}: {exc}"[:200]}
+
+
 def _meta(
     ctx: _Ctx, *, ids: list[str], seeds: list[int], budget_s: float, per_epoch: int | None, unavailable: dict[str, str]
 ) -> dict[str, Any]:
@@ -556,6 +574,7 @@ def _meta(
         "meters": [m.describe() for m in ctx.meters.meters],
         "meters_unavailable": unavailable,
         "hardware": detect_hardware().model_dump(mode="json"),
+        "model": _model_facts(setup, ctx.name),
         "torch_threads": torch.get_num_threads(),
         "versions": {"green-dl-advisor": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }

@@ -81,11 +81,67 @@ def _observation(r: Any, run: Any, fingerprint: str, model: dict[str, Any], phas
     )
 
 
+def _time_verdict(iv: Any) -> str:
+    if iv is None or iv.confidence == 0.0:
+        return "inconclusive"
+    if iv.high < 1:
+        return "faster"
+    return "slower" if iv.low > 1 else "no significant difference"
+
+
+def _to_target_observations(run: Any, fingerprint: str) -> list[Observation]:
+    """One observation per catalog technique a to-target run measured alone and reached the target with.
+
+    The ratios are time and energy *to the target* (paired over the seeds both reached it), the evidence the
+    training techniques that change how many steps are needed are judged by. A stack, a variant without a
+    catalog entry and one that missed the target in any seed give none: a variant that did not reach the
+    accuracy is no evidence of a saving.
+    """
+    from advisor.training import target_text
+
+    model = run.meta.get("model") or {}
+    out = []
+    for r in run.results:
+        tr = r.time_ratio
+        if r.status != "ok" or tr is None or not tr.median > 0 or len(r.catalog_ids) != 1 or not r.catalog_ids[0]:
+            continue
+        if r.n_seeds == 0 or r.n_reached < r.n_seeds:
+            continue
+        er = r.energy_ratio
+        out.append(
+            Observation(
+                technique=r.catalog_ids[0],
+                latency_ratio=float(tr.median),
+                latency_low=float(tr.low),
+                latency_high=float(tr.high),
+                energy_ratio=float(er.median) if er else None,
+                verdict=_time_verdict(tr),
+                run_id=run.run_id or "",
+                measured_at=_date_of(run.run_id or ""),
+                model_name=str(model.get("name") or run.meta.get("model_name") or "model"),
+                architectures=tuple(model.get("architectures") or ()),
+                n_parameters=model.get("n_parameters"),
+                batch_size=run.meta.get("batch_size") or model.get("batch_size"),
+                phase="training",
+                quality_ok=True,
+                energy_method=r.energy_method,
+                fingerprint=fingerprint,
+                basis="to-target",
+                target=f"{target_text(run.target, run.metric)}, {r.n_reached}/{r.n_seeds} seeds",
+            )
+        )
+    return out
+
+
 def observations_from_store(store: Any, limit: int = MAX_RUNS) -> list[Observation]:
-    """Every variant measured ``ok`` in the store's newest ``limit`` runs (any machine), as observations."""
+    """Every variant measured ``ok`` in the store's newest ``limit`` runs (any machine), as observations.
+
+    Forward-pass and per-step training runs give per-item ratios; to-target runs (``measure_to_target``) give
+    time and energy to the target (``basis="to-target"``), which outrank per-step figures in ``recommend``.
+    """
     out: list[Observation] = []
     for head in store.runs(limit):
-        if head.get("kind") not in ("measure", "training", None):
+        if head.get("kind") not in ("measure", "training", "to-target", None):
             continue
         try:
             run = store.load_run(head["run_id"])
@@ -95,6 +151,9 @@ def observations_from_store(store: Any, limit: int = MAX_RUNS) -> list[Observati
         if not meta.get("hardware"):
             continue
         fp = hardware_fingerprint(meta["hardware"])
+        if head.get("kind") == "to-target":
+            out += _to_target_observations(run, fp)
+            continue
         phase = "training" if getattr(run, "kind", "measure") == "training" else "inference"
         model = meta.get("model") or {}
         for r in run.results:
@@ -148,6 +207,8 @@ class _Entry(BaseModel):
     quality_ok: bool | None = None
     energy_method: str | None = None
     fingerprint: str = Field(min_length=1)
+    basis: Literal["per-item", "to-target"] = "per-item"
+    target: str | None = None
 
 
 class _File(BaseModel):
