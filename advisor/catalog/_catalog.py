@@ -212,7 +212,7 @@ class Catalog:
 
     def graph(self) -> nx.MultiDiGraph:
         """The catalog as a graph; see :func:`advisor.catalog.graph.build_graph`."""
-        from advisor.catalog.graph import build_graph
+        from advisor.catalog.graph import build_graph  # networkx loads only when a graph is asked for
 
         return build_graph(self)
 

@@ -14,21 +14,37 @@ Edges carry a ``type`` attribute: the relation types between techniques (``requi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import Protocol
 
 import networkx as nx
 
 from advisor.catalog import schema as S
 
-if TYPE_CHECKING:
-    from advisor.catalog._catalog import Catalog
-
-__all__ = ["RELATION_EDGE_TYPES", "build_graph", "neighbourhood", "relation_graph"]
+__all__ = ["RELATION_EDGE_TYPES", "GraphSource", "build_graph", "neighbourhood", "relation_graph"]
 
 RELATION_EDGE_TYPES = frozenset(S.RELATION_TYPES)
 
 
-def build_graph(catalog: Catalog) -> nx.MultiDiGraph:
+class GraphSource(Protocol):
+    """What the graph needs of a catalog (:class:`advisor.catalog.Catalog` is one); the graph knows no more."""
+
+    surveys: dict[str, S.SurveyTree]
+
+    def __iter__(self) -> Iterator[S.Technique]:
+        """Every technique."""
+        ...
+
+    def __contains__(self, technique_id: object) -> bool:
+        """Whether ``technique_id`` is a technique of the catalog."""
+        ...
+
+    def survey_nodes_of(self, t: S.Technique) -> list[str]:
+        """The survey nodes that discuss ``t``."""
+        ...
+
+
+def build_graph(catalog: GraphSource) -> nx.MultiDiGraph:
     """Build the taxonomy-and-relations graph of a catalog."""
     g = nx.MultiDiGraph()
     _add_vocabulary_nodes(g)
@@ -46,7 +62,7 @@ def _add_vocabulary_nodes(g: nx.MultiDiGraph) -> None:
             g.add_node(f"{kind}:{term}", kind=kind, label=term)
 
 
-def _add_survey_trees(g: nx.MultiDiGraph, catalog: Catalog) -> None:
+def _add_survey_trees(g: nx.MultiDiGraph, catalog: GraphSource) -> None:
     for tree in catalog.surveys.values():
         g.add_node(tree.survey, kind="survey", label=tree.title)
         for node in tree.nodes:
@@ -55,7 +71,7 @@ def _add_survey_trees(g: nx.MultiDiGraph, catalog: Catalog) -> None:
             g.add_edge(node.id, node.parent or tree.survey, type="child-of")
 
 
-def _add_technique_edges(g: nx.MultiDiGraph, catalog: Catalog, t: S.Technique) -> None:
+def _add_technique_edges(g: nx.MultiDiGraph, catalog: GraphSource, t: S.Technique) -> None:
     """Taxonomy edges (category, stages, level, survey nodes) and typed relations of one technique."""
     if t.category:
         g.add_edge(t.id, f"category:{t.category}", type="in-category")

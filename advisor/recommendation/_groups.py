@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from advisor.recommendation._items import Recommendation
+
 if TYPE_CHECKING:
     from advisor.catalog import schema as S
-    from advisor.recommendation.rank import Recommendation
 
 __all__ = ["GROUPS", "GROUP_TITLES", "Group", "group_of", "nest", "parent_of"]
 

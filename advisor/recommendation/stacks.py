@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from advisor.catalog import schema as S
+from advisor.recommendation._items import Excluded, Recommendation
 
 if TYPE_CHECKING:
-    from advisor.recommendation.rank import Recommendation, Recommendations
+    from advisor.catalog import Catalog
+    from advisor.profile.constraints import Constraints
 
-__all__ = ["Stack", "build_stacks"]
+__all__ = ["Ranked", "Stack", "build_stacks"]
 
 STAGE_ORDER = {s: i for i, s in enumerate(S.STAGES)}
 SAME_LEVEL_WEIGHT = 0.5
 OTHER_WEIGHT = 0.75
+
+
+class Ranked(Protocol):
+    """What stacks are built from (:class:`advisor.recommendation.Recommendations` is one)."""
+
+    recommended: list[Recommendation]
+    excluded_items: list[Excluded]
+    catalog: Catalog
+    constraints: Constraints
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class Stack:
         return " -> ".join(self.ids) + f"  ({est})"
 
 
-def _relations(result: Recommendations) -> tuple[set[frozenset[str]], dict[str, set[str]], dict[str, set[str]]]:
+def _relations(result: Ranked) -> tuple[set[frozenset[str]], dict[str, set[str]], dict[str, set[str]]]:
     """Incompatible pairs, prerequisites and 'specializes' parents."""
     bad: set[frozenset[str]] = set()
     requires: dict[str, set[str]] = {}
@@ -105,7 +116,7 @@ def _combine(members: list[Recommendation], catalog: Any) -> tuple[float | None,
     return math.exp(log_combined), math.exp(log_naive)
 
 
-def build_stacks(result: Recommendations, n: int = 3, size: int = 4, pool: int = 15) -> list[Stack]:
+def build_stacks(result: Ranked, n: int = 3, size: int = 4, pool: int = 15) -> list[Stack]:
     """Build up to ``n`` stacks of at most ``size`` techniques from the top ``pool`` recommendations."""
     bad, requires, parents = _relations(result)
     recs = {r.id: r for r in result.recommended}

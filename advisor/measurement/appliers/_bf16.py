@@ -17,7 +17,7 @@ import copy
 import functools
 from typing import Any
 
-from advisor.measurement.appliers.base import Applied, no_grad_eval, register
+from advisor.measurement.appliers.base import Applied, model_device_type, no_grad_eval, register
 
 __all__ = ["BF16_VARIANTS", "cast_floats", "hardware_warning", "reduced_precision_ok", "weights_bf16"]
 
@@ -99,8 +99,6 @@ def weights_bf16_module(model: Any) -> Any:
 @register("bfloat16@weights")
 def weights_bf16(model: Any, inputs: tuple[Any, ...]) -> Applied:
     """The whole model cast to bf16 (``model.to(torch.bfloat16)``); inputs cast to bf16, outputs back to fp32."""
-    from advisor.measurement.appliers.inference import model_device_type
-
     device = model_device_type(model)
     warning = hardware_warning("bfloat16", device)
     settings: dict[str, Any] = {

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor._errors import SaveError
+from advisor.measurement.appliers._stacks import apply_technique
 
 __all__ = ["SavedArtifact", "save_applied", "save_variant"]
 
@@ -286,8 +287,6 @@ def save_variant(
         NotApplicable: The variant cannot be applied here.
         SaveError: It applied but cannot be saved (the message says why and what to change).
     """
-    from advisor.measurement.appliers import apply_technique
-
     applied = apply_technique(variant_id, model, tuple(example_inputs), calibration_data=calibration_data)
     try:
         return save_applied(variant_id, applied, model, example_inputs, out_dir, calibration_data=calibration_data)

@@ -17,7 +17,7 @@ from typing import Any
 
 from advisor.measurement.appliers.base import REGISTRY, Applied, NotApplicable
 
-__all__ = ["RANK", "apply_stack", "candidate_stacks", "compatible", "split_variant", "stack_id"]
+__all__ = ["RANK", "apply_stack", "apply_technique", "candidate_stacks", "compatible", "split_variant", "stack_id"]
 
 # order of application (lower first); ids absent here rank with the context-only appliers
 RANK: dict[str, int] = {
@@ -280,3 +280,29 @@ def candidate_stacks(ids: Iterable[str], *, catalog: Any = None, max_size: int =
             if all(compatible(catalog, x, y) for x, y in combinations(steps, 2)):
                 out.append("+".join(steps))
     return out
+
+
+def apply_technique(
+    variant_id: str, model: Any, example_inputs: tuple[Any, ...], *, calibration_data: Any = None, eval_fn: Any = None
+) -> Applied:
+    """Apply one measured variant (a technique id, a ``+`` stack, optionally ``@setting``) to a copy of ``model``.
+
+    This is the only entry point the measurement engine calls. A stack's techniques are applied
+    in a fixed sensible order (pruning, layout, quantization, precision, compilation, runtime),
+    whatever order the id names them in.
+
+    Args:
+        variant_id: E.g. ``torch-compile``, ``onnx-runtime-inference+int8``, ``openvino-runtime@fp32``,
+            ``bfloat16+torch-compile``.
+        model: The user's model (never modified).
+        example_inputs: A batch of inputs, as a tuple of positional arguments.
+        calibration_data: Optional iterable of input batches for static quantizers; without it they
+            calibrate on ``example_inputs`` and their settings say ``calibration: example batch (optimistic)``.
+        eval_fn: ``eval_fn(model) -> accuracy`` for appliers that use one (NNCF's accuracy control).
+
+    Raises:
+        NotApplicable: The variant cannot be applied here; the message says why.
+    """
+    return apply_stack(
+        split_variant(variant_id), model, tuple(example_inputs), calibration=calibration_data, eval_fn=eval_fn
+    )

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from advisor._errors import NotApplicable
 
-__all__ = ["REGISTRY", "Applied", "Applier", "NotApplicable", "register"]
+__all__ = ["REGISTRY", "Applied", "Applier", "NotApplicable", "model_device_type", "no_grad_eval", "register"]
 
 
 @dataclass
@@ -62,3 +62,10 @@ def no_grad_eval() -> Iterator[None]:
 
     with torch.no_grad():
         yield
+
+
+def model_device_type(model: Any) -> str:
+    """``cuda``/``cpu``/... : where the model's first parameter (or buffer) lives; ``cpu`` for none."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device.type
+    return "cpu"

@@ -9,7 +9,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from advisor.measurement.appliers.base import Applied, NotApplicable, no_grad_eval, register
+from advisor.measurement.appliers._bf16 import hardware_warning
+from advisor.measurement.appliers.base import Applied, NotApplicable, model_device_type, no_grad_eval, register
 
 
 def _torch() -> Any:
@@ -83,13 +84,6 @@ def _no_fastpath() -> Iterator[None]:
             mha.set_fastpath_enabled(old)
 
 
-def model_device_type(model: Any) -> str:
-    """``cuda``/``cpu``/... : where the model's first parameter (or buffer) lives; ``cpu`` for none."""
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device.type
-    return "cpu"
-
-
 def autocast_context(dtype_name: str, device_type: str = "cpu") -> Any:
     """A context factory: ``torch.no_grad()`` and ``torch.autocast(device_type, dtype)``."""
     torch = _torch()
@@ -104,8 +98,6 @@ def autocast_context(dtype_name: str, device_type: str = "cpu") -> Any:
 
 
 def _autocast_applied(model: Any, inputs: tuple[Any, ...], dtype_name: str) -> Applied:
-    from advisor.measurement.appliers._bf16 import hardware_warning
-
     device = model_device_type(model)
     m = _copy(model)
     warning = hardware_warning(dtype_name, device)
