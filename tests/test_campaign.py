@@ -127,6 +127,49 @@ def test_local_campaign_stores_every_cell_and_reports(plan_dir: Path, tmp_path: 
     assert "Reporting" in (tmp_path / "rep" / "campaign.md").read_text()
 
 
+PLAN_TRAIN = """
+name: train-fleet
+models:
+  - {name: digits, spec: advisor.examples:digits_training}
+techniques:
+  train: {target: 0.8, techniques: [early-stopping], seeds: 2}
+budget_s: 60
+batch_sizes: [32, 64]
+node_groups:
+  - {name: local, region: FRA}
+"""
+
+
+def test_a_training_cell_trains_to_the_target_per_batch_size(plan_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    from advisor.training import ToTargetRun
+    from advisor.tuning import observations_from_store
+
+    (plan_dir / "train.yaml").write_text(PLAN_TRAIN)
+    plan = load_plan(plan_dir / "train.yaml")
+    train = {"train": {"target": 0.8, "techniques": ["early-stopping"], "seeds": 2}}
+    assert plan.cells()[0].task()["techniques"] == train
+    store = tmp_path / "store.sqlite"
+    result = run_campaign(plan_dir / "train.yaml", store=store, progress=False)
+    assert result.counts() == {"ok": 2}, [c.get("error") for c in result.cells]
+    rs = ResultStore(store)
+    sizes = set()
+    for cell in result.cells:
+        run = rs.load_run(cell["run_id"])
+        assert isinstance(run, ToTargetRun) and run.target == 0.8
+        assert [r.variant for r in run.results] == ["early-stopping"] and run.baseline.n_seeds == 2
+        assert run.meta["campaign"]["cell_id"] == cell["cell_id"]
+        sizes.add(run.meta["batch_size"])
+        assert next(r["technique"] for r in rs.results(cell["run_id"])) == "baseline"
+    assert sizes == {32, 64}  # the training batch size of each cell
+    obs = observations_from_store(rs)
+    assert all(o.basis == "to-target" and o.technique == "early-stopping" for o in obs)
+    bad = plan_dir / "bad.yaml"
+    bad.write_text(PLAN_TRAIN.replace("seeds: 2", "seeds: 0"))
+    with pytest.raises(CampaignError, match="seeds"):
+        load_plan(bad)
+
+
 def test_local_worker_killed_mid_cell_is_retried_and_nothing_is_lost(plan_dir: Path, tmp_path: Path) -> None:
     pid_file = _write_control(plan_dir, tmp_path, "encoder")
     killer = _kill_when_started(pid_file)

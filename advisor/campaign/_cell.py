@@ -73,6 +73,33 @@ def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_
     return {"kind": "measure", "run": run.to_dict()}
 
 
+def _train(task: dict[str, Any], loaded: Any, store_path: str) -> dict[str, Any]:
+    """A training cell: the spec's TrainingSetup trained to the target per technique (``measure_to_target``)."""
+    import dataclasses
+
+    from advisor.training import DEFAULT_TECHNIQUES, ToTargetSettings, measure_to_target
+
+    train = task["techniques"]["train"]
+    spec = loaded
+    if task.get("batch_size") and loaded.training is not None:
+        spec = dataclasses.replace(loaded, training=dataclasses.replace(loaded.training, batch_size=task["batch_size"]))
+    settings = ToTargetSettings(regions=[task["region"]] if task["region"] else [], pue=task["pue"])
+    run = measure_to_target(
+        spec,
+        train.get("target"),
+        train.get("techniques") or list(DEFAULT_TECHNIQUES),
+        train.get("seeds", 3),
+        task["budget_s"],
+        store=store_path,
+        settings=settings,
+    )
+    return {"kind": "to-target", "run": run.to_dict()}
+
+
+def _is_training_cell(task: dict[str, Any]) -> bool:
+    return isinstance(task["techniques"], dict) and "train" in task["techniques"]
+
+
 def run_cell(task: dict[str, Any]) -> dict[str, Any]:
     """Run one cell here and return its outcome as JSON-ready data.
 
@@ -88,13 +115,17 @@ def run_cell(task: dict[str, Any]) -> dict[str, Any]:
 
         hardware = hardware_fingerprint(detect_hardware())
         loaded = load_spec(task["spec"])
-        inputs = loaded.inputs
-        if task.get("batch_size"):
-            from advisor.measurement.sweep import resize_batch
-
-            inputs = resize_batch(inputs, task["batch_size"])
         with tempfile.TemporaryDirectory(prefix="green-advisor-cell-") as tmp:
-            outcome = _measure(task, loaded.model, inputs, loaded.eval_fn, str(Path(tmp) / "cell.sqlite"))
+            store_path = str(Path(tmp) / "cell.sqlite")
+            if _is_training_cell(task):
+                outcome = _train(task, loaded, store_path)
+            else:
+                inputs = loaded.inputs
+                if task.get("batch_size"):
+                    from advisor.measurement.sweep import resize_batch
+
+                    inputs = resize_batch(inputs, task["batch_size"])
+                outcome = _measure(task, loaded.model, inputs, loaded.eval_fn, store_path)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise

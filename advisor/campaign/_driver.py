@@ -68,9 +68,18 @@ def _store_path(store: str | Path | None) -> Path:
     return Path(store) if store else default_store_path()
 
 
+def _typed_run(d: dict[str, Any]) -> Any:
+    """The worker's run dict as its typed record: a to-target run, or a forward-pass / per-step one."""
+    from advisor.measurement import run_from_dict
+    from advisor.training import KIND as TO_TARGET
+    from advisor.training import ToTargetRun
+
+    return ToTargetRun.from_dict(d) if d.get("kind") == TO_TARGET else run_from_dict(d)
+
+
 def _save_run(store_path: Path, outcome: dict[str, Any], cell: Cell, campaign_id: str) -> str:
     """Write the worker's run into the driver's store (a run, its results and the typed record); return its id."""
-    from advisor.measurement import ResultStore, run_from_dict
+    from advisor.measurement import ResultStore
 
     run = outcome["run"]
     meta = dict(run.get("meta") or {})
@@ -89,11 +98,10 @@ def _save_run(store_path: Path, outcome: dict[str, Any], cell: Cell, campaign_id
         model_name = (meta.get("model") or {}).get("name") or cell.model.name
         run_id = store.start_run(model_name, f"campaign:{cell.model.spec}", meta)
         for r in [run.get("baseline"), *(run.get("results") or [])]:
-            if r:
-                store.add_result(run_id, r["technique"], r.get("status", "ok"), r)
+            if r:  # a to-target run names its variants ``variant``, the engine's ``technique``
+                store.add_result(run_id, r.get("technique") or r["variant"], r.get("status", "ok"), r)
         store.finish_run(run_id, run.get("status", "finished"))
-        typed = run_from_dict({**run, "run_id": run_id, "meta": meta, "store": str(store_path)})
-        store.save_run(typed)
+        store.save_run(_typed_run({**run, "run_id": run_id, "meta": meta, "store": str(store_path)}))
     finally:
         store.close()
     return run_id

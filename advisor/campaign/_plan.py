@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from advisor._errors import CampaignError
 from advisor._pydantic import first_error
 
-__all__ = ["Cell", "ModelEntry", "NodeGroup", "Plan", "load_plan"]
+__all__ = ["Cell", "ModelEntry", "NodeGroup", "Plan", "Train", "TrainTo", "load_plan"]
 
 _ID_HINT = "letters, digits, '-', '_' and '.' only"
 
@@ -52,6 +52,30 @@ class Recommended(BaseModel):
     recommended: int = Field(ge=1, le=50)
 
 
+class TrainTo(BaseModel):
+    """What a training cell measures: each technique trained from scratch to ``target`` (``measure_to_target``).
+
+    Attributes:
+        target: The metric to reach (e.g. 0.95); default: the spec's ``TrainingSetup.target``.
+        techniques: To-target technique ids (``early-stopping``, ``large-batch-training``, ``a+b``); default: all.
+        seeds: Seeds per variant (paired with the baseline's).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float | None = Field(None, gt=0)
+    techniques: list[str] | None = Field(None, min_length=1)
+    seeds: int = Field(3, ge=1, le=50)
+
+
+class Train(BaseModel):
+    """Train each model's TrainingSetup to a target (``techniques: {train: {target: 0.95, seeds: 3}}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: TrainTo = Field(default_factory=TrainTo)
+
+
 class NodeGroup(BaseModel):
     """A kind of node: how Ray selects it, and where its energy comes from.
 
@@ -83,9 +107,11 @@ class Plan(BaseModel):
     Attributes:
         name: The campaign's name (default: the file's stem).
         models: Models as model specs, shipped with the plan's folder.
-        techniques: ``"tune"``, a list of technique ids, or ``{"recommended": N}``.
+        techniques: ``"tune"``, a list of technique ids, ``{"recommended": N}``, or ``{"train": {...}}`` (train the
+            spec's TrainingSetup to a target per technique: energy to the target, not per step; see :class:`Train`).
         budget_s: Measuring budget per cell. Units: s.
-        batch_sizes: Resize the example inputs to these batch sizes (one cell each); empty: as given.
+        batch_sizes: Resize the example inputs to these batch sizes (one cell each); empty: as given. In a training
+            cell, the training batch size (the learning rate as the spec sets it).
         node_groups: The kinds of node; without Ray, every group runs on this machine.
         retries: How often a cell whose worker died is retried before it is recorded as failed.
     """
@@ -94,7 +120,9 @@ class Plan(BaseModel):
 
     name: str = ""
     models: list[ModelEntry] = Field(min_length=1)
-    techniques: Literal["tune"] | list[str] | Recommended = Field(default_factory=lambda: Recommended(recommended=3))
+    techniques: Literal["tune"] | list[str] | Recommended | Train = Field(
+        default_factory=lambda: Recommended(recommended=3)
+    )
     budget_s: float = Field(30.0, gt=0, le=24 * 3600)
     batch_sizes: list[int] = Field(default_factory=list)
     node_groups: list[NodeGroup] = Field(default_factory=lambda: [NodeGroup(name="local")])
@@ -112,7 +140,7 @@ class Plan(BaseModel):
     @classmethod
     def _non_empty_list(cls, v: Any) -> Any:
         if isinstance(v, list) and not v:
-            raise ValueError("at least one technique id, or 'tune', or {recommended: N}")
+            raise ValueError("at least one technique id, or 'tune', or {recommended: N}, or {train: {target: 0.95}}")
         return v
 
     @model_validator(mode="after")
@@ -156,7 +184,7 @@ class Cell:
             "spec": self.model.spec,
             "group": self.group.name,
             "batch_size": self.batch_size,
-            "techniques": techniques.model_dump() if isinstance(techniques, Recommended) else techniques,
+            "techniques": techniques.model_dump() if isinstance(techniques, Recommended | Train) else techniques,
             "budget_s": self.plan.budget_s,
             "region": self.group.region,
             "pue": self.group.pue,
