@@ -258,7 +258,7 @@ def test_stacks_and_ids_are_checked_before_anything_runs() -> None:
     run = _run(["bf16-training+random-subset"], seeds=1)
     stack = run.results[0]
     assert stack.settings["autocast"] == "bfloat16" and stack.settings["keep_frac"] == 0.5
-    assert stack.catalog_ids == ["bf16-training", None] and stack.seeds[0].autocast == "bfloat16"
+    assert stack.catalog_ids == ["bf16-training", "random-data-subset"] and stack.seeds[0].autocast == "bfloat16"
     with pytest.raises(ConstraintError, match="both change the schedule"):
         _run(["one-cycle-learning-rate+cosine-learning-rate"])
     with pytest.raises(UnknownTechniqueError, match="early-stopping"):

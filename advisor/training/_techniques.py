@@ -354,9 +354,9 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         _t(
             "cosine-learning-rate",
-            None,
+            "cosine-learning-rate",
             "schedule",
-            "cosine annealing of the learning rate over the schedule (no catalog entry)",
+            "cosine annealing of the learning rate over the schedule, no restarts",
             _cosine,
         ),
         _t(
@@ -376,9 +376,9 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         _t(
             "random-subset",
-            None,
+            "random-data-subset",
             "data",
-            "keep a random half of the training data (the control for data-pruning; no catalog entry)",
+            "keep a random half of the training data (the control for data-pruning)",
             _random_subset,
         ),
         _t(
@@ -399,7 +399,8 @@ TECHNIQUES: dict[str, Technique] = {
             "compact-model",
             None,
             "model",
-            "the spec's compact_model instead of build_model (the user's architecture; no catalog entry)",
+            "the spec's compact_model instead of build_model (the user's own architecture: no catalog entry, "
+            "since each compact-network entry names one design and the user's model need follow none)",
             _compact,
         ),
         _t(
