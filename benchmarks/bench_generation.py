@@ -15,8 +15,8 @@ need. Default budgets (set-up included) fit about 25 minutes for both models on 
 Target: at each batch size, the pick of ``tune`` for generation (``advisor.tuning.generation_picks``:
 a significant energy saving within the quality rule) reaches at least 90 % of the lowest median
 J/output token in the exhaustive sweep of the same run, among the variants that pass the same
-quality rule (``advisor.generation.quality_ok``: perplexity ratio <= 1.05 with real weights; not
-judged with random weights). A cell is *decided* when every variant measured there has >= 6 rounds.
+quality rule (``judge_quality`` with ``advisor.generation.quality_limits``: perplexity ratio <= 1.05 with real
+weights; not judged with random weights). A cell is *decided* when every variant measured there has >= 6 rounds.
 
     python benchmarks/bench_generation.py [--quick] [--models smollm2,gpt2] [--budget-s S | --budgets m=S,...]
         [--max-rounds N] [--all-techniques]
@@ -72,7 +72,8 @@ def _load(name: str, quick: bool) -> dict[str, Any] | str:
 
 def _target(run: Any, min_rounds: int) -> dict[str, Any]:
     """Per batch size: the sweep's best within the quality rule vs tune's pick, and whether the cell is decided."""
-    from advisor.generation import generation_advice, quality_ok
+    from advisor.generation import generation_advice, quality_limits
+    from advisor.measurement.quality import judge_quality
     from advisor.tuning import generation_picks
 
     adv = generation_advice(run)
@@ -85,7 +86,7 @@ def _target(run: Any, min_rounds: int) -> dict[str, Any]:
         if not rows:
             continue
         jpt = {r.technique: r.figures.j_per_output_token.median for r in rows}
-        fails = sorted(r.technique for r in rows if quality_ok(r.quality, real)[0] is False)
+        fails = sorted(r.technique for r in rows if judge_quality(r.quality, **quality_limits(real)).status == "failed")
         best = min((t for t in jpt if t not in fails), key=jpt.__getitem__)
         pick = picks.get(b, "baseline")
         share = jpt[best] / jpt[pick] if pick in jpt else None
@@ -97,7 +98,7 @@ def _target(run: Any, min_rounds: int) -> dict[str, Any]:
                        "excluded_by_quality_rule": fails}  # fmt: skip
     return {"per_batch": out, "lines": adv.lines,
             "rule": "pick = advisor.tuning.generation_picks (tune's rule); best = lowest median J/output token among "
-                    "measured variants passing advisor.generation.quality_ok"}  # fmt: skip
+                    "measured variants passing judge_quality with advisor.generation.quality_limits"}  # fmt: skip
 
 
 def _rounds_table(run: Any) -> dict[str, dict[str, Any]]:

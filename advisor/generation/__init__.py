@@ -2,9 +2,10 @@
 
 ``advisor.measure_generation(model, tokenizer, prompts, ...)`` is :func:`measure_generation`; it returns a
 :class:`GenerationRun`. :func:`generation_advice` ranks its variants per batch size (the crossover lines,
-the Pareto frontier); :func:`quality_ok` is the one quality rule for generation (the advice, ``tune`` and
-the benchmark). ``advisor.generation.models`` holds the decoders the tests and examples use
-(``advisor.generation.models:tiny_gpt2`` is a model spec for every command)::
+the Pareto frontier). Quality is judged by the one rule, :func:`advisor.measurement.quality.judge_quality`, with
+generation's limits :func:`quality_limits` (the advice, ``tune`` and the benchmark). ``advisor.generation.models``
+holds the decoders the tests and examples use (``advisor.generation.models:tiny_gpt2`` is a model spec for every
+command)::
 
     from advisor.generation import measure_generation, generation_advice, GenerationRun
 
@@ -20,7 +21,7 @@ from advisor.generation._advice import (
     RankedVariant,
     generation_advice,
     pareto_frontier,
-    quality_ok,
+    quality_limits,
 )
 from advisor.generation._measure import measure_generation
 from advisor.generation._results import GenerationFigures, GenerationResult, GenerationRun
@@ -49,5 +50,5 @@ __all__ = [
     "is_generative",
     "measure_generation",
     "pareto_frontier",
-    "quality_ok",
+    "quality_limits",
 ]

@@ -7,17 +7,18 @@ the ranking is per batch size and rests only on what was measured here:
 - per batch size, every ``ok`` variant ranked by energy per output token (end to end), with its
   speed-up and energy ratio against the baseline of the same rounds and their verdicts;
 - the *best* per batch size: the variant with the lowest energy per output token whose energy
-  ratio is significantly below 1 (``less energy``) and whose quality passes :func:`quality_ok`;
+  ratio is significantly below 1 (``less energy``) and whose quality does not fail the rule;
   the baseline when none does;
 - one sentence per technique that says where it pays off ("pays off here only from batch 8",
   "saves energy at every batch size measured", "never saved energy here"), and for speculative
   variants the acceptance rate ("1.6x faster at 38 % acceptance, energy x0.70");
 - the batch-size frontier of the baseline (time per request vs energy per token): batching first.
 
-The quality rule (:func:`quality_ok`, also tune's and the benchmark's): with real weights and a
-tokenizer, the perplexity on the shipped text may rise at most to :data:`MAX_PERPLEXITY_RATIO` times
-the baseline's (1.05). Greedy agreement is reported but does not decide there: one flipped token changes
-every later one, so a harmless change (bf16) can agree on 12 % of tokens at the same perplexity.
+The quality rule is the one rule, :func:`advisor.measurement.quality.judge_quality`, with generation's limits
+(:func:`quality_limits`; also tune's and the benchmark's): with real weights and a tokenizer, the perplexity on
+the shipped text may rise at most to :data:`MAX_PERPLEXITY_RATIO` times the baseline's (1.05). Greedy agreement
+is reported but does not decide there: one flipped token changes every later one, so a harmless change (bf16) can
+agree on 12 % of tokens at the same perplexity.
 Real weights without a tokenizer: greedy agreement >= :data:`MIN_GREEDY_AGREEMENT` (the only
 signal). Weights and kernels unchanged (prompt lookup, assisted generation, a static cache): quality
 is kept by construction. Random weights: quality is not judged (speed and energy only).
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor.generation._results import GenerationResult, GenerationRun
+from advisor.measurement.quality import judge_quality
 
 __all__ = [
     "MAX_PERPLEXITY_RATIO",
@@ -37,33 +39,26 @@ __all__ = [
     "RankedVariant",
     "generation_advice",
     "pareto_frontier",
-    "quality_ok",
+    "quality_limits",
     "quality_rule_text",
 ]
 
 MAX_PERPLEXITY_RATIO = 1.05
 MIN_GREEDY_AGREEMENT = 0.9
-UNCHANGED_NOTE = "the model's weights and kernels are unchanged"
 
 
-def quality_ok(q: dict[str, Any] | None, real_weights: bool) -> tuple[bool | None, str | None]:
-    """Whether a variant's quality is within the tolerance: (True/False/None = not judged, why not).
+def quality_limits(real_weights: bool) -> dict[str, Any]:
+    """The limits generation hands to the one rule, :func:`advisor.measurement.quality.judge_quality`.
+
+    The perplexity ratio at most :data:`MAX_PERPLEXITY_RATIO`; greedy agreement at least
+    :data:`MIN_GREEDY_AGREEMENT` with real weights, not judged with random weights. Use as
+    ``judge_quality(result.quality, **quality_limits(real_weights))``.
 
     Args:
-        q: The result's ``quality`` dict (``perplexity_ratio``, ``greedy_agreement``, ``note``).
         real_weights: The run's weights are trained (``meta["weights"] == "real"``).
     """
-    q = q or {}
-    if q.get("perplexity_ratio") is not None:
-        ok = q["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO
-        why = f"perplexity x{q['perplexity_ratio']:.3f} of the baseline's (tolerance x{MAX_PERPLEXITY_RATIO:g})"
-        return ok, None if ok else f"{why}: quality changed"
-    if UNCHANGED_NOTE in str(q.get("note", "")):
-        return True, None
-    if real_weights and q.get("greedy_agreement") is not None:
-        ok = q["greedy_agreement"] >= MIN_GREEDY_AGREEMENT
-        return ok, None if ok else f"greedy output agrees with the baseline on {q['greedy_agreement']:.0%} of tokens"
-    return None, None
+    return {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO,
+            "min_greedy_agreement": MIN_GREEDY_AGREEMENT if real_weights else None}  # fmt: skip
 
 
 def quality_rule_text(real_weights: bool, tokenizer: bool) -> str:
@@ -92,7 +87,8 @@ class RankedVariant:
         verdict: Latency verdict.
         energy_verdict: Energy verdict.
         acceptance_rate: Accepted / proposed tokens (speculative variants).
-        quality_ok: The quality rule's verdict (:func:`quality_ok`; None: not judged).
+        quality_ok: The quality verdict's ``ok`` (``judge_quality`` with :func:`quality_limits`: True verified,
+            False failed, None unverified).
     """
 
     technique: str
@@ -143,7 +139,7 @@ def _ranked(r: GenerationResult, real_weights: bool) -> RankedVariant:
         c.verdict if c else None,
         c.energy_verdict if c else None,
         (r.acceptance or {}).get("acceptance_rate"),
-        None if r.technique == "baseline" else quality_ok(r.quality, real_weights)[0],
+        None if r.technique == "baseline" else judge_quality(r.quality, **quality_limits(real_weights)).ok,
     )
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable
-from advisor.generation._advice import quality_ok, quality_rule_text
+from advisor.generation._advice import quality_limits, quality_rule_text
 from advisor.generation._quality import (
     RANDOM_WEIGHTS_NOTE,
     greedy_agreement,
@@ -56,6 +56,7 @@ from advisor.generation._rounds import (
 )
 from advisor.generation._techniques import GenSetup, build_variant, default_generation_ids
 from advisor.measurement import MIN_ROUNDS, Round, derive, load_summary, median_interval, steady_allocator
+from advisor.measurement.quality import judge_quality
 
 __all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
 
@@ -349,7 +350,8 @@ def _quality_bad(ctx: dict[str, Any]) -> Callable[[Batch, Live], bool]:
     """For the rounds: whether a variant's quality is known to fail the rule (it may not retire others)."""
 
     def bad(bt: Batch, v: Live) -> bool:
-        return quality_ok(_quality(bt.live[0], v, ctx), ctx["real_weights"])[0] is False
+        q = _quality(bt.live[0], v, ctx)
+        return judge_quality(q, **quality_limits(ctx["real_weights"])).status == "failed"
 
     return bad
 

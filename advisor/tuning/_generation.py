@@ -8,7 +8,8 @@ rounds; :func:`advisor.generation.generation_advice` ranks them per batch size, 
 the pick per batch size and the crossover lines ("pays off here only from batch 8", "1.6x faster at
 38 % acceptance, energy x0.70").
 
-Quality: the rule of :func:`advisor.generation.quality_ok` (shared with the advice and the benchmark): a
+Quality: the one rule, :func:`advisor.measurement.quality.judge_quality`, with generation's limits
+(:func:`advisor.generation.quality_limits`, shared with the advice and the benchmark): a
 perplexity ratio on the shipped text (real weights with a tokenizer) must stay within
 :data:`advisor.generation.MAX_PERPLEXITY_RATIO`; without a tokenizer, real weights need a greedy agreement of at least
 :data:`advisor.generation.MIN_GREEDY_AGREEMENT`; a technique that leaves weights and kernels unchanged keeps quality by
@@ -30,13 +31,16 @@ from advisor.generation import (
     GenerationRun,
     generation_advice,
     generation_measurable,
+    is_generative,
     measure_generation,
-    quality_ok,
+    quality_limits,
 )
+from advisor.measurement.quality import judge_quality
 from advisor.recommendation import base_technique, recommend
 from advisor.tuning._knowledge import knowledge_for
+from advisor.tuning._paths import TunePath, register_tune_path
+from advisor.tuning._picks import better, finish, known_no_payoff, more_effort
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan
-from advisor.tuning._tune import _better, _finish, _known_no_payoff, _more_effort
 
 __all__ = [
     "DEFAULT_BATCH_SIZES",
@@ -106,10 +110,11 @@ def _candidate(r: Any, c: Any, catalog: Any, run_id: str, real_weights: bool) ->
     q = r.quality or {}
     keys = ("perplexity_ratio", "greedy_agreement", "logit_top1_agreement", "logit_cosine")
     cand.fidelity = {k: float(q[k]) for k in keys if isinstance(q.get(k), int | float)}
-    cand.quality_ok, why_q = quality_ok(q, real_weights)
-    better, why_b = _better(comp, c.objective)
-    cand.pays_off = better and cand.quality_ok is not False
-    cand.reason = None if cand.pays_off else (why_b or why_q)
+    verdict = judge_quality(r.quality, **quality_limits(real_weights))
+    cand.quality_status, cand.quality_ok, cand.quality_figure = verdict.status, verdict.ok, verdict.figure
+    is_better, why_b = better(comp, c.objective)
+    cand.pays_off = is_better and verdict.status != "failed"
+    cand.reason = None if cand.pays_off else (why_b or verdict.reason)
     if cand.pays_off and cand.quality_ok is None:
         cand.reason = "quality not judged: random weights (speed and energy effects only)"
     return cand
@@ -198,14 +203,22 @@ def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, 
     plan = TunePlan(
         model_name=prof.name, phase="inference", objective=c.objective, winner=winner,
         runners_up=[x for x in cands if x.pays_off and x is not winner],
-        no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=_known_no_payoff(rec),
-        more_effort=_more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
+        no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=known_no_payoff(rec),
+        more_effort=more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
         elapsed_s=0.0, budget_s=float(budget_s), run=run, run_ids=[run.run_id], store_path=str(store.path),
         knowledge_used=len(knowledge), recommendations=rec, notes=notes, per_batch=picks, crossover=list(adv.lines),
     )  # fmt: skip
     plan.runners_up.sort(key=lambda x: (id(x) not in picked, x.batch_size or 0))
     if not variants:
         plan.notes.append("nothing in the catalog can be measured for generation here for this model and constraints")
-    _finish(plan, store, prof, model, inputs, None, False, None)
+    finish(plan, store, prof, model, inputs, None, False, None)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan
+
+
+def _claims(prof: Any, model: Any, phase: str, opts: dict[str, Any]) -> bool:
+    """Tune measures generation per token for a generative decoder at inference, unless ``generation=False``."""
+    return phase == "inference" and opts.get("generation") is not False and is_generative(prof, model)
+
+
+register_tune_path(TunePath("generation", _claims, tune_generation))  # tune() asks the registry, never branches

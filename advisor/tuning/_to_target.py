@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from advisor.tuning._picks import finish, known_no_payoff, more_effort
 from advisor.tuning._plan import Candidate, TunePlan
-from advisor.tuning._tune import _finish, _known_no_payoff, _more_effort
 
 __all__ = ["DEFAULT_SEEDS", "to_target_candidate", "tune_to_target"]
 
@@ -121,8 +121,8 @@ def tune_to_target(
         winner=ok[0] if ok else None,
         runners_up=ok[1:],
         no_payoff=[x for x in cands if not x.pays_off],
-        known_no_payoff=_known_no_payoff(rec),
-        more_effort=_more_effort(rec),
+        known_no_payoff=known_no_payoff(rec),
+        more_effort=more_effort(rec),
         artifact=None,
         measured=sum(1 for x in cands if x.energy_ratio is not None),
         elapsed_s=0.0,
@@ -134,6 +134,6 @@ def tune_to_target(
         recommendations=rec,
         notes=notes,
     )
-    _finish(plan, store, prof, spec.model, inputs, None, False, None)
+    finish(plan, store, prof, spec.model, inputs, None, False, None)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan

@@ -23,11 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from advisor._errors import AdvisorError, ConstraintError, TuneError
+from advisor._errors import ConstraintError, TuneError
 from advisor.profile.constraints import Constraints
 from advisor.profile.spec import spec_from_call
 from advisor.recommendation import base_technique, parent_of, recommend
 from advisor.tuning._knowledge import knowledge_for
+from advisor.tuning._paths import path_for
+from advisor.tuning._picks import better, finish, known_no_payoff, more_effort
 from advisor.tuning._plan import Candidate, TunePlan
 from advisor.tuning._recover import RECOVERY_ONLY, recovery_queue, recovery_records
 
@@ -123,23 +125,6 @@ def quality_verdict(q: Any, c: Constraints) -> Any:
     return judge_quality(q, c.max_accuracy_drop_pp, c.min_fidelity)
 
 
-def _better(c: Any, objective: str) -> tuple[bool, str | None]:
-    if objective == "latency" or c.energy_ratio is None:
-        v = c.verdict
-        return v == "faster", None if v == "faster" else _verdict_reason(v, "time")
-    v = c.energy_verdict
-    return v == "less energy", None if v == "less energy" else _verdict_reason(v, "energy")
-
-
-def _verdict_reason(verdict: str | None, what: str) -> str:
-    return {
-        "slower": "slower here",
-        "more energy": "more energy here",
-        "no significant difference": f"no significant difference in {what}",
-        "inconclusive": "inconclusive within the budget: the interval is too wide (give more budget)",
-    }.get(verdict or "", f"no {what} verdict")
-
-
 def _how_to_apply(variant: str, catalog: Any) -> list[str]:
     lines = []
     for part in variant.split("@", 1)[0].split("+"):
@@ -177,10 +162,10 @@ def judge(r: Any, c: Constraints, catalog: Any, run_id: str | None = None) -> Ca
         cand.projection = getattr(r, "saving", None)
     cand.quality_status, cand.quality_ok = verdict.status, verdict.ok
     cand.quality_figure = verdict.figure
-    better, why_b = _better(comp, c.objective)
-    cand.pays_off = better and verdict.status != "failed"
+    is_better, why_b = better(comp, c.objective)
+    cand.pays_off = is_better and verdict.status != "failed"
     cand.reason = None if cand.pays_off else (why_b or verdict.reason)
-    if verdict.status == "failed" and not better:
+    if verdict.status == "failed" and not is_better:
         cand.reason = f"{why_b}; quality: {verdict.reason}"
     elif verdict.status == "failed":
         cand.reason = f"quality: {verdict.reason}"
@@ -244,36 +229,6 @@ def _training_kw(kw: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]
                         "tune(model, batch, phase='training', steps_per_epoch=500, epochs=3)")  # fmt: skip
     out = {k: v for k, v in kw.items() if k in ("store", "region", "pue", "progress")}
     return {**out, **{k: v for k, v in training.items() if v is not None}}
-
-
-def _save(winner: Candidate, model: Any, inputs: tuple[Any, ...], calibration_data: Any, out: Path) -> dict[str, Any]:
-    from advisor.measurement import appliers
-
-    save_variant = getattr(appliers, "save_variant", None)
-    if save_variant is None:
-        return {"error": "this version cannot save variants; apply it with the code above"}
-    try:
-        art = save_variant(winner.variant, model, inputs, out, calibration_data=calibration_data)
-    except AdvisorError as exc:
-        return {"error": f"not saved: {exc}"}
-    files = [str(f) for f in getattr(art, "files", [])]
-    return {"path": str(getattr(art, "path", out)), "format": getattr(art, "format", None), "files": files,
-            "snippet": str(getattr(art, "snippet", ""))}  # fmt: skip
-
-
-def _more_effort(rec: Any) -> list[dict[str, Any]]:
-    rows = rec.in_group("more-effort")[:5] + rec.in_group("where-you-run")[:2]
-    out = []
-    for r in rows:
-        why = next((f.text for f in r.why if f.kind in ("measurement", "evidence")), "")
-        out.append({"id": r.id, "name": r.name, "expected": r.expected_text(), "group": r.group,
-                    "why": why[:160] + ("..." if len(why) > 160 else "")})  # fmt: skip
-    return out
-
-
-def _known_no_payoff(rec: Any) -> list[dict[str, str]]:
-    return [{"id": e.id, "reason": e.reasons[0].text} for e in rec.excluded_items
-            if e.reasons and e.reasons[0].kind == "measurement"]  # fmt: skip
 
 
 def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs, eval_fn, calibration, ...)
@@ -401,16 +356,13 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     hw = hardware or detect_hardware()
     catalog = catalog or load_catalog()
     prof = profile_model(model, inputs, name=name, phase=phase)
-    if phase == "inference" and generation is not False:
-        from advisor.generation import is_generative
-        from advisor.tuning._generation import tune_generation
-
-        if is_generative(prof, model):
-            opts = {"batch_sizes": batch_sizes, "max_new_tokens": max_new_tokens, "tokenizer": tokenizer,
-                    "prompts": prompts, "draft_model": draft_model, "max_variants": max_variants,
-                    "generation_options": generation_options}  # fmt: skip
-            return tune_generation(model, inputs, prof=prof, hw=hw, c=c, catalog=catalog, store=store,
-                                   budget_s=budget_s, opts=opts, t0=t0)  # fmt: skip
+    opts = {"generation": generation, "batch_sizes": batch_sizes, "max_new_tokens": max_new_tokens,
+            "tokenizer": tokenizer, "prompts": prompts, "draft_model": draft_model, "max_variants": max_variants,
+            "generation_options": generation_options}  # fmt: skip
+    path = path_for(prof, model, phase, opts)  # a registered path (generation) that claims this model
+    if path is not None:
+        return path.run(model, inputs, prof=prof, hw=hw, c=c, catalog=catalog, store=store, budget_s=budget_s,
+                        opts=opts, t0=t0)  # fmt: skip
     measurable = measurable_here(phase)
     knowledge = knowledge_for(store, hw)
     rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
@@ -425,14 +377,14 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
         model_name=prof.name, phase=phase, objective=c.objective, winner=winner,
         runners_up=[x for x in cands_ok if x is not winner], fastest_unverified=fastest_unverified,
         recoveries=recoveries,
-        no_payoff=rest, known_no_payoff=_known_no_payoff(rec), more_effort=_more_effort(rec), artifact=None,
+        no_payoff=rest, known_no_payoff=known_no_payoff(rec), more_effort=more_effort(rec), artifact=None,
         measured=sum(1 for x in cands if x.latency_ratio is not None), elapsed_s=0.0, budget_s=float(budget_s),
         run=_merge(runs) if runs else None, run_ids=[r.run_id for r in runs if r.run_id],
         store_path=str(store.path), knowledge_used=len(knowledge), recommendations=rec, notes=notes,
     )  # fmt: skip
     if not queue:
         plan.notes.append("nothing in the catalog can be applied and measured here for this model and constraints")
-    _finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
+    finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan
 
@@ -577,17 +529,3 @@ def _stage2(  # noqa: PLR0917 - a private step of tune(), called once
         return None, [], f"stacks {', '.join(combos)} not measured: {max(left_s, 0):.0f} s of the budget left"
     run = _measure_inference(model, inputs, combos, left_s, kw)
     return run, [judge(r, c, catalog, run.run_id) for r in run.results], None
-
-
-def _finish(  # noqa: PLR0917 - a private step of tune(), called once
-    plan: TunePlan, store: Any, prof: Any, model: Any, inputs: tuple[Any, ...], calibration_data: Any,
-    save: bool, save_dir: str | Path | None,
-) -> None:  # fmt: skip
-    """Store the plan, then save the winner under the plan's id."""
-    plan.plan_id = store.start_run(prof.name, "", {"kind": "tune", "tune_phase": plan.phase, "model": prof.model_dump(),
-                                                   "measure_runs": plan.run_ids})  # fmt: skip
-    if save and plan.winner is not None:
-        out = Path(save_dir) if save_dir else Path(store.path).parent / "artifacts" / plan.plan_id
-        plan.artifact = _save(plan.winner, model, inputs, calibration_data, out / plan.winner.variant.replace("@", "_"))
-    store.add_result(plan.plan_id, "plan", "ok", plan.to_dict())
-    store.finish_run(plan.plan_id, "finished")

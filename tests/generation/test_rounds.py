@@ -21,7 +21,7 @@ from advisor.generation import (  # noqa: E402
     GenerationRun,
     generation_advice,
     measure_generation,
-    quality_ok,
+    quality_limits,
 )
 from advisor.generation._rounds import (  # noqa: E402
     Batch,
@@ -147,14 +147,21 @@ def test_plan_meta_says_what_min_rounds_need() -> None:
 
 # --- the quality rule -------------------------------------------------------------------------------------------
 def test_quality_rule_perplexity_decides_with_real_weights_not_greedy_agreement() -> None:
+    import advisor.generation
+    from advisor.measurement.quality import judge_quality
+
+    def judge(q: dict, real: bool) -> str:
+        return judge_quality(q, **quality_limits(real)).status
+
     # bf16 on SmolLM2: 12 % greedy agreement at the same perplexity: kept
-    assert quality_ok({"perplexity_ratio": 1.0023, "greedy_agreement": 0.125}, True) == (True, None)
-    ok, why = quality_ok({"perplexity_ratio": 1.55, "greedy_agreement": 0.9}, True)
-    assert ok is False and "x1.550" in why and f"x{MAX_PERPLEXITY_RATIO:g}" in why
-    assert quality_ok({"greedy_agreement": 0.5}, True)[0] is False  # real weights, no tokenizer: agreement
-    assert quality_ok({"greedy_agreement": 0.5, "logit_cosine": 0.99}, False) == (None, None)  # random: not judged
-    assert quality_ok({"greedy_agreement": 1.0, "note": "the model's weights and kernels are unchanged: ..."},
-                      True) == (True, None)  # fmt: skip
+    assert judge({"perplexity_ratio": 1.0023, "greedy_agreement": 0.125}, True) == "verified"
+    v = judge_quality({"perplexity_ratio": 1.55, "greedy_agreement": 0.9}, **quality_limits(True))
+    assert v.status == "failed" and "x1.550" in v.reason and f"x{MAX_PERPLEXITY_RATIO:g}" in v.reason
+    assert judge({"greedy_agreement": 0.5}, True) == "failed"  # real weights, no tokenizer: agreement decides
+    assert judge({"greedy_agreement": 0.5, "logit_cosine": 0.99}, False) == "unverified"  # random: not judged
+    assert judge({"greedy_agreement": 1.0, "note": "the model's weights and kernels are unchanged: ..."},
+                 True) == "verified"  # fmt: skip
+    assert not hasattr(advisor.generation, "quality_ok")  # one rule: judge_quality, no generation copy
 
 
 def _res(tech: str, jpt: float, ratio: float, quality: dict | None) -> GenerationResult:

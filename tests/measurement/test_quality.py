@@ -155,12 +155,8 @@ def test_judge_quality_statuses_name_the_figure() -> None:
 
 
 def test_the_rule_covers_training_and_generation_as_the_old_rules_did() -> None:
+    from advisor.generation import quality_limits
     from advisor.measurement import TrainingQuality
-
-    try:
-        from advisor.generation import MIN_GREEDY_AGREEMENT, quality_ok
-    except ImportError:  # before the generation code moved to its own package
-        from advisor.measurement import MIN_GREEDY_AGREEMENT, quality_ok
 
     assert judge_quality(TrainingQuality(losses=[1.0], finite=False)).status == "failed"
     assert judge_quality(TrainingQuality(losses=[1.0], finite=True, loss_rel_change=0.2)).status == "failed"
@@ -175,12 +171,14 @@ def test_the_rule_covers_training_and_generation_as_the_old_rules_did() -> None:
         None,
         {},
     ]
+    # what generation's own rule (quality_ok, removed) said for these, case by case: real weights, then random
+    unv = "unverified"
+    expected = {True: ["verified", "failed", "verified", "failed", "verified", unv, unv, unv],
+                False: ["verified", "failed", unv, unv, "verified", unv, unv, unv]}  # fmt: skip
     for real in (True, False):
-        for q in cases:
-            v = judge_quality(q, min_greedy_agreement=MIN_GREEDY_AGREEMENT if real else None)
-            ok, why = quality_ok(q, real)
-            assert v.ok == ok, (q, real)
-            assert ok is not False or v.reason == why
+        assert [judge_quality(q, **quality_limits(real)).status for q in cases] == expected[real], real
+    assert "x1.200" in judge_quality(cases[1], **quality_limits(True)).reason
+    assert "50%" in judge_quality(cases[3], **quality_limits(True)).reason
 
 
 def test_one_rule_replaces_both_quality_ok() -> None:
