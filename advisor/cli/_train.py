@@ -107,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
     ids = _ids(args.techniques) or list(DEFAULT_TECHNIQUES)
     check_ids(ids)  # an unknown id or a bad stack fails before the spec is built
     json_out = output_path(args.out, "--out")
+    report_dir = output_path(args.report, "--report", folder=True)
     from advisor.profile.spec import load_spec
 
     spec = load_spec(args.model)
@@ -125,6 +126,12 @@ def _train(args: argparse.Namespace) -> int:
     out(run.to_json() if args.format == "json" else train_text(run))
     if args.format != "json" and run.run_id:
         out(f"run {run.run_id} stored in {run.meta.get('store')}")
+    if report_dir:
+        from advisor.reports import training_report
+
+        paths = training_report(run, report_dir)
+        if args.format != "json":
+            out("report: " + ", ".join(str(p) for p in paths))
     return 130 if run.status == "interrupted" else 0
 
 
@@ -153,6 +160,9 @@ def add_parsers(sub: object, add: object) -> None:
     t.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     t.add_argument("--threads", type=int, metavar="N", help="torch threads during the runs (1 on a shared machine)")
     t.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    t.add_argument(
+        "--report", metavar="DIR", help="write training.html/.md/.json (metric-vs-energy curves, target line) to DIR"
+    )
     t.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")
     t.add_argument("--no-store", action="store_true", help="do not write the run to the results store")
     t.add_argument("--format", choices=["table", "json"], default="table")
