@@ -23,9 +23,23 @@ from advisor.reports._generation import (
     generation_markdown,
     generation_rows,
 )
+from advisor.reports._training import (
+    curves_plot,
+    training_html,
+    training_json,
+    training_markdown,
+    training_report,
+    training_rows,
+)
 from advisor.reports._report import FORMATS, render, report
 
 __all__ = [
+    "curves_plot",
+    "training_html",
+    "training_json",
+    "training_markdown",
+    "training_report",
+    "training_rows",
     "FORMATS",
     "ReportError",
     "build_data",
