@@ -23,6 +23,7 @@ from advisor.reports._generation import (
     generation_markdown,
     generation_rows,
 )
+from advisor.reports._report import FORMATS, render, report
 from advisor.reports._training import (
     curves_plot,
     training_html,
@@ -31,20 +32,14 @@ from advisor.reports._training import (
     training_report,
     training_rows,
 )
-from advisor.reports._report import FORMATS, render, report
 
 __all__ = [
-    "curves_plot",
-    "training_html",
-    "training_json",
-    "training_markdown",
-    "training_report",
-    "training_rows",
     "FORMATS",
     "ReportError",
     "build_data",
     "campaign_data",
     "campaign_report",
+    "curves_plot",
     "frontier_plot",
     "generation_html",
     "generation_json",
@@ -54,4 +49,9 @@ __all__ = [
     "read_results",
     "render",
     "report",
+    "training_html",
+    "training_json",
+    "training_markdown",
+    "training_report",
+    "training_rows",
 ]
