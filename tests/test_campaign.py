@@ -127,6 +127,26 @@ def test_local_campaign_stores_every_cell_and_reports(plan_dir: Path, tmp_path: 
     assert "Reporting" in (tmp_path / "rep" / "campaign.md").read_text()
 
 
+def test_a_cell_and_its_knowledge_entries_name_the_machine_alike(plan_dir: Path, tmp_path: Path) -> None:
+    """One fingerprint (advisor.profile.hardware_fingerprint): the campaign's node record, the run's meta and
+    the exported knowledge file agree on which machine measured."""
+    from advisor.profile import detect_hardware, hardware_fingerprint
+    from advisor.tuning import export_knowledge, knowledge_for
+
+    (plan_dir / "one.yaml").write_text(PLAN_2.replace("  - {name: encoder, spec: models.py:encoder}\n", ""))
+    store = tmp_path / "store.sqlite"
+    result = run_campaign(plan_dir / "one.yaml", store=store, progress=False)
+    assert result.counts() == {"ok": 1}
+    cell_fp = result.cells[0]["hardware"]["fingerprint"]
+    assert cell_fp == hardware_fingerprint(detect_hardware()) == hardware_fingerprint(result.cells[0]["hardware"])
+    rs = ResultStore(store)
+    assert hardware_fingerprint(rs.load_run(result.cells[0]["run_id"]).meta["hardware"]) == cell_fp
+    assert export_knowledge(rs, tmp_path / "k.json") >= 1
+    entries = json.loads((tmp_path / "k.json").read_text())["entries"]
+    assert {e["fingerprint"] for e in entries} == {cell_fp}
+    assert knowledge_for(rs, detect_hardware()), "this machine's knowledge is found under the cell's fingerprint"
+
+
 PLAN_TRAIN = """
 name: train-fleet
 models:

@@ -10,7 +10,15 @@ from torch import nn
 
 from advisor import ConstraintError, HardwareError, ProfileError
 from advisor.profile.constraints import Constraints
-from advisor.profile.hardware import HardwareProfile, check_rapl, detect_hardware
+from advisor.profile.hardware import (
+    EnergySource,
+    GpuInfo,
+    HardwareProfile,
+    check_rapl,
+    detect_hardware,
+    hardware_facts,
+    hardware_fingerprint,
+)
 from advisor.profile.model import load_profile_file, profile_model
 from advisor.profile.spec import load_spec
 
@@ -121,6 +129,38 @@ def test_detect_hardware_never_raises_and_roundtrips(tmp_path: Path) -> None:
     path.write_text(hw.to_yaml())
     again = HardwareProfile.from_file(path)
     assert again.cpu_features == hw.cpu_features and again.source == str(path)
+
+
+def test_one_fingerprint_for_a_profile_its_stored_dict_and_a_campaign_node_record() -> None:
+    from advisor.campaign import node_hardware
+
+    gpu = GpuInfo(name="NVIDIA A100", memory_gib=40, compute_capability=(8, 0))
+    hw = HardwareProfile(
+        cpu_model="Xeon 8480",
+        arch="x86_64",
+        physical_cores=2,
+        logical_cores=4,
+        cpu_features=["avx2", "amx"],
+        memory_gib=15.6,
+        gpus=[gpu, gpu],
+    )
+    fp = hardware_fingerprint(hw)
+    assert len(fp) == 12 and int(fp, 16) >= 0
+    node = node_hardware(hw)
+    assert fp == hardware_fingerprint(hw.model_dump(mode="json")) == hardware_fingerprint(node) == node["fingerprint"]
+    assert set(hardware_facts(hw)) <= set(node)
+    # not identity: memory, readable counters, where the file came from
+    other = hw.model_copy(update={"memory_gib": 64.0, "rapl": EnergySource(readable=True, detail="ok"), "source": "x"})
+    assert hardware_fingerprint(other) == fp
+    # identity: the ISA, the core counts, the GPUs (their count too), the CPU model
+    for change in (
+        {"cpu_features": ["avx2"]},
+        {"logical_cores": 8},
+        {"physical_cores": 4},
+        {"gpus": [gpu]},
+        {"cpu_model": "EPYC 7B13"},
+    ):
+        assert hardware_fingerprint(hw.model_copy(update=change)) != fp, change
 
 
 def test_hardware_file_errors(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ resources and to the one measuring slot each node offers, so measurements never 
 hardware they measure; the driver writes each result to the SQLite store as it arrives.
 """
 
-from advisor.campaign._cell import hardware_fingerprint, run_cell
+from advisor.campaign._cell import node_hardware, run_cell
 from advisor.campaign._driver import CampaignResult, resume_campaign, run_campaign
 from advisor.campaign._ledger import Ledger
 from advisor.campaign._plan import Cell, ModelEntry, NodeGroup, Plan, load_plan
@@ -26,8 +26,8 @@ __all__ = [
     "ModelEntry",
     "NodeGroup",
     "Plan",
-    "hardware_fingerprint",
     "load_plan",
+    "node_hardware",
     "resume_campaign",
     "run_campaign",
     "run_cell",

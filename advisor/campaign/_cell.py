@@ -17,26 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from advisor._errors import MeasurementError
+from advisor.profile import hardware_facts, hardware_fingerprint
 
-__all__ = ["hardware_fingerprint", "run_cell"]
+__all__ = ["node_hardware", "run_cell"]
 
 
-def hardware_fingerprint(hw: Any) -> dict[str, Any]:
-    """What identifies a node type: CPU model and features, cores, memory, GPUs; plus a short hash of them."""
-    import hashlib
-    import json
+def node_hardware(hw: Any) -> dict[str, Any]:
+    """A node's record in a campaign: :func:`~advisor.profile.hardware_facts`, their fingerprint, and the extras.
 
-    facts = {
-        "cpu_model": hw.cpu_model,
-        "arch": hw.arch,
-        "logical_cores": hw.logical_cores,
-        "cpu_features": sorted(hw.cpu_features),
+    ``fingerprint`` is :func:`advisor.profile.hardware_fingerprint`, the same name the node's runs
+    and knowledge entries carry. The extras (``memory_gib``, ``energy_counters``, ``hostname``,
+    ``python``) describe the node in the report but do not identify it.
+    """
+    return {
+        **hardware_facts(hw),
+        "fingerprint": hardware_fingerprint(hw),
         "memory_gib": round(hw.memory_gib),
-        "gpus": sorted(g.name for g in hw.gpus),
         "energy_counters": [n for n, s in (("rapl", hw.rapl), ("nvml", hw.nvml)) if s.readable],
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
     }
-    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
-    return {**facts, "fingerprint": digest, "hostname": socket.gethostname(), "python": platform.python_version()}
 
 
 def _techniques_for(task: dict[str, Any]) -> tuple[Any, int]:
@@ -113,7 +113,7 @@ def run_cell(task: dict[str, Any]) -> dict[str, Any]:
         from advisor.profile import detect_hardware
         from advisor.profile.spec import load_spec
 
-        hardware = hardware_fingerprint(detect_hardware())
+        hardware = node_hardware(detect_hardware())
         loaded = load_spec(task["spec"])
         with tempfile.TemporaryDirectory(prefix="green-advisor-cell-") as tmp:
             store_path = str(Path(tmp) / "cell.sqlite")

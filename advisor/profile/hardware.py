@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from advisor._errors import HardwareError
 from advisor._pydantic import first_error
 
-__all__ = ["EnergySource", "GpuInfo", "HardwareProfile", "detect_hardware", "hardware_fingerprint"]
+__all__ = ["EnergySource", "GpuInfo", "HardwareProfile", "detect_hardware", "hardware_facts", "hardware_fingerprint"]
 
 POWERCAP = Path("/sys/class/powercap")
 
@@ -321,20 +321,47 @@ def detect_hardware() -> HardwareProfile:
     )
 
 
-def hardware_fingerprint(hw: Any) -> str:
-    """A short hash of what makes timings comparable: CPU model and features, cores, memory, GPUs.
+def hardware_facts(hw: Any) -> dict[str, Any]:
+    """The facts that identify a machine for knowledge reuse; :func:`hardware_fingerprint` hashes exactly these.
+
+    A measured speed-up carries over to another machine when these agree, so they are the facts
+    that change what pays off and by how much:
+
+    - ``cpu_model`` and ``arch``: the micro-architecture;
+    - ``cpu_features``: the ISA extensions that decide which kernels run (``avx2``, ``fma``,
+      ``avx512*``, ``avx-vnni``, ``amx*``, and on Arm ``neon``, ``sve``, ``arm-bf16``, ...; the
+      list :func:`detect_hardware` keeps, nothing else from ``/proc/cpuinfo``);
+    - ``physical_cores`` and ``logical_cores``: how many threads the kernels get (a 2-vCPU and a
+      16-vCPU slice of one CPU model are different machines);
+    - ``gpus``: the GPU product names, one per GPU (so the count counts).
+
+    Left out on purpose: installed memory (it does not change a technique's ratio unless the
+    model swaps, and VMs of one type report it slightly differently), whether RAPL/NVML are
+    readable (a permission, not a machine), the host name, and the torch/Python versions
+    (software: every run records its own in ``meta["versions"]``; hashing them would make every
+    ``pip install -U`` a new machine and throw away what was measured).
 
     Args:
-        hw: A :class:`advisor.HardwareProfile` or its ``model_dump(mode="json")`` dict.
+        hw: A :class:`HardwareProfile`, its ``model_dump(mode="json")`` dict (as stored in a run's
+            meta), or a dict of these facts (a campaign cell's node record).
     """
     get = hw.get if isinstance(hw, dict) else lambda k, d=None: getattr(hw, k, d)
     gpus = get("gpus", []) or []
-    facts = {
-        "cpu_model": get("cpu_model", ""),
-        "arch": get("arch", ""),
-        "logical_cores": get("logical_cores", 0),
+    return {
+        "cpu_model": get("cpu_model", "") or "",
+        "arch": get("arch", "") or "",
         "cpu_features": sorted(get("cpu_features", []) or []),
-        "memory_gib": round(float(get("memory_gib", 0) or 0)),
-        "gpus": sorted(g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
+        "physical_cores": int(get("physical_cores", 0) or 0),
+        "logical_cores": int(get("logical_cores", 0) or 0),
+        "gpus": sorted(g if isinstance(g, str) else g.get("name", "") if isinstance(g, dict) else g.name for g in gpus),
     }
+
+
+def hardware_fingerprint(hw: Any) -> str:
+    """A short hash (12 hex digits) of :func:`hardware_facts`: a machine's one name in runs, knowledge, campaigns.
+
+    Args:
+        hw: A :class:`HardwareProfile`, its ``model_dump(mode="json")`` dict, or a :func:`hardware_facts` dict.
+    """
+    facts = hardware_facts(hw)
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
