@@ -237,6 +237,9 @@ class AdvisorUI:
         from advisor.ui._advise_tune import add_tune_tab
 
         add_tune_tab(self)  # the Tune tab (issue 11): recommend, measure here, re-rank, plan
+        from advisor.ui._advise_train import add_train_tab
+
+        add_train_tab(self)  # the Train tab: energy to a target accuracy per training technique
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
