@@ -6,7 +6,7 @@ when to stop). Each technique occupies *slots*; two techniques stack (``a+b``) w
 An applier that cannot apply to this set-up raises :class:`~advisor.NotApplicable` with the reason.
 
 Catalog entries: every technique names the entry it implements (``catalog_id``) or says it has none
-(``cosine-learning-rate``, ``random-subset``, ``compact-model``); no evidence is invented for those.
+(``compact-model``: the user's own architecture); no evidence is invented for it.
 """
 
 from __future__ import annotations
