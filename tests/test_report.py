@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import subprocess
@@ -17,6 +18,7 @@ from torch import nn
 import advisor
 from advisor import AdvisorError
 from advisor.cli import main
+from advisor.measurement import MeasureRun
 from advisor.profile.constraints import Constraints
 from advisor.reports import ReportError, build_data, load_results, render
 
@@ -172,12 +174,13 @@ def parse_bibtex(text: str) -> dict[str, dict[str, str]]:
 
 
 def test_bibtex_escapes_special_characters() -> None:
-    from advisor.reports.bibtex import render_bibtex
+    from advisor.catalog.schema import Reference
+    from advisor.reports.bibtex import bibliography
 
     ref = {"id": "odd2020x", "type": "article-journal", "title": "50% of {Nets} & C# use a_b $x$ ~ ^ \\",
            "author": [{"family": "de Jong", "given": "M."}], "issued": {"date-parts": [[2020]]},
            "container-title": "J. A&B", "DOI": "10.1000/a_b"}  # fmt: skip
-    bib = render_bibtex({"title": "t @{x}", "references": {"odd2020x": ref}})
+    bib = bibliography("t @{x}", {"odd2020x": Reference.model_validate(ref)})
     entry = parse_bibtex(bib)["odd2020x"]
     assert entry["doi"] == "10.1000/a_b" and entry["journal"] == r"J. A\&B"
     assert r"50\% of \{Nets\} \& C\# use a\_b \$x\$" in entry["title"]
@@ -186,7 +189,8 @@ def test_bibtex_escapes_special_characters() -> None:
 
 def test_bibtex_renders_a_documentation_reference_as_misc_with_url_and_urldate() -> None:
     """A README or documentation page (no DOI, no arXiv id) becomes @misc with url, urldate and who publishes it."""
-    from advisor.reports.bibtex import render_bibtex
+    from advisor.catalog.schema import Reference
+    from advisor.reports.bibtex import bibliography
 
     url = "https://github.com/pytorch/ao/blob/8482770a/torchao/quantization/README.md#benchmarks"
     ref = {"id": "doc2025x", "type": "software", "genre": "readme", "title": "torchao quantization README",
@@ -194,7 +198,8 @@ def test_bibtex_renders_a_documentation_reference_as_misc_with_url_and_urldate()
            "publisher": "PyTorch Foundation", "URL": url, "accessed": {"date-parts": [[2026, 5, 20]]}}  # fmt: skip
     page = {**ref, "id": "page2024y", "type": "webpage", "container-title": "OpenVINO documentation",
             "publisher": "Intel", "accessed": {"date-parts": [[2026, 5, 2]]}}  # fmt: skip
-    bib = render_bibtex({"title": "t", "references": {"doc2025x": ref, "page2024y": page}})
+    works = {k: Reference.model_validate(r) for k, r in (("doc2025x", ref), ("page2024y", page))}
+    bib = bibliography("t", works)
     assert bib.count("@misc{") == 2, bib
     entries = parse_bibtex(bib)
     doc = entries["doc2025x"]
@@ -221,8 +226,10 @@ def test_markdown_has_the_same_tables(inputs: dict[str, Any], written: dict[str,
 
 
 def test_json_is_the_normalised_data(inputs: dict[str, Any], written: dict[str, Path]) -> None:
+    from advisor._version import RESULT_SCHEMA_VERSION
+
     data = json.loads(written["json"].read_text())
-    assert data["kind"] == "green-advisor-report" and data["schema_version"] == 1
+    assert data["kind"] == "green-advisor-report" and data["schema_version"] == RESULT_SCHEMA_VERSION
     assert data["measurement"]["run_id"] == inputs["run"].run_id
     assert [r["id"] for r in data["recommendations"]["recommended"]] == inputs["rec"].ids
     assert list(data["references"]) == cited_keys(inputs)
@@ -249,15 +256,18 @@ def test_load_results_reads_measure_recommend_and_demo_files(inputs: dict[str, A
     (tmp_path / "r.json").write_text(inputs["rec"].to_json())
     demo = {"demo": {"model": "tiny"}, **inputs["rec"].to_dict(), "measurement": inputs["run"].to_dict()}
     (tmp_path / "advice.json").write_text(json.dumps(demo, default=list))
-    m = load_results(tmp_path / "m.json")
-    assert m["measurement"]["run_id"] == inputs["run"].run_id and m["recommendations"] is None
+    m = load_results(tmp_path / "m.json")  # the typed results, rebuilt from the files
+    assert isinstance(m["measurement"], MeasureRun) and m["recommendations"] is None
+    assert m["measurement"].run_id == inputs["run"].run_id
+    assert [r.technique for r in m["measurement"].results] == [r.technique for r in inputs["run"].results]
+    assert m["measurement"].results[0].comparison == inputs["run"].results[0].comparison
     r = load_results(tmp_path / "r.json")
-    assert r["measurement"] is None and len(r["recommendations"]["recommended"]) == len(inputs["rec"])
+    assert r["measurement"] is None and r["recommendations"].ids == inputs["rec"].ids
+    assert r["recommendations"].recommended[0] == inputs["rec"].recommended[0]
     d = load_results(tmp_path / "advice.json")
-    assert d["measurement"]["run_id"] == inputs["run"].run_id
-    assert "measurement" not in d["recommendations"] and "demo" not in d["recommendations"]
+    assert d["measurement"].run_id == inputs["run"].run_id and d["recommendations"].ids == inputs["rec"].ids
     data = build_data(**d)
-    assert data["model"]["name"] == inputs["run"].meta["model"]["name"]
+    assert data.model.name == inputs["run"].meta["model"]["name"]
 
 
 @pytest.mark.parametrize(
@@ -363,29 +373,46 @@ def test_reporting_text_follows_the_energy_method(inputs: dict[str, Any]) -> Non
 
 
 def test_a_training_run_is_rendered_as_tables(inputs: dict[str, Any]) -> None:
+    from advisor.measurement import Projection, TrainingResult, TrainingRun
+
     base = inputs["run"].baseline.timing
-    training = {
-        "run_id": "t-1",
-        "status": "finished",
-        "meta": {"phase": "training"},
-        "baseline": {"technique": "baseline", "status": "ok", "step_ms_median": base.latency_ms_median},
-        "results": [
-            {
-                "technique": "gradient-accumulation",
-                "status": "ok",
-                "step_ms_median": 2 * base.latency_ms_median,
-                "settings": {"k": 4},
-            },
-        ],
-        "projection": {"baseline": {"time_s": 120.0, "energy_j": 3000.0}},
-    }
-    html = render(build_data(training=training), "html")
-    section = html[html.index('id="training"') :]
-    assert f"{2 * base.latency_ms_median:.3g}" in section and "gradient-accumulation" in section
-    assert ">settings.k<" in section and ">3e+03<" in section and ">projection<" in section
-    results = section[section.index(">results<") :]
-    assert results.index(">baseline<") < results.index(">gradient-accumulation<")  # the baseline heads the table
-    assert "training steps" in html[html.index('id="reporting"') :]
+    slow = dataclasses.replace(base, latency_ms_median=2 * base.latency_ms_median)
+    proj = Projection(steps=1000, time_s=7200.0, time_s_iqr=None, time_s_ci95=None, energy_j=3000.0,
+                      energy_j_iqr=None, energy_method="estimated-tdp", energy_kwh=3000.0 / 3.6e6, co2e_g=None,
+                      co2e_g_iqr=None, co2e_method=None)  # fmt: skip
+    run = TrainingRun("t-1", "finished", TrainingResult("baseline", "ok", timing=base, projection=proj),
+                      [TrainingResult("gradient-accumulation", "ok", timing=slow, settings={"k": 4})],
+                      [], {}, None, {"phase": "training"})  # fmt: skip
+    for training in (run, run.to_dict()):  # the object and its dict (a file) render the same tables
+        html = render(build_data(training=training), "html")
+        section = html[html.index('id="training"') : html.index('id="reporting"')]
+        assert f"{2 * base.latency_ms_median:.3g}" in section and "gradient-accumulation" in section
+        assert ">settings.k<" in section and ">4<" in section and ">projected_time_h<" in section
+        results = section[section.index(">results<") :]
+        assert results.index(">baseline<") < results.index(">gradient-accumulation<")  # the baseline heads it
+        assert "training steps" in html[html.index('id="reporting"') :]
+
+
+def test_an_energy_to_target_run_is_rendered_with_its_outcome_per_variant() -> None:
+    from advisor.measurement import Interval
+    from advisor.training import ToTargetRun, VariantResult
+
+    e = Interval(120.0, 110.0, 130.0, 3)
+    base = VariantResult("baseline", n_seeds=3, n_reached=3, energy_j_to_target=e, energy_method="estimated-tdp")
+    fast = VariantResult("large-batch", ["large-batch"], n_seeds=3, n_reached=3, energy_j_to_target=e,
+                         energy_ratio=Interval(0.62, 0.55, 0.70, 3), verdict="less energy")  # fmt: skip
+    never = VariantResult("pruning", n_seeds=3, n_reached=0)
+    run = ToTargetRun("tt-1", "finished", 0.9, "accuracy", base, [fast, never], outcome="two variants")
+    for training in (run, json.loads(run.to_json())):
+        data = build_data(training=training)
+        md = render(data, "md")
+        assert "energy to 90 % accuracy x0.62 (0.55-0.70), 3/3 seeds reached it" in md
+        assert "did not reach 90 % accuracy in 3 of 3 seeds" in md and "| pruning |" in md
+        assert "Training to a target" in md and "from scratch to 0.9 accuracy" in md
+        payload = json.loads(render(data, "json"))
+        assert (
+            payload["training"]["kind"] == "to-target" and payload["training"]["results"][0]["variant"] == "large-batch"
+        )
 
 
 # --- CLI and package ---------------------------------------------------------------------------------------

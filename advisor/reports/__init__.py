@@ -15,7 +15,7 @@ Light to import: Jinja2 and matplotlib are loaded when a format that needs them 
 """
 
 from advisor.reports._campaign import campaign_data, campaign_report
-from advisor.reports._data import ReportError, build_data, load_results, read_results
+from advisor.reports._data import ReportError, load_results, read_results
 from advisor.reports._generation import (
     frontier_plot,
     generation_html,
@@ -23,6 +23,7 @@ from advisor.reports._generation import (
     generation_markdown,
     generation_rows,
 )
+from advisor.reports._model import ReportData, build_data
 from advisor.reports._report import FORMATS, render, report
 from advisor.reports._training import (
     curves_plot,
@@ -35,6 +36,7 @@ from advisor.reports._training import (
 
 __all__ = [
     "FORMATS",
+    "ReportData",
     "ReportError",
     "build_data",
     "campaign_data",

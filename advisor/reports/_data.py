@@ -1,37 +1,36 @@
-"""Report inputs: load result files, recognise their kind, and normalise them into one report dict.
+"""Report inputs: read result files, recognise their kind, and rebuild the typed results they hold.
 
-Every renderer (HTML, Markdown, JSON, BibTeX) reads the same normalised dict, built by
-:func:`build_data`, so the formats cannot disagree. The dict is plain JSON (no NaN or infinity:
-non-finite floats become ``None``) and is what ``report.json`` holds.
+Every input of a report ends up as a typed result: ``MeasureRun``, ``TrainingRun`` (per step),
+``ToTargetRun`` (energy to a target), ``GenerationRun`` or ``Recommendations``. A dict (a
+``to_dict()``, a JSON file) is rebuilt with the type's own ``from_dict``; the renderers never walk
+dicts. The only dict reading left here is the shape check of a foreign file, so a bad file ends in
+one clear :class:`ReportError` instead of a traceback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from advisor._errors import ReportError
-from advisor.reports._text import fmt_num
+from advisor._version import RESULT_SCHEMA_VERSION as SCHEMA_VERSION
 
 __all__ = [
     "REPORT_KIND",
     "SCHEMA_VERSION",
     "ReportError",
-    "build_data",
-    "fmt_num",
+    "as_generation",
+    "as_measurement",
+    "as_recommendations",
+    "as_training",
+    "is_generation",
     "load_results",
-    "measurement_rows",
     "read_results",
-    "reference_link",
-    "reference_text",
 ]
 
 REPORT_KIND = "green-advisor-report"
-SCHEMA_VERSION = 1
 
 # What load_results() accepts, for error messages.
 ACCEPTED = (
@@ -47,6 +46,7 @@ _HOW = (
 )
 _MEASURE_KEYS = ("run_id", "baseline", "results", "meta")
 _RECOMMEND_KEYS = ("recommended", "excluded", "constraints")
+_KINDS = ("measurement", "recommendations", "training", "generation")
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -54,7 +54,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     """Read a result file and return the keyword arguments of :func:`advisor.report`.
 
     Accepts the JSON written by ``green-advisor measure --out``, the demo's ``advice.json``,
-    ``green-advisor recommend --format json`` output, and a ``report.json`` (round trip)::
+    ``green-advisor recommend --format json`` output, ``green-advisor generate --out`` output and a
+    ``report.json`` (round trip)::
 
         advisor.report(**load_results("results.json"), out="report/")
 
@@ -62,8 +63,9 @@ def load_results(path: str | Path) -> dict[str, Any]:
         path: The JSON file.
 
     Returns:
-        ``{"measurement": dict | None, "recommendations": dict | None, "training": dict | None,
-        "generation": dict | None, "title": str | None}``.
+        ``{"measurement": MeasureRun | None, "recommendations": Recommendations | None,
+        "training": TrainingRun | ToTargetRun | None, "generation": GenerationRun | None, "title": str | None}``:
+        the typed results, rebuilt from the file.
 
     Raises:
         ReportError: the file is missing, not JSON (with line and column), or not a known kind.
@@ -88,54 +90,48 @@ def read_results(path: str | Path) -> tuple[dict[str, Any], str]:
         raise ReportError(
             f"{p}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. Expected {ACCEPTED}. {_HOW}"
         ) from None
-    out = classify(obj, str(p))
-    kind = out.pop("kind")
+    plain, kind = _recognise(obj, str(p))
+    out: dict[str, Any] = {
+        "measurement": as_measurement(plain["measurement"], str(p)),
+        "recommendations": as_recommendations(plain["recommendations"], str(p)),
+        "training": as_training(plain["training"], str(p)),
+        "generation": as_generation(plain["generation"], str(p)),
+        "title": plain["title"],
+    }
     return out, kind
 
 
-def classify(obj: Any, source: str) -> dict[str, Any]:
-    """Recognise a parsed result object; see :func:`load_results`."""
+def _recognise(obj: Any, source: str) -> tuple[dict[str, Any], str]:
+    """The parts of a parsed file (still plain JSON) and the file's kind."""
     if not isinstance(obj, dict):
         raise ReportError(f"{source}: found a JSON {type(obj).__name__}, expected an object: {ACCEPTED}. {_HOW}")
-    out: dict[str, Any] = {"measurement": None, "recommendations": None, "training": None, "generation": None,
-                           "title": None}  # fmt: skip
-    if obj.get("kind") == REPORT_KIND:
+    out: dict[str, Any] = dict.fromkeys((*_KINDS, "title"))
+    kind = obj.get("kind")
+    if kind == REPORT_KIND:
         version = obj.get("schema_version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise ReportError(
                 f"{source}: report schema_version {version!r}, expected an integer <= {SCHEMA_VERSION}; "
                 "it was written by a newer green-dl-advisor: upgrade it (pip install -U green-dl-advisor)."
             )
-        out.update(
-            measurement=obj.get("measurement"),
-            recommendations=obj.get("recommendations"),
-            training=obj.get("training"),
-            generation=_generation_run_dict(obj.get("generation")),
-            title=obj.get("title"),
-            kind="report",
-        )
-    elif obj.get("kind") == "generation":
-        out.update(generation=obj, kind="generation")
-    elif all(k in obj for k in _RECOMMEND_KEYS):
+        out.update({k: obj.get(k) for k in (*_KINDS, "title")})
+        gen = out["generation"]  # a report's generation section holds the run beside its advice and rows
+        out["generation"] = gen["run"] if isinstance(gen, dict) and isinstance(gen.get("run"), dict) else gen
+        return out, "report"
+    if kind == "generation":
+        return {**out, "generation": obj}, "generation"
+    if kind == "to-target":
+        return {**out, "training": obj}, "training"
+    if all(k in obj for k in _RECOMMEND_KEYS):
         out["recommendations"] = {k: v for k, v in obj.items() if k not in ("measurement", "training", "demo")}
-        out["measurement"] = obj.get("measurement")
-        out["training"] = obj.get("training")
-        out["kind"] = "demo-advice" if "measurement" in obj else "recommendations"
-    elif _is_training(obj):
-        out.update(training=obj, kind="training")
-    elif all(k in obj for k in _MEASURE_KEYS):
-        out.update(measurement=obj, training=obj.get("training"), kind="measurement")
-    else:
-        found = ", ".join(sorted(map(str, obj))[:12]) or "none (an empty object)"
-        raise ReportError(f"{source}: not a green-dl-advisor result: found keys {found}. Expected {ACCEPTED}. {_HOW}")
-    _check_measurement(out["measurement"], source)
-    _check_recommendations(out["recommendations"], source)
-    _check_generation(out["generation"], source)
-    if out["training"] is not None and not isinstance(out["training"], dict):
-        raise ReportError(
-            f"{source}: 'training' must be an object (a TrainingRun.to_dict()), found {out['training']!r}"
-        )
-    return out
+        out["measurement"], out["training"] = obj.get("measurement"), obj.get("training")
+        return out, ("demo-advice" if "measurement" in obj else "recommendations")
+    if _is_training(obj):
+        return {**out, "training": obj}, "training"
+    if all(k in obj for k in _MEASURE_KEYS):
+        return {**out, "measurement": obj, "training": obj.get("training")}, "measurement"
+    found = ", ".join(sorted(map(str, obj))[:12]) or "none (an empty object)"
+    raise ReportError(f"{source}: not a green-dl-advisor result: found keys {found}. Expected {ACCEPTED}. {_HOW}")
 
 
 def _is_training(obj: dict[str, Any]) -> bool:
@@ -143,318 +139,150 @@ def _is_training(obj: dict[str, Any]) -> bool:
     return isinstance(meta, dict) and meta.get("phase") == "training" and "results" in obj
 
 
-def _check_measurement(m: Any, source: str) -> None:
-    if m is None:
-        return
-    if not isinstance(m, dict) or not isinstance(m.get("results"), list):
+def is_generation(obj: Any) -> bool:
+    """A generation run: a ``GenerationRun`` or its dict."""
+    if isinstance(obj, Mapping):
+        return obj.get("kind") == "generation"
+    return getattr(obj, "kind", None) == "generation" and hasattr(obj, "results")
+
+
+# --- typed results from objects or dicts ----------------------------------------------------------------
+def _dict(obj: Any, what: str, source: str, expected: str) -> dict[str, Any] | None:
+    """``obj`` as a dict to rebuild from, or None when it already is the typed result (or absent)."""
+    if not isinstance(obj, Mapping):
         raise ReportError(
-            f"{source}: the measurement must be an object with a 'results' list (MeasureRun.to_dict()), "
-            f"found {type(m).__name__} with keys {sorted(m) if isinstance(m, dict) else '-'}. {_HOW}"
+            f"{source}: {what}: expected a result object ({expected}) or its dict, got {type(obj).__name__}. "
+            "Pass what advisor.measure() / advisor.recommend() returned, or load a file with load_results()."
         )
-    for i, r in enumerate([m.get("baseline"), *m["results"]]):
-        if r is None and i == 0:
-            continue
-        if not isinstance(r, dict) or "technique" not in r or "status" not in r:
-            where = "baseline" if i == 0 else f"results[{i - 1}]"
-            raise ReportError(
-                f"{source}: measurement {where} must be an object with 'technique' and 'status', found {r!r:.120}"
-            )
+    return dict(obj)
 
 
-def _generation_run_dict(g: Any) -> Any:
-    """The run inside a report's generation section (the section holds the run, advice, rows)."""
-    return g.get("run") if isinstance(g, dict) and isinstance(g.get("run"), dict) else g
+def _items(d: dict[str, Any], key: str, source: str, what: str, needs: tuple[str, ...]) -> None:
+    """Check that ``d[key]`` is a list of objects with the ``needs`` keys (one clear line when not)."""
+    items = d[key] if isinstance(d.get(key), list) else None
+    if items is None:
+        raise ReportError(
+            f"{source}: the {what} must be an object with a '{key}' list, found {type(d).__name__} with keys "
+            f"{sorted(d)}. {_HOW}"
+        )
+    for i, r in enumerate(items):
+        if not isinstance(r, dict) or not set(needs) <= set(r):
+            names = " and ".join(f"'{n}'" for n in needs)
+            raise ReportError(f"{source}: {what} {key}[{i}] must be an object with {names}, found {r!r:.120}")
 
 
-def _check_generation(g: Any, source: str) -> None:
-    if g is None:
-        return
-    if not isinstance(g, dict) or not isinstance(g.get("results"), list) or "run_id" not in g:
+def as_measurement(obj: Any, source: str = "measurement") -> Any:
+    """A ``MeasureRun`` (itself, or rebuilt from its dict); None stays None.
+
+    Raises:
+        ReportError: not a measurement run or its dict.
+    """
+    from advisor.measurement import MeasureRun, TrainingRun
+
+    if obj is None or isinstance(obj, (MeasureRun, TrainingRun)):
+        return obj
+    d = _dict(obj, "the measurement", source, "a MeasureRun")
+    _items(d, "results", source, "measurement", ("technique", "status"))
+    base = d.get("baseline")
+    if base is not None and (not isinstance(base, dict) or not {"technique", "status"} <= set(base)):
+        raise ReportError(
+            f"{source}: measurement baseline must be an object with 'technique' and 'status', found {base!r:.120}"
+        )
+    return _from_dict(MeasureRun.from_dict, d, source)
+
+
+def as_training(obj: Any, source: str = "training") -> Any:
+    """A ``TrainingRun`` (per-step figures) or ``ToTargetRun`` (energy to a target), rebuilt from a dict if need be."""
+    from advisor.measurement import TrainingRun
+    from advisor.training import ToTargetRun
+
+    if obj is None or isinstance(obj, (TrainingRun, ToTargetRun)):
+        return obj
+    d = _dict(obj, "'training'", source, "a TrainingRun or ToTargetRun")
+    if d.get("kind") == "to-target":
+        _items(d, "results", source, "training run", ("variant",))
+        return _from_dict(ToTargetRun.from_dict, d, source)
+    _items(d, "results", source, "training run", ("technique", "status"))
+    return _from_dict(TrainingRun.from_dict, d, source)
+
+
+def as_generation(obj: Any, source: str = "generation") -> Any:
+    """A ``GenerationRun``, rebuilt from its dict (``green-advisor generate --out``) if need be."""
+    from advisor.generation import GenerationRun
+
+    if obj is None or isinstance(obj, GenerationRun):
+        return obj
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("results"), list) or "run_id" not in obj:
         raise ReportError(
             f"{source}: the generation run must be an object with 'run_id' and a 'results' list "
             f"(GenerationRun.to_dict(), written by `green-advisor generate --out FILE`), found "
-            f"{type(g).__name__} with keys {sorted(g) if isinstance(g, dict) else '-'}"
+            f"{type(obj).__name__} with keys {sorted(obj) if isinstance(obj, Mapping) else '-'}"
         )
-    for i, r in enumerate(g["results"]):
-        if not isinstance(r, dict) or not {"technique", "batch_size", "status"} <= set(r):
-            raise ReportError(f"{source}: generation results[{i}] must be an object with 'technique', 'batch_size' "
-                              f"and 'status', found {r!r:.120}")  # fmt: skip
+    _items(dict(obj), "results", source, "generation", ("technique", "batch_size", "status"))
+    return _from_dict(GenerationRun.from_dict, dict(obj), source)
 
 
-def _is_generation(obj: Any) -> bool:
-    if isinstance(obj, Mapping):
-        return obj.get("kind") == "generation"
-    return getattr(obj, "kind", None) == "generation" and hasattr(obj, "to_dict")
+def as_recommendations(obj: Any, source: str = "recommendations", catalog: Any = None) -> Any:
+    """``Recommendations`` (itself, or rebuilt from its ``to_dict()`` with ``catalog``, default the shipped one)."""
+    from advisor.recommendation import Recommendations
+
+    if obj is None or isinstance(obj, Recommendations):
+        return obj
+    d = _dict(obj, "the recommendations", source, "a Recommendations")
+    _items(d, "recommended", source, "recommendations", ("id",))
+    return _from_dict(lambda x: recommendations_from_dict(x, catalog), d, source)
 
 
-def _generation_section(g: Any) -> dict[str, Any] | None:
-    """The generation section of the report dict: the run, its advice, the table rows, frontier, Reporting."""
-    if g is None:
-        return None
-    from advisor.reports._generation import generation_json
+def _from_dict(reader: Any, d: dict[str, Any], source: str) -> Any:
+    """Run a type's reader; a field of the wrong type or a missing one is one line, naming the file."""
+    from pydantic import ValidationError
 
-    run = to_plain(g, "generation")
-    _check_generation(run, "generation")
-    return _finite(json.loads(json.dumps(generation_json(run), default=_default)))
+    from advisor._errors import AdvisorError
 
-
-def _generation_model(run: dict[str, Any]) -> dict[str, Any]:
-    meta = run.get("meta") or {}
-    return {"name": meta.get("model") or "model", "family": "generative-decoder", "phase": "inference (generation)",
-            "n_parameters": meta.get("parameters")}  # fmt: skip
-
-
-def _check_recommendations(rec: Any, source: str) -> None:
-    if rec is None:
-        return
-    if not isinstance(rec, dict) or not isinstance(rec.get("recommended"), list):
-        raise ReportError(
-            f"{source}: the recommendations must be an object with a 'recommended' list "
-            f"(Recommendations.to_dict()). {_HOW}"
-        )
-    for i, r in enumerate(rec["recommended"]):
-        if not isinstance(r, dict) or "id" not in r:
-            raise ReportError(f"{source}: recommended[{i}] must be an object with an 'id', found {r!r:.120}")
-
-
-# --- normalising ------------------------------------------------------------------------------------
-def to_plain(obj: Any, what: str) -> dict[str, Any] | None:
-    """A result object (``MeasureRun``, ``Recommendations``, ...) or dict as plain, finite JSON data."""
-    if obj is None:
-        return None
-    if hasattr(obj, "to_dict") and not isinstance(obj, Mapping):
-        obj = obj.to_dict()
-    if not isinstance(obj, Mapping):
-        raise ReportError(
-            f"{what}: expected a result object with .to_dict() or its dict, got {type(obj).__name__}. "
-            "Pass what advisor.measure() / advisor.recommend() returned, or load a file with load_results()."
-        )
-    return _finite(json.loads(json.dumps(obj, default=_default)))
-
-
-def _default(x: Any) -> Any:
-    if isinstance(x, (set, frozenset, tuple)):
-        return list(x)
-    if hasattr(x, "to_dict"):
-        return x.to_dict()
-    if hasattr(x, "model_dump"):
-        return x.model_dump(mode="json")
-    return str(x)
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
-
-
-def build_data(
-    measurement: Any = None,
-    recommendations: Any = None,
-    *,
-    training: Any = None,
-    title: str | None = None,
-    catalog: Any = None,
-    generated_at: str | None = None,
-    generation: Any = None,
-) -> dict[str, Any]:
-    """Normalise the inputs into the report dict every format renders (``report.json``).
-
-    Adds to the inputs the reference keys of each technique (``references``) and the resolved
-    bibliography (``references_resolved``), so a saved report renders without the catalog.
-
-    A generation run (``generation=``, or passed as ``measurement``) becomes the ``generation`` section:
-    the run, its advice per batch size, the J/token rows, the frontier points and the Reporting text.
-
-    Raises:
-        ReportError: no input at all, or an input of the wrong shape.
-    """
-    if _is_generation(measurement):
-        if generation is not None:
-            raise ReportError("report(): two generation runs given (measurement= and generation=); give one")
-        measurement, generation = None, measurement
-    gen = _generation_section(generation)
-    m = to_plain(measurement, "measurement")
-    rec = to_plain(recommendations, "recommendations")
-    tr = to_plain(training, "training")
-    if m is None and rec is None and tr is None and gen is None:
-        raise ReportError(
-            "report(): nothing to report: give a measurement (advisor.measure(...)), recommendations "
-            "(advisor.recommend(...)), a training run or a generation run (advisor.measure_generation(...)), "
-            "or load a file with advisor.reports.load_results(path)."
-        )
-    _check_measurement(m, "measurement")
-    _check_recommendations(rec, "recommendations")
-    if catalog is None and recommendations is not None and hasattr(recommendations, "catalog"):
-        catalog = recommendations.catalog
-    refs = _attach_references(m, rec, catalog, tr)
-    meta = (m or {}).get("meta") or {}
-    tr_meta = (tr or {}).get("meta") or {}
-    g_meta = (gen or {}).get("run", {}).get("meta") or {}
-    model = meta.get("model") or (rec or {}).get("model") or (tr or {}).get("model") or tr_meta.get("model")
-    model = model or (_generation_model(gen["run"]) if gen else None)
-    hardware = meta.get("hardware") or (rec or {}).get("hardware") or tr_meta.get("hardware") or g_meta.get("hardware")
-    versions = meta.get("versions") or tr_meta.get("versions") or g_meta.get("versions")
-    versions_source = "measurement" if versions else "report"
-    if not versions:
-        versions = _report_versions()
-    name = (model or {}).get("name") or "model"
-    data: dict[str, Any] = {
-        "kind": REPORT_KIND,
-        "schema_version": SCHEMA_VERSION,
-        "title": title or f"Energy report: {name}",
-        "generated_at": generated_at or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "model": model,
-        "hardware": hardware,
-        "versions": versions,
-        "versions_source": versions_source,
-        "recommendations": rec,
-        "measurement": m,
-        "training": tr,
-        "generation": gen,
-        "references": refs,
-    }
-    return data
-
-
-def _report_versions() -> dict[str, str]:
-    import platform
-
-    from advisor._version import __version__
-
-    out = {"python": platform.python_version(), "green-dl-advisor": __version__}
     try:
-        from importlib.metadata import version
-
-        out["torch"] = version("torch")
-    except Exception:  # noqa: BLE001 - torch is optional for a report
-        out["torch"] = "not installed"
-    return out
+        return reader(d)
+    except (KeyError, TypeError, ValueError, AttributeError, ValidationError, AdvisorError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReportError(f"{source}: cannot read the result ({type(exc).__name__}: {why:.200}). {_HOW}") from None
 
 
-def _attach_references(
-    m: dict[str, Any] | None, rec: dict[str, Any] | None, catalog: Any, tr: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Give each technique its reference keys and return the cited works, in order of first citation."""
-    known: dict[str, Any] = {}
-    for block in (rec, m, tr):
-        if block and isinstance(block.get("references_resolved"), dict):
-            known.update(block["references_resolved"])
-    items = [*((rec or {}).get("recommended") or []), *((m or {}).get("results") or [])]
-    items += [r for r in (tr or {}).get("results") or [] if isinstance(r, dict)]
-    ids_needing = [it for it in items if not isinstance(it.get("references"), list)]
-    if ids_needing and catalog is None:
+def recommendations_from_dict(d: dict[str, Any], catalog: Any = None) -> Any:
+    """``Recommendations`` from :meth:`Recommendations.to_dict` (the JSON of ``green-advisor recommend``).
+
+    ``groups`` and ``stacks`` are derived again from the catalog, as ``to_dict()`` derives them.
+    """
+    from advisor.profile import Constraints, HardwareProfile, ModelProfile
+    from advisor.recommendation import Recommendations
+    from advisor.recommendation.rank import Excluded, Recommendation
+    from advisor.recommendation.rules import Finding
+
+    if catalog is None:
         from advisor.catalog import load_catalog
 
         catalog = load_catalog()
-    order: dict[str, None] = {}
-    for it in items:
-        tid = it.get("id") or it.get("technique")
-        if not isinstance(it.get("references"), list):
-            it["references"] = list(catalog.get(tid).references) if tid in catalog else []
-        for key in it["references"]:
-            if key not in known and catalog is not None and key in catalog.references:
-                known[key] = catalog.references[key].model_dump(mode="json", by_alias=True, exclude_none=True)
-            order[key] = None
-    blocks = ((rec, (rec or {}).get("recommended")), (m, (m or {}).get("results")), (tr, (tr or {}).get("results")))
-    for block, block_items in blocks:
-        if block is not None:
-            keys = dict.fromkeys(k for it in block_items or [] if isinstance(it, dict) for k in it["references"])
-            block["references_resolved"] = {k: known[k] for k in keys if k in known}
-    return {k: known[k] for k in order if k in known}
 
+    def findings(items: Any) -> tuple[Finding, ...]:
+        return tuple(Finding(f["kind"], f["text"], f["ref"]) for f in items or ())
 
-# --- derived views ------------------------------------------------------------------------------------
-def quality_text(q: dict[str, Any] | None) -> str:
-    """The deciding quality figure and its status, e.g. ``top-1 agreement 0.984 on 64 held-out inputs (verified)``.
-
-    Accuracy change where an eval_fn gave it, else the output kind's fidelity figure
-    (:func:`advisor.measurement.quality.quality_figure`); why it is unverified when it is.
-    """
-    from advisor.measurement.quality import judge_quality, quality_figure
-
-    if not q:
-        return "-"
-    verdict = judge_quality(q)
-    figure = quality_figure(q)
-    if q.get("accuracy") is not None and figure and figure.startswith("accuracy"):
-        figure += f" (accuracy {fmt_num(q['accuracy'], '.4g')})"
-    if verdict.status == "unverified":
-        return f"unverified: {verdict.reason}" + (f" ({figure})" if figure else "")
-    if verdict.status == "failed":
-        return f"FAILED: {verdict.reason}"
-    return f"{figure} (verified)" if figure else "verified"
-
-
-def _co2e(r: dict[str, Any], name: str) -> Any:
-    if r.get(name) is not None:
-        return r[name]
-    return (r.get("timing") or {}).get(name)
-
-
-def measurement_rows(m: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One flat row per measured variant (the baseline first), with the figures every format shows.
-
-    The figures come from :func:`advisor.measurement.result_row` (the one flattening of a result);
-    this adds the report's own columns (reason, quality text, settings).
-    """
-    from advisor.measurement import result_row
-
-    if not m:
-        return []
-    rows = []
-    for r in [m.get("baseline"), *m.get("results", [])]:
-        if r is None:
-            continue
-        flat = result_row(r)
-        rows.append(
-            {
-                **flat,
-                "status": r.get("status"),
-                "reason": r.get("reason"),
-                "latency_ms_median": flat["latency_ms"],
-                "co2e_g_per_call": _co2e(r, "co2e_g_per_call"),
-                "co2e_g_per_1k_calls": _co2e(r, "co2e_g_per_1k_calls"),
-                "quality": quality_text(r.get("quality")),
-                "measured_latency_ratio": flat["latency_ratio"],
-                "settings": r.get("settings") or {},
-            }
+    recommended = [
+        Recommendation(
+            **{k: r[k] for k in ("id", "name", "rank", "score", "accuracy_risk", "effort", "measurable_here")},
+            estimate=_estimate(r["estimate"]),
+            why=findings(r.get("why")),
+            warnings=findings(r.get("warnings")),
+            implementations=tuple(r.get("implementations") or ()),
+            **{k: r[k] for k in ("group", "kind", "parent") if k in r},
         )
-    return rows
+        for r in d["recommended"]
+    ]
+    excluded = [Excluded(e["id"], e.get("name", e["id"]), findings(e.get("reasons"))) for e in d.get("excluded") or []]
+    return Recommendations(recommended, excluded, ModelProfile.model_validate(d["model"]),
+                           HardwareProfile.model_validate(d["hardware"]), Constraints.model_validate(d["constraints"]),
+                           catalog, machine_class=d.get("machine_class"))  # fmt: skip
 
 
-def reference_link(ref: dict[str, Any]) -> tuple[str, str] | None:
-    """(label, URL) of a reference: its DOI, else its arXiv id, else its URL."""
-    if ref.get("DOI"):
-        return f"doi:{ref['DOI']}", f"https://doi.org/{ref['DOI']}"
-    if ref.get("arxiv"):
-        return f"arXiv:{ref['arxiv']}", f"https://arxiv.org/abs/{ref['arxiv']}"
-    if ref.get("URL"):
-        return ref["URL"], ref["URL"]
-    return None
+def _estimate(e: dict[str, Any]) -> Any:
+    from advisor.recommendation.estimate import Estimate
 
-
-def _year(ref: dict[str, Any]) -> str:
-    parts = (ref.get("issued") or {}).get("date-parts") or [[None]]
-    year = parts[0][0] if parts and parts[0] else None
-    return str(year) if year else "n.d."
-
-
-def _author_name(a: dict[str, str]) -> str:
-    if "family" in a:
-        initials = " ".join(f"{g[0]}." for g in (a.get("given") or "").replace("-", " ").split() if g)
-        return f"{a['family']}, {initials}".rstrip(", ") if initials else a["family"]
-    return a.get("literal", "?")
-
-
-def reference_text(ref: dict[str, Any]) -> str:
-    """A citation without its link: 'Family, G., Other, H. (2021). Title. Venue.'."""
-    authors = [_author_name(a) for a in ref.get("author") or []]
-    if len(authors) > 6:
-        authors = [*authors[:6], "et al."]
-    venue = ref.get("container-title") or ""
-    return f"{', '.join(authors)} ({_year(ref)}). {ref.get('title', '')}." + (f" {venue}." if venue else "")
+    tuples = ("basis", "adjustments", "measured")
+    return Estimate(**{k: tuple(v) if k in tuples else v for k, v in e.items()})

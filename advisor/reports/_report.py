@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from advisor.reports._data import ReportError, build_data
+from advisor.reports._data import ReportError
+from advisor.reports._model import build_data
 
 __all__ = ["FILE_NAMES", "FORMATS", "render", "report"]
 
@@ -16,8 +17,8 @@ SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".json": "json", ".bib
 FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json", "bib": "references.bib"}
 
 
-def render(data: dict[str, Any], fmt: str) -> str:
-    """One format of the normalised report data as text."""
+def render(data: Any, fmt: str) -> str:
+    """One format of a :class:`ReportData` (from :func:`build_data`) as text."""
     if fmt == "html":
         from advisor.reports.html import render_html
 
@@ -29,7 +30,8 @@ def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         from advisor.reports.reporting import reporting_items, reporting_statement
 
-        payload = {**data, "reporting": {"statement": reporting_statement(data), "items": reporting_items(data)}}
+        reporting = {"statement": reporting_statement(data), "items": reporting_items(data)}
+        payload = {**data.to_dict(), "reporting": reporting}
         return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "bib":
         from advisor.reports.bibtex import render_bibtex
@@ -67,11 +69,15 @@ def _from_store(
 
     if measurement is not None or training is not None or generation is not None:
         raise ReportError("report(): give either run_id= or a measurement/training/generation object, not both")
+    from advisor.generation import GenerationRun
+    from advisor.measurement import TrainingRun
+    from advisor.training import ToTargetRun
+
     st = store if isinstance(store, ResultStore) else ResultStore(store)
     run = st.load_run(run_id)
-    if run.kind == "generation":
+    if isinstance(run, GenerationRun):
         return None, None, run
-    return (None, run, None) if run.kind == "training" else (run, None, None)
+    return (None, run, None) if isinstance(run, (TrainingRun, ToTargetRun)) else (run, None, None)
 
 
 def report(

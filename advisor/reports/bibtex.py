@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["bib_escape", "render_bibtex"]
+__all__ = ["bib_escape", "bibliography", "render_bibtex"]
 
 _LATEX = {
     "\\": r"\textbackslash{}",
@@ -47,6 +47,7 @@ def _key(ref_id: str) -> str:
 
 
 def _author(a: dict[str, str]) -> str:
+    """One CSL name object (``family``/``given`` or ``literal``) as a BibTeX name."""
     if "family" in a:
         family = bib_escape(a["family"])
         if " " in a["family"]:  # 'de Jong': keep the particle with the family name
@@ -55,65 +56,70 @@ def _author(a: dict[str, str]) -> str:
     return "{" + bib_escape(a.get("literal", "?")) + "}"
 
 
-def _date(value: Any) -> str | None:
+def _date(value: dict[str, list[list[int]]] | None) -> str | None:
     """A CSL date ({date-parts: [[y, m, d]]}) as ISO text (YYYY, YYYY-MM or YYYY-MM-DD), or None."""
-    parts = (value or {}).get("date-parts") if isinstance(value, dict) else None
+    parts = (value or {}).get("date-parts")
     if not parts or not parts[0] or not all(isinstance(x, int) for x in parts[0]):
         return None
     return "-".join(f"{x:02d}" if i else str(x) for i, x in enumerate(parts[0][:3]))
 
 
-def _url_fields(ref: dict[str, Any]) -> list[tuple[str, str]]:
+def _url_fields(ref: Any) -> list[tuple[str, str]]:
     """The link (DOI, else arXiv, else the page's URL) and, for documentation, urldate and an 'Accessed' note."""
-    if ref.get("DOI"):
-        url = f"https://doi.org/{ref['DOI']}"
-    elif ref.get("arxiv"):
-        url = f"https://arxiv.org/abs/{ref['arxiv']}"
+    if ref.DOI:
+        url = f"https://doi.org/{ref.DOI}"
+    elif ref.arxiv:
+        url = f"https://arxiv.org/abs/{ref.arxiv}"
     else:
-        url = ref.get("URL")
+        url = ref.URL
     fields = [("url", _verbatim(url))] if url else []
-    accessed = _date(ref.get("accessed"))
+    accessed = _date(ref.accessed)
     if accessed:
         fields += [("urldate", accessed), ("note", f"Accessed {accessed}")]
     return fields
 
 
-def _entry(key: str, ref: dict[str, Any]) -> str:
-    csl_type = ref.get("type", "article")
-    venue = ref.get("container-title") or (ref.get("publisher") if csl_type in ("webpage", "software") else "") or ""
+def _entry(key: str, ref: Any) -> str:
+    """One BibTeX entry of a :class:`advisor.catalog.schema.Reference`."""
+    csl_type = ref.type
+    venue = ref.container_title or (ref.publisher if csl_type in ("webpage", "software") else "") or ""
     if csl_type in _TYPES:
         entry_type, venue_field = _TYPES[csl_type]
     elif venue and "arxiv" not in venue.lower():
         entry_type, venue_field = "article", "journal"
     else:
         entry_type, venue_field = "misc", "howpublished"
-    parts = (ref.get("issued") or {}).get("date-parts") or [[None]]
-    year = parts[0][0] if parts and parts[0] else None
     fields: list[tuple[str, str]] = [
-        ("title", "{" + bib_escape(ref.get("title", "")) + "}"),  # double braces keep the capitals
-        ("author", " and ".join(_author(a) for a in ref.get("author") or [])),
+        ("title", "{" + bib_escape(ref.title) + "}"),  # double braces keep the capitals
+        ("author", " and ".join(_author(a) for a in ref.author)),
     ]
     if venue:
         fields.append((venue_field, bib_escape(venue)))
-    if year:
-        fields.append(("year", str(year)))
+    if ref.year:
+        fields.append(("year", str(ref.year)))
+    extra = ref.model_extra or {}  # CSL fields beyond the schema's (volume, issue, page)
     for csl, bib in (("volume", "volume"), ("issue", "number"), ("page", "pages")):
-        if ref.get(csl):
-            fields.append((bib, bib_escape(str(ref[csl]).replace("-", "--") if csl == "page" else ref[csl])))
-    if ref.get("DOI"):
-        fields.append(("doi", _verbatim(ref["DOI"])))
-    if ref.get("arxiv"):
-        fields += [("eprint", _verbatim(ref["arxiv"])), ("archiveprefix", "arXiv")]
-    if ref.get("publisher") and venue_field != "publisher" and ref["publisher"] != venue:
-        fields.append(("publisher" if entry_type != "misc" else "organization", bib_escape(ref["publisher"])))
+        if extra.get(csl):
+            fields.append((bib, bib_escape(str(extra[csl]).replace("-", "--") if csl == "page" else extra[csl])))
+    if ref.DOI:
+        fields.append(("doi", _verbatim(ref.DOI)))
+    if ref.arxiv:
+        fields += [("eprint", _verbatim(ref.arxiv)), ("archiveprefix", "arXiv")]
+    if ref.publisher and venue_field != "publisher" and ref.publisher != venue:
+        fields.append(("publisher" if entry_type != "misc" else "organization", bib_escape(ref.publisher)))
     fields += _url_fields(ref)
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@{entry_type}{{{_key(key)},\n{body}\n}}"
 
 
-def render_bibtex(data: dict[str, Any]) -> str:
-    """Every work the report cites, as BibTeX entries in citation order."""
-    refs = data.get("references") or {}
-    head = f"% Works cited in: {' '.join(str(data.get('title', '')).split())}\n% Written by green-dl-advisor.\n"
+def bibliography(title: str, references: dict[str, Any]) -> str:
+    """Works (key -> :class:`advisor.catalog.schema.Reference`) as BibTeX entries, in order, under a comment."""
+    head = f"% Works cited in: {' '.join(str(title).split())}\n% Written by green-dl-advisor.\n"
     head = re.sub(r"[@{}]", " ", head)  # outside an entry, '@' would start one
-    return head + "\n" + "\n\n".join(_entry(k, r) for k, r in refs.items()) + ("\n" if refs else "")
+    entries = "\n\n".join(_entry(k, r) for k, r in references.items())
+    return head + "\n" + entries + ("\n" if references else "")
+
+
+def render_bibtex(data: Any) -> str:
+    """Every work the report (a :class:`ReportData`) cites, as BibTeX entries in citation order."""
+    return bibliography(data.title, data.references)

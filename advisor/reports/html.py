@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from advisor._errors import MissingExtraError
-from advisor.reports._data import measurement_rows
+from advisor.reports._generation import generation_html
 from advisor.reports._view import view
+from advisor.reports.reporting import run_rows
 
 __all__ = ["render_html"]
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """Render the normalised report data as HTML.
+def render_html(data: Any) -> str:
+    """Render a :class:`ReportData` as HTML.
 
     Every string from the data is escaped by Jinja2's autoescape; the only links are the
     references' DOI/arXiv addresses and in-page anchors.
@@ -27,10 +28,6 @@ def render_html(data: dict[str, Any]) -> str:
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = env.from_string((files("advisor.reports") / "templates" / "report.html.j2").read_text("utf-8"))
-    rows = measurement_rows(data.get("measurement"))
-    gen = None
-    if data.get("generation"):
-        from advisor.reports._generation import generation_html
-
-        gen = generation_html(data["generation"]["run"])  # escapes every string itself
+    rows = run_rows(data.measurement)
+    gen = generation_html(data.generation) if data.generation is not None else None  # escapes every string itself
     return template.render(v=view(data), figures=figures(rows) if rows else [], generation=gen)

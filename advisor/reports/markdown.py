@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from advisor.reports._generation import generation_markdown
 from advisor.reports._text import md_table
 from advisor.reports._view import view
 
@@ -28,8 +29,8 @@ def _refs(ns: list[int]) -> str:
     return " ".join(f"[{n}]" for n in ns)
 
 
-def render_markdown(data: dict[str, Any]) -> str:
-    """Render the normalised report data as Markdown."""
+def render_markdown(data: Any) -> str:
+    """Render a :class:`ReportData` as Markdown."""
     v = view(data)
     out = [f"# {_text(v['title'])}", "", f"Generated {_text(v['generated_at'])} by green-dl-advisor.", ""]
     out += ["## Model and hardware", "", md_table(["", ""], [*v["model_facts"], *v["hardware_facts"]]), ""]
@@ -41,10 +42,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         out += ["## Training run", ""]
         for t in v["training"]:
             out += [f"### {_text(t['caption'])}", "", md_table(t["headers"], t["rows"]), ""]
-    if data.get("generation"):
-        from advisor.reports._generation import generation_markdown
-
-        out += [generation_markdown(data["generation"]["run"]), ""]
+    if data.generation is not None:
+        out += [generation_markdown(data.generation), ""]
     out += _reporting_md(v)
     return "\n".join(out)
 

@@ -55,7 +55,7 @@ def _bars(rows: list[dict[str, Any]], value: str, spread: str | None, xlabel: st
 
 def latency_plot(rows: list[dict[str, Any]]) -> str | None:
     """Median latency per variant, error bars = the IQR centred on the median."""
-    return _bars(rows, "latency_ms_median", "latency_ms_iqr", "latency per call (ms), median; bar = IQR",
+    return _bars(rows, "latency_ms", "latency_ms_iqr", "latency per call (ms), median; bar = IQR",
                  "Latency per call")  # fmt: skip
 
 
@@ -68,7 +68,7 @@ def energy_plot(rows: list[dict[str, Any]]) -> str | None:
 
 def prediction_plot(rows: list[dict[str, Any]]) -> str | None:
     """Predicted latency-ratio range (bar) against the measured ratio (point); red when outside."""
-    pts = [r for r in rows if r["predicted_low"] is not None and r["measured_latency_ratio"] is not None]
+    pts = [r for r in rows if r["predicted_low"] is not None and r["latency_ratio"] is not None]
     if not pts:
         return None
     fig = _figure(len(pts))
@@ -83,7 +83,7 @@ def prediction_plot(rows: list[dict[str, Any]]) -> str | None:
             ax.plot([r["predicted_latency_ratio"]], [i], "|", color="#34495e", markersize=14,
                     label="predicted" if i == 0 else None)  # fmt: skip
         color = _OUT if r["outside_prediction"] else _OK
-        ax.plot([r["measured_latency_ratio"]], [i], "o", color=color, markersize=7,
+        ax.plot([r["latency_ratio"]], [i], "o", color=color, markersize=7,
                 label="measured" if i == 0 else None)  # fmt: skip
     ax.axvline(1.0, color="#222", linewidth=0.8, linestyle="--")
     ax.set_ylim(-0.6, len(pts) - 0.4)

@@ -9,22 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor.reports._data import measurement_rows
 from advisor.reports._text import fmt_num
 
-__all__ = ["carbon_facts", "reporting_items", "reporting_statement"]
+__all__ = ["carbon_facts", "reporting_items", "reporting_statement", "run_rows"]
 
 
-def _hardware_text(hw: dict[str, Any] | None) -> str:
-    if not hw:
+def run_rows(run: Any) -> list[dict[str, Any]]:
+    """One flat row per result of a ``MeasureRun``/``TrainingRun``, the baseline first.
+
+    The rows are :func:`advisor.measurement.result_row`'s, the one flattening of a result that every
+    table, plot, form and report reads.
+    """
+    from advisor.measurement import result_row
+
+    return [result_row(r) for r in run.all_results()] if run is not None else []
+
+
+def _hardware_text(hw: Any) -> str:
+    """A ``HardwareProfile`` in one sentence."""
+    if hw is None:
         return "Hardware: not recorded."
-    gpus = hw.get("gpus") or []
-    gpu_text = ", ".join(f"{g.get('name', 'GPU')} ({fmt_num(g.get('memory_gib'), '.0f')} GiB)" for g in gpus) or "none"
-    mem = hw.get("memory_gib")
-    mem_text = f"{mem:.1f} GiB RAM" if isinstance(mem, (int, float)) else "RAM not recorded"
-    cores, threads = hw.get("physical_cores", "?"), hw.get("logical_cores", "?")
+    gpu_text = ", ".join(f"{g.name} ({fmt_num(g.memory_gib, '.0f')} GiB)" for g in hw.gpus) or "none"
+    mem_text = f"{hw.memory_gib:.1f} GiB RAM" if hw.memory_gib else "RAM not recorded"
     return (
-        f"CPU {hw.get('cpu_model', 'unknown')} ({hw.get('arch', '?')}), {cores} physical cores / {threads} hardware "
+        f"CPU {hw.cpu_model} ({hw.arch}), {hw.physical_cores} physical cores / {hw.logical_cores} hardware "
         f"threads; {mem_text}; GPU: {gpu_text}."
     )
 
@@ -46,42 +54,19 @@ def _methods(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
-def carbon_facts(m: dict[str, Any] | None) -> dict[str, Any]:
-    """The carbon block's region, intensity, year, source and PUE, whatever its exact key names."""
-    c = (m or {}).get("carbon")
-    if not isinstance(c, dict):
+def carbon_facts(m: Any) -> dict[str, Any]:
+    """The run's carbon block (a ``CarbonSummary``): region, intensity, year, source, PUE, method, note."""
+    c = m.carbon if m is not None else None
+    if c is None:
         return {}
-
-    def pick(*names: str) -> Any:
-        for n in names:
-            if c.get(n) is not None:
-                return c[n]
-        inten = c.get("intensity")
-        if isinstance(inten, dict):
-            for n in names:
-                if inten.get(n) is not None:
-                    return inten[n]
-        return None
-
-    intensity = pick("g_co2e_per_kwh", "intensity_g_co2e_per_kwh", "intensity_g_per_kwh")
-    if intensity is None and isinstance(c.get("intensity"), (int, float)):
-        intensity = c["intensity"]
-    return {
-        "region": pick("region", "region_id"),
-        "region_name": pick("name", "region_name"),
-        "g_co2e_per_kwh": intensity,
-        "year": pick("year", "intensity_year"),
-        "source": pick("source", "intensity_source"),
-        "pue": pick("pue"),
-        "co2e_method": pick("co2e_method"),
-        "note": pick("note", "method_note", "method"),
-    }
+    return {"region": c.region, "region_name": c.name, "g_co2e_per_kwh": c.g_co2e_per_kwh, "year": c.year,
+            "source": c.source, "pue": c.pue, "co2e_method": c.co2e_method, "note": c.note or None}  # fmt: skip
 
 
-def _energy_texts(m: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _energy_texts(m: Any, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     items = []
     methods = _methods(rows)
-    meters = m.get("meter_descriptions") or m.get("meters") or []
+    meters = m.meter_descriptions
     if methods:
         per = "; ".join(f"{k} ({len(v)} of {len(rows)} variants)" for k, v in methods.items())
         items.append(("Energy method per figure", f"{per}. Every energy figure in the tables carries its method."))
@@ -89,10 +74,10 @@ def _energy_texts(m: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[s
         items.append(("Energy method per figure", "No energy figure was recorded (no meter produced a reading)."))
     if meters:
         items.append(("Energy meter", "; ".join(str(x) for x in meters) + "."))
-    unavailable = m.get("unavailable_meters") or {}
-    if unavailable:
-        items.append(("Meters not available", "; ".join(f"{k}: {v}" for k, v in unavailable.items()) + "."))
-    idle = (m.get("meta") or {}).get("idle_power_w")
+    if m.unavailable_meters:
+        text = "; ".join(f"{k}: {v}" for k, v in m.unavailable_meters.items())
+        items.append(("Meters not available", text + "."))
+    idle = m.meta.get("idle_power_w")
     if idle is not None:
         items.append(
             (
@@ -112,7 +97,7 @@ def _energy_texts(m: dict[str, Any], rows: list[dict[str, Any]]) -> list[tuple[s
     return items
 
 
-def _repeats_text(m: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def _repeats_text(m: Any, rows: list[dict[str, Any]]) -> str:
     timed = [r for r in rows if r["repeats"]]
     if not timed:
         return "No variant was timed."
@@ -121,15 +106,14 @@ def _repeats_text(m: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     for r in timed:
         stops[r["stopped_by"] or "?"] = stops.get(r["stopped_by"] or "?", 0) + 1
     stop_text = ", ".join(f"{k}: {v}" for k, v in sorted(stops.items()))
-    budget = (m.get("meta") or {}).get("budget_s")
-    stored = (m.get("meta") or {}).get("harness")
+    budget, stored = m.meta.get("budget_s"), m.meta.get("harness")  # meta: the run's free-form settings
     settings = stored or _harness_defaults()
     origin = "as recorded in the run"
     if not stored:
         origin = "harness defaults of the installed green-dl-advisor, not stored in the run"
     rule = ""
     if settings.get("engine") == "interleaved-paired-rounds":
-        rounds = [r["n_rounds"] for r in timed if r.get("n_rounds")]
+        rounds = [r["n_rounds"] for r in timed if r["n_rounds"]]
         n_text = f" ({min(rounds)}-{max(rounds)} paired rounds)" if rounds else ""
         rule = (
             f" Method ({origin}): the baseline and every variant were timed in interleaved rounds{n_text}, each "
@@ -164,26 +148,27 @@ def _harness_defaults() -> dict[str, Any]:
     return {k: params[k].default for k in ("warmup", "min_repeats", "rel_ci") if k in params}
 
 
-def _carbon_text(m: dict[str, Any], rows: list[dict[str, Any]], *, hint: bool = True) -> str:
-    facts = carbon_facts(m)
+def _carbon_text(m: Any, rows: list[dict[str, Any]], *, hint: bool = True) -> str:
+    c = m.carbon
     has_rows = any(r["co2e_g_per_call"] is not None or r["co2e_g_per_1k_calls"] is not None for r in rows)
-    if not facts.get("region") and not has_rows:
+    if (c is None or not c.region) and not has_rows:
         how = " (pass --region to `green-advisor measure`, or region= to measure())" if hint else ""
         return f"CO2e not computed: no region given{how}."
-    region = facts.get("region") or "?"
-    name = f" ({facts['region_name']})" if facts.get("region_name") else ""
-    inten = facts.get("g_co2e_per_kwh")
+    if c is None:
+        return "CO2e per call is in the tables; the run recorded no carbon block (region, intensity, PUE)."
+    region = c.region or "?"
+    name = f" ({c.name})" if c.name else ""
+    inten = c.g_co2e_per_kwh
     inten_text = f"{fmt_num(inten, '.4g')} gCO2e/kWh" if inten is not None else "intensity not recorded"
-    src = facts.get("source") or "source not recorded"
-    year = facts.get("year") or "year not recorded"
-    pue = facts.get("pue")
-    pue_text = f"PUE {fmt_num(pue, 'g')}" if pue is not None else "PUE not recorded"
-    note = f" {facts['note']}" if facts.get("note") else " A CO2e figure inherits the method of its energy figure."
+    src = c.source or "source not recorded"
+    year = c.year or "year not recorded"
+    pue_text = f"PUE {fmt_num(c.pue, 'g')}" if c.pue is not None else "PUE not recorded"
+    note = f" {c.note}" if c.note else " A CO2e figure inherits the method of its energy figure."
     facts_text = f"region {region}{name}: {inten_text} ({src}, {year}); {pue_text}"
     return f"CO2e = energy x PUE x carbon intensity, {facts_text}.{note}"
 
 
-def _caveats(m: dict[str, Any] | None, rows: list[dict[str, Any]], hw: dict[str, Any] | None) -> list[str]:
+def _caveats(m: Any, rows: list[dict[str, Any]], hw: Any) -> list[str]:
     out = []
     methods = _methods(rows)
     if any(k.startswith("estimated") for k in methods):
@@ -209,39 +194,37 @@ def _caveats(m: dict[str, Any] | None, rows: list[dict[str, Any]], hw: dict[str,
             out.append(f"Outside the predicted latency range: {', '.join(outside)}.")
         failed = [r for r in rows if r["status"] != "ok"]
         if failed:
-            out.append(
-                "Not measured: " + "; ".join(f"{r['technique']} ({r['status']}: {r['reason']})" for r in failed) + "."
-            )
-        load_note = ((m.get("meta") or {}).get("load") or {}).get("note")
+            out.append("Not measured: " + "; ".join(f"{r['technique']} ({r['status']})" for r in failed) + ".")
+        load_note = m.load_warning()
         if load_note:
             out.append(load_note[0].upper() + load_note[1:] + ".")
-        if m.get("status") and m["status"] != "finished":
-            out.append(f"The run did not finish (status {m['status']}): only the variants listed were measured.")
-    if hw and not (hw.get("rapl") or {}).get("readable") and not (hw.get("nvml") or {}).get("readable"):
+        if m.status and m.status != "finished":
+            out.append(f"The run did not finish (status {m.status}): only the variants listed were measured.")
+    if hw is not None and not hw.rapl.readable and not hw.nvml.readable:
         out.append("No energy counter (RAPL or NVML) was readable on this machine.")
     return out
 
 
-def reporting_items(data: dict[str, Any]) -> list[dict[str, str]]:
-    """The reporting section as ``[{"topic": ..., "text": ...}]``, each generated from the data."""
-    m = data.get("measurement") or data.get("training")  # a training run is reported the same way
-    rows = measurement_rows(m)
+def reporting_items(data: Any) -> list[dict[str, str]]:
+    """The reporting section of a :class:`ReportData` as ``[{"topic": ..., "text": ...}]``, each from the data."""
+    m = data.step_run  # a per-step training run is reported the way a measurement is
+    rows = run_rows(m)
     items = [
-        ("Hardware", _hardware_text(data.get("hardware"))),
-        ("Software", _versions_text(data.get("versions"), data.get("versions_source", "report"))),
+        ("Hardware", _hardware_text(data.hardware)),
+        ("Software", _versions_text(data.versions, data.versions_source)),
     ]
     if m is not None:
         items += _energy_texts(m, rows)
         items.append(("Repeats and stopping rule", _repeats_text(m, rows)))
         items.append(("CO2e", _carbon_text(m, rows)))
-        items.append(("Run", f"run id {m.get('run_id') or '-'}, status {m.get('status') or '-'}."))
-    elif not data.get("generation"):
+        items.append(("Run", f"run id {m.run_id or '-'}, status {m.status or '-'}."))
+    elif data.generation is None and data.training is None:
         items.append(("Measurements", "None in this report: the figures are the advisor's predictions only."))
-    items += _generation_items(data.get("generation"))
-    rec = data.get("recommendations")
-    if rec:
-        c = rec.get("constraints") or {}
-        goal = ", ".join(f"{k} {v}" for k, v in c.items())
+    items += _to_target_items(data.training if m is None else None)
+    items += _generation_items(data.generation)
+    rec = data.recommendations
+    if rec is not None:
+        goal = ", ".join(f"{k} {v}" for k, v in rec.constraints.model_dump().items())
         items.append(
             (
                 "Predictions",
@@ -249,32 +232,44 @@ def reporting_items(data: dict[str, Any]) -> list[dict[str, str]]:
                 f"model and hardware (see docs/advisor.md); constraints: {goal or 'not recorded'}.",
             )
         )
-    items += [("Caveat", text) for text in _caveats(m, rows, data.get("hardware"))]
+    items += [("Caveat", text) for text in _caveats(m, rows, data.hardware)]
     return [{"topic": t, "text": x} for t, x in items]
 
 
-def _generation_items(gen: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """The generation run's own Reporting text (method, windows, prefill/decode convention) and its run id."""
-    if not gen:
+def _to_target_items(run: Any) -> list[tuple[str, str]]:
+    """An energy-to-target run (``ToTargetRun``): its outcome, what the projection assumes, its run id."""
+    if run is None:
         return []
-    run = gen.get("run") or {}
-    meta = run.get("meta") or {}
+    out = [("Training to a target", run.outcome or f"every variant trained from scratch to {run.target:g} "
+            f"{run.metric} over interleaved seeds")]  # fmt: skip
+    if run.projection_note:
+        out.append(("Projection", run.projection_note))
+    out.append(("Training run", f"run id {run.run_id or '-'}, status {run.status}."))
+    return out
+
+
+def _generation_items(run: Any) -> list[tuple[str, str]]:
+    """A ``GenerationRun``'s own Reporting text (method, windows, prefill/decode convention) and its run id."""
+    if run is None:
+        return []
+    meta = run.meta  # the run's free-form record: reporting text, batch sizes, tokens
     out = [("Generation", meta.get("reporting") or "not recorded")]
-    if meta.get("weights_note"):
-        out.append(("Generation quality", meta["weights_note"][0].upper() + meta["weights_note"][1:] + "."))
+    note = meta.get("weights_note")
+    if note:
+        out.append(("Generation quality", note[0].upper() + note[1:] + "."))
     out.append(
         (
             "Generation run",
-            f"run id {run.get('run_id') or '-'}, status {run.get('status') or '-'}; "
+            f"run id {run.run_id or '-'}, status {run.status or '-'}; "
             f"batch sizes {meta.get('batch_sizes')}, {meta.get('max_new_tokens')} new tokens per prompt.",
         )
     )
     return out
 
 
-def _generation_statement(gen: dict[str, Any], tool: str, hw: str) -> str:
-    meta = (gen.get("run") or {}).get("meta") or {}
-    n_ok = sum(1 for r in (gen.get("run") or {}).get("results") or [] if r.get("status") == "ok")
+def _generation_statement(run: Any, tool: str, hw: str) -> str:
+    meta = run.meta
+    n_ok = sum(1 for r in run.results if r.status == "ok")
     return (
         f"We measured text generation with {tool} on {hw}: {n_ok} (variant, batch size) points of "
         f"{meta.get('model', 'the model')} ({meta.get('weights', '?')} weights), {meta.get('max_new_tokens')} new "
@@ -283,21 +278,28 @@ def _generation_statement(gen: dict[str, Any], tool: str, hw: str) -> str:
     )
 
 
-def reporting_statement(data: dict[str, Any]) -> str:
-    """One paragraph summarising the measurement set-up, ready to quote in a paper."""
-    m = data.get("measurement") or data.get("training")
-    calls = "forward passes" if data.get("measurement") else "training steps"
-    v = data.get("versions") or {}
+def reporting_statement(data: Any) -> str:
+    """One paragraph summarising the measurement set-up of a :class:`ReportData`, ready to quote in a paper."""
+    m = data.step_run
+    calls = "forward passes" if data.measurement is not None else "training steps"
+    v = data.versions
     tool = f"green-dl-advisor {v.get('green-dl-advisor', '')}".strip()
-    hw = _hardware_text(data.get("hardware")).rstrip(".")
-    if m is None and data.get("generation"):
-        return _generation_statement(data["generation"], tool, hw)
+    hw = _hardware_text(data.hardware).rstrip(".")
+    if m is None and data.generation is not None:
+        return _generation_statement(data.generation, tool, hw)
+    if m is None and data.training is not None:
+        run = data.training
+        return (
+            f"We trained {len(run.all_results())} variants (including the unmodified baseline) from scratch to "
+            f"{run.target:g} {run.metric} with {tool} on {hw}, seeds interleaved; energy to the target is compared "
+            "per seed against the baseline."
+        )
     if m is None:
         return (
             f"Techniques were ranked with {tool} from the literature evidence in its curated catalog; "
             f"no figure in this report was measured. Target hardware: {hw}."
         )
-    rows = measurement_rows(m)
+    rows = run_rows(m)
     methods = ", ".join(_methods(rows)) or "no energy method"
     n_ok = sum(r["status"] == "ok" for r in rows)
     sw = ", ".join(f"{k} {v[k]}" for k in ("python", "torch") if k in v)
