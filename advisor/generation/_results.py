@@ -14,11 +14,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from advisor._version import RESULT_SCHEMA_VERSION as GENERATION_SCHEMA_VERSION
 from advisor.measurement import Comparison, Interval
 
 __all__ = ["GENERATION_SCHEMA_VERSION", "GenerationFigures", "GenerationResult", "GenerationRun"]
 
-GENERATION_SCHEMA_VERSION = 1
 PHASES = ("prefill", "decode", "end_to_end")
 
 

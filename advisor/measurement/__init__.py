@@ -22,7 +22,7 @@ from advisor.measurement._engine import (
 )
 from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
-    SCHEMA_VERSION,
+    RESULT_SCHEMA_VERSION,
     Block,
     Comparison,
     Interval,
@@ -44,7 +44,7 @@ from advisor.measurement.sweep import SweepRow, batch_sweep
 
 __all__ = [
     "MIN_ROUNDS",
-    "SCHEMA_VERSION",
+    "RESULT_SCHEMA_VERSION",
     "Block",
     "Comparison",
     "EngineSettings",

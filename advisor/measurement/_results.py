@@ -14,8 +14,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from advisor._version import RESULT_SCHEMA_VERSION
+
 __all__ = [
-    "SCHEMA_VERSION",
+    "RESULT_SCHEMA_VERSION",
     "VERDICTS",
     "Block",
     "Comparison",
@@ -34,7 +36,6 @@ __all__ = [
     "run_from_dict",
 ]
 
-SCHEMA_VERSION = 2
 VERDICTS = ("faster", "slower", "no significant difference", "inconclusive")
 ENERGY_VERDICTS = ("less energy", "more energy", "no significant difference", "inconclusive")
 
@@ -683,7 +684,7 @@ class RunRecord:
         """JSON-ready dict with ``schema_version`` and ``kind``."""
         carbon = self.carbon.to_dict() if hasattr(self.carbon, "to_dict") else self.carbon
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": RESULT_SCHEMA_VERSION,
             "kind": self.kind,
             "run_id": self.run_id,
             "status": self.status,
@@ -725,9 +726,9 @@ class RunRecord:
         from advisor._errors import MeasurementError
 
         version = d.get("schema_version", 1)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
+        if not isinstance(version, int) or version > RESULT_SCHEMA_VERSION:
             raise MeasurementError(
-                f"measurement schema_version {version!r}, expected an integer <= {SCHEMA_VERSION}; "
+                f"measurement schema_version {version!r}, expected an integer <= {RESULT_SCHEMA_VERSION}; "
                 "it was written by a newer green-dl-advisor: upgrade it (pip install -U green-dl-advisor)"
             )
         rt = cls.result_type

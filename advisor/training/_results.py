@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from advisor._version import RESULT_SCHEMA_VERSION
 from advisor.measurement import Interval
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "verdict",
 ]
 
-SCHEMA_VERSION = 1
 KIND = "to-target"
 CONFIDENCE = 0.95
 
@@ -328,7 +328,7 @@ class ToTargetRun:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": RESULT_SCHEMA_VERSION,
             "kind": KIND,
             "run_id": self.run_id,
             "status": self.status,

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor._version import RESULT_SCHEMA_VERSION
+
 __all__ = ["BatchPick", "Candidate", "TunePlan", "recovery_text"]
 
 
@@ -327,7 +329,7 @@ class TunePlan:
         """JSON-ready dict (``kind: tune``)."""
         return {
             "kind": self.kind,
-            "schema_version": 1,
+            "schema_version": RESULT_SCHEMA_VERSION,
             "model_name": self.model_name,
             "phase": self.phase,
             "objective": self.objective,
