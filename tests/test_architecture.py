@@ -219,18 +219,10 @@ def import_circles(root: Path = ROOT) -> list[list[str]]:
     return sorted(sorted(named[m] for m in cycle) for cycle in nx.simple_cycles(graph))
 
 
-# Circles still open while their owners break them (issue #23); each must go, none may be added.
-REMAINING_CIRCLES: dict[tuple[str, ...], str] = {
-    ("advisor.tuning._generation", "advisor.tuning._tune"): "helper C (tuning/_generation <-> _tune)",
-    ("advisor.tuning._to_target", "advisor.tuning._tune"): "helper A, after C moves _tune's shared helpers",
-}
-
-
 def test_no_package_has_an_import_circle() -> None:
-    found = {tuple(c) for c in import_circles()}
-    new = sorted(found - set(REMAINING_CIRCLES))
-    assert not new, "import circles inside a package (move the shared piece to the module that owns it):\n" + (
-        "\n".join(" <-> ".join(c) for c in new)
+    circles = import_circles()
+    assert not circles, "import circles inside a package (move the shared piece to the module that owns it):\n" + (
+        "\n".join(" <-> ".join(c) for c in circles)
     )
 
 
