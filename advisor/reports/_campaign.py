@@ -11,47 +11,41 @@ import html
 import io
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from advisor._errors import ReportError
+from advisor.reports._text import md_table
 
 __all__ = ["campaign_data", "campaign_report", "render_campaign_html", "render_campaign_markdown"]
 
 
-def _comparison(r: dict[str, Any]) -> dict[str, Any]:
-    """Latency and energy ratio intervals and the verdict of one stored result (variant/baseline, lower better)."""
-    c = r.get("comparison") or {}
-    lat, en = c.get("latency_ratio"), c.get("energy_ratio")
+def _comparison(r: Any) -> dict[str, Any]:
+    """Latency and energy ratio intervals and the verdict of one typed result (variant/baseline, lower better)."""
+    c = r.comparison
+    lat, en = (c.latency_ratio, c.energy_ratio) if c else (None, None)
     return {
-        "latency": lat,
-        "energy": en,
-        "verdict": c.get("verdict"),
-        "text": c.get("text"),
-        "energy_method": c.get("energy_method") or (r.get("timing") or {}).get("energy_method"),
+        "latency": lat.to_dict() if lat else None,
+        "energy": en.to_dict() if en else None,
+        "verdict": c.verdict if c else None,
+        "text": c.text() if c else None,
+        "energy_method": (c.energy_method if c else None) or (r.timing.energy_method if r.timing else None),
     }
 
 
-def _keeps_fidelity(r: dict[str, Any]) -> bool:
+def _keeps_fidelity(r: Any) -> bool:
     """Quality verified by the one rule (``judge_quality``, default gate); a result without quality is not excluded."""
     from advisor.measurement.quality import judge_quality
 
-    q = r.get("quality")
-    return not q or judge_quality(q).status == "verified"
+    return r.quality is None or judge_quality(r.quality).status == "verified"
 
 
-def _winner(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _winner(results: list[Any]) -> Any:
     """The fastest variant measured significantly faster that keeps fidelity (None: keep the baseline)."""
-    best = None
-    for r in results:
-        if r.get("technique") == "baseline" or r.get("status") != "ok":
-            continue
-        c = _comparison(r)
-        if c["verdict"] != "faster" or not c["latency"] or not _keeps_fidelity(r):
-            continue
-        if best is None or c["latency"]["median"] < _comparison(best)["latency"]["median"]:
-            best = r
-    return best
+    faster = [r for r in results if r.technique != "baseline" and r.status == "ok" and r.comparison
+              and r.comparison.verdict == "faster" and r.comparison.latency_ratio and _keeps_fidelity(r)]  # fmt: skip
+    return min(faster, key=lambda r: r.comparison.latency_ratio.median, default=None)
 
 
 def _interval_text(iv: dict[str, Any] | None, invert: bool = False) -> str:
@@ -60,35 +54,39 @@ def _interval_text(iv: dict[str, Any] | None, invert: bool = False) -> str:
     m, lo, hi = iv["median"], iv["low"], iv["high"]
     if invert:
         m, lo, hi = 1 / m, 1 / hi, 1 / lo
-    return f"{m:.2f} ({lo:.2f}-{hi:.2f}, {iv.get('n_rounds', '?')} rounds)"
+    return f"{m:.2f} ({lo:.2f}-{hi:.2f}, {iv['n_rounds']} rounds)"
+
+
+def _cell_results(cell: dict[str, Any], store: Any) -> list[Any]:
+    """The typed results of a cell's inference run (``TechniqueResult``), baseline first; [] without one."""
+    from advisor.measurement import MeasureRun
+
+    run = store.load_run(cell["run_id"]) if cell["run_id"] else None
+    return run.all_results() if isinstance(run, MeasureRun) else []
 
 
 def _cell_view(cell: dict[str, Any], store: Any) -> dict[str, Any]:
-    results = store.results(cell["run_id"]) if cell["run_id"] else []
+    results = _cell_results(cell, store)
     win = _winner(results)
-    base = next((r for r in results if r.get("technique") == "baseline"), None)
+    base = next((r for r in results if r.technique == "baseline"), None)
     wc = _comparison(win) if win else None
+    base_timing = base.timing if base else None
     return {
         **{k: cell[k] for k in ("cell_id", "model", "node_group", "batch_size", "status", "attempts", "run_id")},
         "error": (cell["error"] or "").split("\n")[0] or None,
         "hardware": cell["hardware"],
-        "winner": win["technique"] if win else ("baseline (nothing measured faster)" if results else None),
+        "winner": win.technique if win else ("baseline (nothing measured faster)" if results else None),
         "speedup": _interval_text(wc["latency"], invert=True) if wc else "-",
         "energy_ratio": _interval_text(wc["energy"]) if wc else "-",
         "verdict": wc["text"] if wc else "-",
-        "baseline_latency_ms": ((base or {}).get("timing") or {}).get("latency_ms_median"),
-        "energy_method": (wc or {}).get("energy_method") or ((base or {}).get("timing") or {}).get("energy_method"),
-        "co2e_g_per_1k_calls_baseline": (base or {}).get("co2e_g_per_1k_calls"),
-        "co2e_g_per_1k_calls_winner": (win or {}).get("co2e_g_per_1k_calls"),
+        "baseline_latency_ms": base_timing.latency_ms_median if base_timing else None,
+        "energy_method": (wc["energy_method"] if wc else None) or (base_timing.energy_method if base_timing else None),
+        "co2e_g_per_1k_calls_baseline": base.co2e_g_per_1k_calls if base else None,
+        "co2e_g_per_1k_calls_winner": win.co2e_g_per_1k_calls if win else None,
         "results": [
-            {
-                "technique": r.get("technique"),
-                "status": r.get("status"),
-                **_comparison(r),
-                "keeps_fidelity": _keeps_fidelity(r),
-            }
+            {"technique": r.technique, "status": r.status, **_comparison(r), "keeps_fidelity": _keeps_fidelity(r)}
             for r in results
-            if r.get("technique") != "baseline"
+            if r.technique != "baseline"
         ],
     }
 
@@ -99,7 +97,7 @@ def campaign_data(campaign_id: str | None = None, store: str | Path | None = Non
     Raises:
         ReportError: No such campaign in the store.
     """
-    from advisor.campaign import Ledger
+    from advisor.campaign import Ledger, Plan
     from advisor.measurement.store import ResultStore, default_store_path
 
     path = Path(store) if store else default_store_path()
@@ -115,7 +113,7 @@ def campaign_data(campaign_id: str | None = None, store: str | Path | None = Non
         ledger.close()
         rs.close()
     plan = json.loads(row["plan_json"])
-    groups = {g["name"]: g for g in plan["node_groups"]}
+    groups = {g.name: g for g in Plan.model_validate(plan).node_groups}
     return {
         "campaign_id": row["campaign_id"],
         "name": row["name"],
@@ -130,10 +128,7 @@ def campaign_data(campaign_id: str | None = None, store: str | Path | None = Non
 
 
 def _counts(cells: list[dict[str, Any]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in cells:
-        out[c["status"]] = out.get(c["status"], 0) + 1
-    return out
+    return dict(Counter(c["status"] for c in cells))
 
 
 def _co2e_by_group(cells: list[dict[str, Any]], groups: dict[str, Any]) -> list[dict[str, Any]]:
@@ -149,8 +144,8 @@ def _co2e_by_group(cells: list[dict[str, Any]], groups: dict[str, Any]) -> list[
         rows.append(
             {
                 "node_group": name,
-                "region": g.get("region"),
-                "pue": g.get("pue"),
+                "region": g.region,
+                "pue": g.pue,
                 "cells": len(mine),
                 "co2e_g_per_1k_calls_baseline": sum(base) if base else None,
                 "co2e_g_per_1k_calls_with_winners": sum(win) if win else None,
@@ -164,7 +159,7 @@ def _matrix(data: dict[str, Any], key: str) -> tuple[list[str], list[str], list[
     rows: dict[str, dict[str, float]] = {}
     for c in data["cells"]:
         for r in c["results"]:
-            iv = r.get(key)
+            iv = r[key]
             if r["status"] == "ok" and iv:
                 val = 1 / iv["median"] if key == "latency" else iv["median"]
                 rows.setdefault(f"{c['model']} / {r['technique']}", {})[c["node_group"]] = val
@@ -199,11 +194,7 @@ def _heatmap_png(data: dict[str, Any], key: str, title: str) -> str | None:
 
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    def cell(x: Any) -> str:
-        return html.escape("-" if x is None else str(x), quote=False).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows])
+    return md_table(headers, [["-" if c is None else c for c in r] for r in rows])
 
 
 WIN_HEADERS = [
