@@ -1,13 +1,14 @@
 """Energy per token of text generation, prefill and decode apart, per batch size and technique.
 
-:func:`measure_generation` (``advisor.measure_generation``) times ``model.generate`` the way the
-engine times a forward pass: every variant (the baseline included) is built once and set up at every
-batch size (warm-up, its output and memory, a pilot time per call); then **interleaved paired
-rounds**, the batch sizes in turn (:mod:`._rounds`: the budget plan, the stopping rules and
-the retiring of variants whose verdict is settled): each round runs every variant still timed in a
-shuffled order, each for a *prefill window* (``generate(max_new_tokens=1)`` repeated until the window
-lasts ``window_s``) and a *generation window* (``generate(max_new_tokens=N, min_new_tokens=N)``, the
-same). Prefill is the first token; decode is the rest, per call: generation minus prefill (the
+:func:`measure_generation` (``advisor.measure_generation``) times ``model.generate`` **on the measurement
+engine** (:func:`advisor.measurement.run_engine`), like a forward pass: every variant (the baseline included)
+is built once; at every batch size it becomes two engine variants, a *prefill window*
+(``generate(max_new_tokens=1)`` repeated until the window lasts ``window_s``) and a *generation window*
+(``generate(max_new_tokens=N, min_new_tokens=N)``, the same), set up by the engine (warm-up, the output and
+memory, the pilot time per call). Each engine round times every window still timed, of every batch size, in a
+shuffled order, under the engine's machine lock, budget, ``max_rounds`` and Ctrl-C; generation's rule
+(:mod:`._rounds`) retires variants whose verdict is settled and stops batch sizes whose intervals are tight.
+Prefill is the first token; decode is the rest, per call: generation minus prefill (the
 optimum-benchmark convention). Energy is read from the meters at each window's ends; with NVML a
 window lasts at least 5 s (ML.ENERGY's steady-state rule: the counter updates every few tens of ms and
 a GPU's clocks need time to settle). Ratios against the baseline of the same round come from the
@@ -26,8 +27,6 @@ candidate tokens each pass verified.
 
 from __future__ import annotations
 
-import math
-import random
 import threading
 import time
 import uuid
@@ -45,17 +44,18 @@ from advisor.generation._quality import (
     prompts_from_text,
 )
 from advisor.generation._results import GenerationFigures, GenerationResult, GenerationRun
-from advisor.generation._rounds import (
-    HARD_BUDGET_FACTOR,
-    Batch,
-    Live,
-    Plan,
-    cycle,
-    phase_rounds,
-    plan_meta,
-)
+from advisor.generation._rounds import Batch, Layout, Live, Settle, collect, phase_rounds, plan_meta
 from advisor.generation._techniques import GenSetup, build_variant, default_generation_ids
-from advisor.measurement import MIN_ROUNDS, Round, derive, load_summary, median_interval, steady_allocator
+from advisor.measurement import (
+    MIN_ROUNDS,
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    derive,
+    load_summary,
+    median_interval,
+    steady_allocator,
+)
 from advisor.measurement.quality import judge_quality
 
 __all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
@@ -258,25 +258,23 @@ def _acceptance(s: GenSetup, ids: Any, mask: Any, n_new: int) -> dict[str, Any]:
                       "tokens - passes; proposed = candidate tokens verified"}  # fmt: skip
 
 
-def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, window_s: float,
-                 sync: Callable[[], None] | None, warmup: int) -> Live:  # fmt: skip
-    """Warm a variant up at one batch size, take its output and memory, and time one call of each kind (pilot).
+def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, sync: Callable[[], None] | None,
+                 warmup: int) -> Live:  # fmt: skip
+    """Warm a variant up at one batch size and take its output and memory (the engine times the pilot calls).
 
-    Prefill: ``warmup`` timed calls. Full generation: ``warmup - 1`` timed calls, then the call that returns the
-    output and the KV cache (the last warm-up); the pilot time is the fastest. Compilation happens here.
+    Prefill: ``warmup - 1`` calls here. Full generation: ``warmup - 2`` calls, then the call that returns the
+    output and the KV cache. The engine then makes one more call of each (its warm-up, the pilot time per call
+    that sizes the windows). Compilation happens here.
     """
     prefill, full = _generate_fns(s, ids, mask, n_new)
-    t_p = min(_timed(prefill, sync) for _ in range(max(warmup, 1)))
-    t_fs = [_timed(full, sync) for _ in range(max(warmup, 1) - 1)]
-    t0 = time.perf_counter()
+    for _ in range(max(warmup - 1, 0)):
+        _timed(prefill, sync)
+    for _ in range(max(warmup - 2, 0)):
+        _timed(full, sync)
     new_tokens, memory = _memory_and_output(s, ids, mask, n_new)
     if sync:
         sync()
-    t_fs.append(time.perf_counter() - t0)
     live = Live(name, s, prefill, full, new_tokens=new_tokens, memory=memory)
-    live.calls_prefill = max(1, math.ceil(window_s / max(t_p, 1e-6)))
-    live.calls_full = max(1, math.ceil(window_s / max(min(t_fs), 1e-6)))
-    live.cost_s = live.calls_prefill * t_p + live.calls_full * min(t_fs)
     if s.speculative:
         live.acceptance = _acceptance(s, ids, mask, n_new)
     return live
@@ -394,9 +392,9 @@ def _reporting(method: str | None, window_s: float, nvml: bool, quality_rule: st
         lines.append(f"Each window repeats generate() until it lasts at least {window_s:g} s.")
     lines.append(
         "Prefill = generate(max_new_tokens=1); decode = the full generation minus prefill, per call "
-        "(optimum-benchmark). Intervals: 95 % order-statistic intervals of the median over paired rounds; batch "
-        "sizes take rounds in turn; a variant significantly slower and costlier than another (>= 6 rounds) leaves "
-        "the rounds."
+        "(optimum-benchmark). Intervals: 95 % order-statistic intervals of the median over paired rounds of the "
+        "measurement engine; every round times every batch size; a variant significantly slower and costlier than "
+        "another (>= 6 rounds) leaves the rounds."
     )
     lines.append(quality_rule)
     if method and method.startswith("estimated"):
@@ -442,6 +440,7 @@ def measure_generation(
     sync: Callable[[], None] | None = None,
     seed: int = 0,
     lock_path: Any = None,
+    lock_timeout_s: float | None = None,
     on_round: Callable[[int, int], None] | None = None,
     store: Any = None,
     name: str | None = None,
@@ -459,17 +458,18 @@ def measure_generation(
         batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
         techniques: Variant ids (see ``advisor.generation._techniques``), ``"default"`` for all, or [] for the baseline.
         draft_model: A small decoder sharing the tokenizer, for ``speculative-decoding``.
-        budget_s: Wall-clock budget for set-up and rounds. The batch sizes take rounds in turn, so each gets
-            about the same number (``meta["plan"]`` gives one round's cost per batch size from the pilot times
-            and the budget that ``min_rounds`` rounds need); past the budget, a batch size with fewer than
-            ``min_rounds`` rounds runs on until it has them or 1.5x the budget has passed. Units: s.
+        budget_s: Wall-clock budget for set-up and rounds (lock waits excluded). It is the engine's: every round
+            times every batch size, so each gets the same number of rounds (``meta["plan"]`` gives one round's
+            cost per batch size from the pilot times and the budget that ``min_rounds`` rounds need); no round
+            starts that would end past it once ``min_rounds`` are done; short of them, rounds run on until they
+            are done or 1.5x the budget has passed; variants not set up by then are ``skipped-budget``. Units: s.
         window_s: Shortest energy window (default: the meters' resolution, 5 s with NVML). Units: s.
         min_nvml_window_s: Shortest window when NVML is read. Units: s.
         min_rounds: Rounds before the interval rule may stop a batch size (6 give a 95 % interval).
         max_rounds: Rounds at most per batch size.
         target_rel: Stop when every end-to-end latency ratio's interval half-width is below this.
-        warmup: Warm-up calls per variant and batch size (compilation happens here); the last full one also
-            takes the output and the memory.
+        warmup: Warm-up calls per variant, batch size and window (compilation happens here), the engine's pilot
+            call included; one full generation also takes the output and the memory.
         prompt_tokens: Length of the synthetic prompts.
         real_weights: Whether the weights are trained (quality by agreement and perplexity) or random
             (logit fidelity only); None: trained when the model was loaded from a path.
@@ -478,7 +478,9 @@ def measure_generation(
         sync: Called after every ``generate`` (default: ``torch.cuda.synchronize`` for a CUDA model).
         seed: Seed of the round order and the synthetic prompts.
         lock_path: The machine lock file (tests).
-        on_round: Called with (batch size, rounds done) after each round.
+        lock_timeout_s: Give up waiting for the machine lock after this long (the engine's
+            :class:`~advisor.MachineBusyError`; None: wait). Units: s.
+        on_round: Called with (batch size, rounds done) for each batch size an engine round timed.
         store: A :class:`~advisor.measurement.ResultStore`, a path, None for the default store, or False to
             keep the run out of the store. Each batch size's results are written when the rounds end (on
             Ctrl-C or an error too), the whole run (``ResultStore.load_run`` returns it) after them.
@@ -487,7 +489,7 @@ def measure_generation(
             shipped text exceeds this multiple of the baseline's is not timed (``skipped-quality``; its
             quality is recorded). None: every variant is timed.
         retire: Let a variant leave the rounds once another variant still timed is significantly faster and
-            cheaper per token (>= 6 shared rounds; see ``advisor.generation._rounds``).
+            cheaper per token (>= 6 shared rounds; the rule the engine applies, ``advisor.generation._rounds``).
 
     Returns:
         A :class:`GenerationRun` (its ``run_id`` is the store's); Ctrl-C returns what was measured with status
@@ -533,41 +535,163 @@ def measure_generation(
     run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
     qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
-    plan = Plan(meters, sync, min_rounds, max_rounds, target_rel, f"generation {type(model).__name__}", lock_path,
-                on_round, seed, retire=retire, quality_bad=_quality_bad(qctx))  # fmt: skip
     setups, bad = _setups(model, ids, draft_model)
     if real_weights and tokenizer is not None:
         qctx["base_ppl"] = perplexity(model, tokenizer)
         meta["baseline_perplexity"] = round(qctx["base_ppl"], 3)
     device = next((p.device for p in model.parameters()), None)
     qctx["fidelity_inputs"] = pr.batch(min(bs), device)
-    t0 = time.perf_counter()
-    plan.deadline, plan.hard_deadline = t0 + budget_s, t0 + HARD_BUDGET_FACTOR * budget_s
-    batches: list[Batch] = []
+    eng = EngineSettings(block_s=win, warmup=1, min_rounds=min_rounds, max_rounds=max_rounds, target_rel=target_rel,
+                         seed=seed, lock_timeout_s=lock_timeout_s, stop_before_overrun=True)  # fmt: skip
+    meta["engine"] = eng.to_dict()
+    w = _Work(Layout([Batch(b, 0) for b in bs]), setups, bad, ids, pr, device, max_new_tokens, warmup, sync, qctx,
+              time.perf_counter())  # fmt: skip
+    outcome = None
     try:
         _probe_all(setups, bad, qctx, max_perplexity_ratio)
-        for b in bs:
-            batches.append(_set_up_batch(plan, setups=setups, bad=bad, ids=ids, pr=pr, b=b, n_new=max_new_tokens,
-                                         win=win, warmup=warmup, qctx=qctx, device=device))  # fmt: skip
-        meta["plan"] = plan_meta(batches, time.perf_counter() - t0, budget_s, min_rounds)
-        cycle(plan, batches)
-    except KeyboardInterrupt:
+        outcome = _on_engine(w, eng, meters=meters, budget_s=budget_s, retire=retire, on_round=on_round,
+                             lock_path=lock_path, label=f"generation {type(model).__name__}")  # fmt: skip
+        run.status = outcome.status
+    except KeyboardInterrupt:  # before the rounds (quality probes); in the rounds the engine keeps them
         run.status = "interrupted"
     finally:  # on Ctrl-C or an error too: what was measured is kept and stored
-        for bt in batches:
-            run.results += _derive_batch(bt, ["baseline", *ids], n_new=max_new_tokens, method=method, qctx=qctx)
+        _close_batches(w, outcome)
+        for bt in w.layout.batches:
+            run.results += _derive_batch(bt, ["baseline", *ids], n_new=max_new_tokens, method=method, qctx=qctx,
+                                         loads=w.layout.loads)  # fmt: skip
             _store_results(st, run, bt.b)
     if run.status == "interrupted":
         done = {(r.technique, r.batch_size) for r in run.results}
         run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
                         for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
-    meta["elapsed_s"] = round(time.perf_counter() - t0, 1)
-    meta["load"] = load_summary([Round(i, 0, [], {}, load) for bt in batches for i, load in bt.loads.items()])
+    _outcome_meta(meta, w, outcome, budget_s=budget_s, min_rounds=min_rounds, hard_factor=eng.hard_budget_factor)
     if st is not None:
         meta["store"] = str(st.path)
         st.finish_run(run.run_id, run.status)
         st.save_run(run)
     return run
+
+
+# --- on the engine -------------------------------------------------------------------------------------
+@dataclass
+class _Work:
+    """What the engine's set-ups need: the layout, the built variants, the prompts, the settings of a run."""
+
+    layout: Layout
+    setups: dict[str, GenSetup]
+    bad: dict[str, tuple[str, str, dict[str, Any]]]
+    ids: list[str]
+    pr: _Prompts
+    device: Any
+    n_new: int
+    warmup: int
+    sync: Callable[[], None] | None
+    qctx: dict[str, Any]
+    t0: float
+    t_engine: float | None = None
+
+
+def _on_engine(w: _Work, eng: EngineSettings, *, meters: Sequence[Any], budget_s: float, retire: bool,
+               on_round: Callable[[int, int], None] | None, lock_path: Any, label: str) -> Any:  # fmt: skip
+    """Every window a variant of one engine run; generation's rule settles batch sizes (:class:`Settle`).
+
+    The baseline's prefill window at the smallest batch size is the engine's baseline (set up here: its failure
+    raises); the other baselines are essential (set up whatever the budget). The budget left after the quality
+    probes is the engine's.
+    """
+    from advisor.measurement import run_engine
+
+    specs = _specs(w)
+    baseline = specs.pop(0).setup()
+    rule = Settle(w.layout, eng.min_rounds, eng.target_rel, retire=retire, quality_bad=_quality_bad(w.qctx))
+    w.t_engine = time.perf_counter()
+    return run_engine(baseline, specs, meters=meters, settings=eng, budget_s=max(budget_s - (w.t_engine - w.t0), 0.0),
+                      sync=w.sync, label=label, on_round=lambda r: w.layout.on_round(r, on_round),
+                      lock_path=lock_path, settle=rule)  # fmt: skip
+
+
+def _specs(w: _Work) -> list[VariantSpec]:
+    """Two engine variants (prefill, generation window) per variant and batch size; the rest's results now."""
+    specs: list[VariantSpec] = []
+    for bt in w.layout.batches:
+        inp, mask = w.pr.batch(bt.b, w.device)
+        bt.in_tokens = int(mask.sum())
+        for name in ["baseline", *w.ids]:
+            if name in w.bad:
+                status, reason, settings = w.bad[name]
+                bt.out[name] = _not_run(name, bt.b, status, reason, settings, quality=w.qctx["per_variant"].get(name))
+                continue
+            s = w.setups[name]
+            if s.max_batch is not None and bt.b > s.max_batch:
+                bt.out[name] = _not_run(name, bt.b, "not-applicable", f"batch size {bt.b}: supported up to "
+                                        f"{s.max_batch}", s.settings)  # fmt: skip
+                continue
+            specs += _window_specs(w, bt, name, inp, mask)
+    return specs
+
+
+def _window_specs(w: _Work, bt: Batch, name: str, inp: Any, mask: Any) -> list[VariantSpec]:
+    """The prefill window (sets the variant up at this batch size) and the generation window of one variant."""
+    s = w.setups[name]
+    pre, gen = w.layout.name(name, bt.b, "prefill"), w.layout.name(name, bt.b, "generation")
+
+    def set_up_prefill() -> Variant:
+        if name != "baseline" and bt.get("baseline") is None:
+            bt.out[name] = _not_run(name, bt.b, "failed", f"the baseline could not be set up at batch size {bt.b}",
+                                    s.settings)  # fmt: skip
+            raise NotApplicable(bt.out[name].reason)
+        try:
+            live = _set_up_live(name, s, ids=inp, mask=mask, n_new=w.n_new, sync=w.sync, warmup=w.warmup)
+        except NotApplicable as exc:
+            bt.out[name] = _not_run(name, bt.b, "not-applicable", str(exc), s.settings)
+            raise
+        except Exception as exc:
+            bt.out[name] = _not_run(name, bt.b, "failed", f"{type(exc).__name__}: {str(exc)[:300]}", s.settings)
+            raise
+        bt.live.append(live)
+        return Variant(pre, live.prefill, items_per_call=bt.in_tokens)
+
+    def set_up_generation() -> Variant:
+        live = bt.get(name)
+        if live is None:
+            raise NotApplicable("its prefill window was not set up")
+        return Variant(gen, live.full, items_per_call=bt.b * w.n_new)
+
+    essential = name == "baseline"
+    return [VariantSpec(pre, set_up_prefill, essential=essential), VariantSpec(gen, set_up_generation,
+                                                                               essential=essential)]  # fmt: skip
+
+
+def _close_batches(w: _Work, outcome: Any) -> None:
+    """After the engine: records, pilot costs, the set-ups it skipped, why each batch size stopped."""
+    if outcome is None:
+        return
+    collect(w.layout, outcome.rounds)
+    for bt in w.layout.batches:
+        for v in bt.live:
+            pre, gen = (f"{v.name} [batch {bt.b}] {ph}" for ph in ("prefill", "generation"))
+            v.cost_s = v.calls_prefill * outcome.pilot_s.get(pre, 0.0) + v.calls_full * outcome.pilot_s.get(gen, 0.0)
+        for n, (b, tech, _) in w.layout.windows.items():
+            if b == bt.b and tech not in bt.out and bt.get(tech) is None and n in outcome.setups:
+                status, reason, _ = outcome.setups[n]
+                bt.out[tech] = _not_run(tech, b, status, reason or status, w.setups[tech].settings)
+        if bt.stopped is None:
+            bt.stopped = "interrupted" if outcome.status == "interrupted" else (outcome.stopped_by or ["budget"])[-1]
+
+
+def _outcome_meta(meta: dict[str, Any], w: _Work, outcome: Any, *, budget_s: float, min_rounds: int,
+                  hard_factor: float) -> None:  # fmt: skip
+    """The run's plan, elapsed time, load and allocator, from the engine's outcome."""
+    meta["elapsed_s"] = round(time.perf_counter() - w.t0, 1)
+    rounds = outcome.rounds if outcome is not None else []
+    meta["load"] = load_summary(rounds)
+    if outcome is None:
+        return
+    setup_s = (w.t_engine or w.t0) - w.t0 + (outcome.setup_s or 0.0)
+    meta["plan"] = plan_meta(w.layout.batches, setup_s, budget_s, min_rounds, hard_factor)
+    meta["allocator"] = outcome.allocator or meta.get("allocator")
+    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
+    meta["engine_stopped_by"] = outcome.stopped_by
 
 
 def _open_store(store: Any) -> Any:
@@ -613,7 +737,8 @@ def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dic
         "energy_method": method,
         "window_s": win,
         "reporting": _reporting(method, win, nvml, quality_rule_text(real_weights, tokenizer)),
-        "harness": "interleaved-paired-rounds (generation): prefill window + generation window per variant per round",
+        "harness": "interleaved-paired-rounds (the engine, run_engine): a prefill window and a generation window "
+        "per variant and batch size, every batch size in every round",
         "allocator": steady_allocator(),  # before any round: see advisor.measurement.steady_allocator
     }
 
@@ -623,47 +748,15 @@ def _not_run(name: str, b: int, status: str, reason: str, settings: dict[str, An
     return GenerationResult(name, b, status, reason, settings=settings or {}, quality=quality)
 
 
-def _set_up_batch(plan: Plan, *, setups: dict[str, GenSetup], bad: dict[str, tuple[str, str, dict[str, Any]]],
-                  ids: list[str], pr: _Prompts, b: int, n_new: int, win: float, warmup: int, qctx: dict[str, Any],
-                  device: Any) -> Batch:  # fmt: skip
-    """Set up every applicable variant at batch size ``b`` (warm-up, output, memory, pilot time); no rounds yet."""
-    inp, mask = pr.batch(b, device)
-    bt = Batch(b, int(mask.sum()), random.Random(plan.seed + b))  # noqa: S311 - a shuffle, not a secret
-    for name in ["baseline", *ids]:
-        if name in bad:
-            status, reason, settings = bad[name]
-            bt.out[name] = _not_run(name, b, status, reason, settings, quality=qctx["per_variant"].get(name))
-            continue
-        s = setups[name]
-        if s.max_batch is not None and b > s.max_batch:
-            bt.out[name] = _not_run(name, b, "not-applicable", f"batch size {b}: supported up to {s.max_batch}",
-                                    s.settings)  # fmt: skip
-            continue
-        if name != "baseline" and time.perf_counter() > plan.hard_deadline:
-            bt.out[name] = _not_run(name, b, "skipped-budget", f"the run's budget (x{HARD_BUDGET_FACTOR:g}) ran out "
-                                    "before its set-up", s.settings)  # fmt: skip
-            continue
-        try:
-            bt.live.append(_set_up_live(name, s, ids=inp, mask=mask, n_new=n_new, window_s=win, sync=plan.sync,
-                                        warmup=warmup))  # fmt: skip
-        except NotApplicable as exc:
-            bt.out[name] = _not_run(name, b, "not-applicable", str(exc), s.settings)
-        except Exception as exc:
-            if name == "baseline":
-                raise
-            bt.out[name] = _not_run(name, b, "failed", f"{type(exc).__name__}: {str(exc)[:300]}", s.settings)
-    return bt
-
-
-def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None, qctx: dict[str, Any]
-                  ) -> list[GenerationResult]:  # fmt: skip
+def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None, qctx: dict[str, Any],
+                  loads: dict[int, dict[str, Any]]) -> list[GenerationResult]:  # fmt: skip
     """Every variant's result at one batch size, in ``names`` order: figures and comparisons from its rounds."""
     out = dict(bt.out)
     measured = [v for v in bt.live if v.records]
     out.update({v.name: _not_run(v.name, bt.b, "interrupted", "interrupted before its first round", v.setup.settings)
                 for v in bt.live if not v.records})  # fmt: skip
     if measured:
-        phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new, bt.loads)
+        phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new, loads)
         comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
                  for ph, rs in phases.items()}  # fmt: skip
         for v in measured:

@@ -12,6 +12,11 @@ Every variant (the baseline included) is a callable with a set-up and a tear-dow
 3. stops when every latency ratio's interval is tight enough (``target_rel``), the budget is
    spent, or ``max_rounds`` is reached; Ctrl-C stops it too and keeps every finished round.
 
+A caller whose comparisons are not "each variant against the baseline" (generation: a prefill and a
+generation window per technique and batch size) passes ``settle``: after each round it names the
+variants (the baseline too) that leave the rounds, and why; the group stops (``settled``) when none is
+left. The lock, the budget, ``max_rounds`` and Ctrl-C stay the engine's.
+
 Ratios, intervals and verdicts are not computed here: :func:`advisor.measurement._derive.derive`
 computes them from the recorded rounds. GPU work is synchronised after every call (``sync``).
 """
@@ -73,11 +78,14 @@ class VariantSpec:
 
     ``NotApplicable`` from ``setup`` is recorded as ``not-applicable``, any other exception as
     ``failed``; ``size_bytes`` is the memory it is expected to hold once set up (for the groups).
+    ``essential`` variants are set up even after the budget ran out (another baseline: generation's baseline
+    at each batch size, without which the variants there cannot be compared).
     """
 
     name: str
     setup: Callable[[], Variant]
     size_bytes: int = 0
+    essential: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,11 @@ class EngineSettings:
             then released so other measurements can queue. Units: s.
         steady_allocator: Fix glibc's malloc thresholds before the first round, so page faults that
             depend on what the process ran before do not enter the comparison (see ``_allocator``).
+        stop_before_overrun: Once a group has ``min_rounds`` rounds, stop it (``budget``) when its next round,
+            as long as its last one, would end past the deadline: a run with enough budget ends within it.
+            False: stop after the round that passes the deadline.
+        hard_budget_factor: A group short of ``min_rounds`` runs on past its deadline until it has them or
+            this multiple of the deadline has passed.
     """
 
     block_s: float = 0.05
@@ -113,6 +126,8 @@ class EngineSettings:
     max_variants_in_memory: int | None = None
     lock_hold_s: float = 1.0
     steady_allocator: bool = True
+    stop_before_overrun: bool = False
+    hard_budget_factor: float = 1.5
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -128,11 +143,15 @@ class EngineOutcome:
         setups: Name -> (status, reason, variant info) for every spec; status ``ok``,
             ``not-applicable``, ``failed``, ``skipped-budget`` or ``interrupted``.
         status: ``finished`` or ``interrupted``.
-        stopped_by: Per group: ``interval``, ``budget``, ``max_rounds`` or ``interrupted``.
+        stopped_by: Per group: ``interval``, ``budget``, ``max_rounds``, ``settled`` (with ``settle``: every
+            variant left the rounds) or ``interrupted``.
         lock_waited_s: Total time spent waiting for the machine lock. Units: s.
         groups: The memory groups (names, baseline first).
         block_s: The block length used (the longest of the setting and the meters' resolution). Units: s.
         allocator: What was done to the memory allocator (``_allocator.steady_allocator``), or None.
+        retired: With ``settle``: name -> why it left the rounds before its group stopped.
+        pilot_s: Name -> the time of one call after warm-up, from which its calls per block were sized. Units: s.
+        setup_s: From the call to the first round (set-up and warm-up; lock waits excluded). Units: s.
     """
 
     rounds: list[Round] = field(default_factory=list)
@@ -143,6 +162,9 @@ class EngineOutcome:
     groups: list[list[str]] = field(default_factory=list)
     block_s: float = 0.05
     allocator: dict[str, Any] | None = None
+    retired: dict[str, str] = field(default_factory=dict)
+    pilot_s: dict[str, float] = field(default_factory=dict)
+    setup_s: float | None = None
 
 
 # --- pieces --------------------------------------------------------------------------------------------
@@ -265,8 +287,9 @@ def device_sync(model: Any = None, inputs: Sequence[Any] = ()) -> Callable[[], N
     return torch.cuda.synchronize if cuda else None
 
 
-def _calls_per_block(v: Variant, sync: Callable[[], None] | None, warmup: int, block_s: float, cap: int) -> int:
-    """Warm up, then choose calls per block so a block lasts at least ``block_s``."""
+def _calls_per_block(v: Variant, sync: Callable[[], None] | None, warmup: int, block_s: float, cap: int
+                     ) -> tuple[int, float]:  # fmt: skip
+    """Warm up, then choose calls per block so a block lasts at least ``block_s``: (calls, time of one call)."""
     times = []
     for _ in range(max(warmup, 1)):
         t0 = time.perf_counter()
@@ -275,7 +298,7 @@ def _calls_per_block(v: Variant, sync: Callable[[], None] | None, warmup: int, b
             sync()
         times.append(time.perf_counter() - t0)
     t = min(times[1:] or times)
-    return max(1, min(cap, math.ceil(block_s / t) if t > 0 else cap))
+    return max(1, min(cap, math.ceil(block_s / t) if t > 0 else cap)), t
 
 
 def _block(v: Variant, calls: int, meters: Sequence[Any], sync: Callable[[], None] | None) -> Block:
@@ -311,6 +334,7 @@ class _Ctx:
     rng: random.Random
     t_start: float
     budget_s: float
+    settle: Callable[[Sequence[Round], Sequence[str]], dict[str, str]] | None = None
 
 
 def _one_round(ctx: _Ctx, group: int, live: list[Variant], calls: dict[str, int]) -> Round:
@@ -350,6 +374,13 @@ def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
         ctx.bar.refresh()
     if n >= s.max_rounds:
         return "max_rounds"
+    why = _settled(ctx, g, ctx.settle) if ctx.settle is not None else _interval(ctx, g, names)
+    return why or _budget(ctx, g, r, elapsed, bool(names))
+
+
+def _interval(ctx: _Ctx, g: _Group, names: list[str]) -> str | None:
+    """The engine's own rule: every latency ratio against the baseline is tight enough."""
+    s, n = ctx.settings, len(g.mine)
     if not names and n >= s.min_rounds:
         return "interval"  # nothing to compare with: the baseline's own figures are enough
     if (
@@ -359,8 +390,26 @@ def _after_round(ctx: _Ctx, g: _Group, r: Round) -> str | None:
         and ready_to_stop(g.mine, g.live[0].name, names, s.target_rel, s.confidence)
     ):
         return "interval"
+    return None
+
+
+def _settled(ctx: _Ctx, g: _Group, settle: Callable[[Sequence[Round], Sequence[str]], dict[str, str]]) -> str | None:
+    """The caller's rule: the variants it names leave the rounds; the group stops when none is left."""
+    gone = settle(g.mine, [v.name for v in g.live])
+    if gone:
+        ctx.outcome.retired.update(gone)
+        g.live = [v for v in g.live if v.name not in gone]  # a new list: the set-up list is torn down as before
+    return "settled" if not g.live else None
+
+
+def _budget(ctx: _Ctx, g: _Group, r: Round, elapsed: float, compared: bool) -> str | None:
+    """Past the group's deadline (with ``min_rounds``, or 1.5x it), or its next round would end past it."""
+    s, n = ctx.settings, len(g.mine)
     deadline = ctx.budget_s * g.deadline_share
-    if elapsed >= deadline and (n >= s.min_rounds or elapsed >= 1.5 * deadline or not names):
+    if elapsed >= deadline and (n >= s.min_rounds or elapsed >= s.hard_budget_factor * deadline or not compared):
+        return "budget"
+    last = r.load.get("wall_s") or 0.0
+    if s.stop_before_overrun and n >= s.min_rounds and elapsed + last > deadline:
         return "budget"
     return None
 
@@ -389,7 +438,13 @@ def _stretch(ctx: _Ctx, g: _Group) -> str | None:
 def _time_group(ctx: _Ctx, group: int, live: list[Variant], deadline_share: float) -> str:
     """Rounds for one group until the interval rule, the budget or max_rounds stops them."""
     s = ctx.settings
-    calls = {v.name: _calls_per_block(v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block) for v in live}
+    calls = {}
+    for v in live:
+        calls[v.name], ctx.outcome.pilot_s[v.name] = _calls_per_block(
+            v, ctx.sync, s.warmup, ctx.outcome.block_s, s.max_calls_per_block
+        )
+    if ctx.outcome.setup_s is None:
+        ctx.outcome.setup_s = round(time.perf_counter() - ctx.t_start, 3)
     g = _Group(group, live, calls, deadline_share)
     while (why := _stretch(ctx, g)) is None:
         pass
@@ -431,7 +486,7 @@ def _run_groups(ctx: _Ctx, baseline: Variant, specs: list[VariantSpec], groups: 
         live = [baseline]
         try:
             for name in group:
-                if time.perf_counter() - ctx.t_start > ctx.budget_s:
+                if time.perf_counter() - ctx.t_start > ctx.budget_s and not by_name[name].essential:
                     ctx.outcome.setups[name] = ("skipped-budget", f"the {ctx.budget_s:g} s budget ran out", {})
                     continue
                 v = _set_up(ctx, by_name[name])
@@ -462,6 +517,7 @@ def run_engine(
     on_round: Callable[[Round], None] | None = None,
     lock_path: Any = None,
     available_bytes: int | None = None,
+    settle: Callable[[Sequence[Round], Sequence[str]], dict[str, str]] | None = None,
 ) -> EngineOutcome:
     """Set up every variant (in memory groups) and time them in interleaved, paired rounds.
 
@@ -482,6 +538,9 @@ def run_engine(
         on_round: Called with each finished round.
         lock_path: The machine lock file (default: the lock module's default).
         available_bytes: Free memory for the groups (default: psutil's available memory).
+        settle: ``settle(group's rounds, names still timed) -> {name: why}``, called after each round: the named
+            variants (the baseline too) leave the rounds (``outcome.retired``); replaces the interval rule; the
+            group stops (``settled``) when none is left. None: the engine's interval rule.
     """
     import psutil
 
@@ -523,6 +582,7 @@ def run_engine(
         random.Random(settings.seed),  # noqa: S311 - a seeded round order, not cryptography
         time.perf_counter(),
         budget_s,
+        settle,
     )
     try:
         _run_groups(ctx, baseline, specs, [g[1:] for g in outcome.groups])

@@ -6,8 +6,8 @@ decoders from transformers configs and a character-level tokenizer built from th
 
 from __future__ import annotations
 
-import math
 import random
+import time
 import warnings
 
 import pytest
@@ -23,16 +23,7 @@ from advisor.generation import (  # noqa: E402
     measure_generation,
     quality_limits,
 )
-from advisor.generation._rounds import (  # noqa: E402
-    Batch,
-    Live,
-    Plan,
-    cycle,
-    dominates,
-    plan_meta,
-    retire,
-    stop_reason,
-)
+from advisor.generation._rounds import Batch, Live, Settle, dominates, plan_meta, retire, stop_reason  # noqa: E402
 from advisor.generation._techniques import GenSetup  # noqa: E402
 from advisor.generation.models import tiny_gpt2  # noqa: E402
 from advisor.measurement._results import Comparison, Interval  # noqa: E402
@@ -49,10 +40,10 @@ def _live(name: str, per_call_s: list[float], energy_per_s: float | None = 10.0,
     return v
 
 
-def _plan(**kw) -> Plan:
-    base = {"meters": [], "sync": None, "min_rounds": 6, "max_rounds": 40, "target_rel": 0.03, "label": "test",
-            "lock_path": None, "on_round": None, "seed": 0}  # fmt: skip
-    return Plan(**{**base, **kw})
+def _rule(**kw) -> Settle:
+    from advisor.generation._rounds import Layout
+
+    return Settle(Layout([]), **{"min_rounds": 6, "target_rel": 0.03, **kw})
 
 
 # --- retiring settled variants ----------------------------------------------------------------------------------
@@ -73,76 +64,145 @@ def test_a_variant_is_dominated_only_with_six_shared_rounds_and_both_ratios_abov
 
 
 def test_retire_takes_out_the_dominated_and_the_batch_size_settles() -> None:
-    bt = Batch(1, 8, random.Random(0))
+    bt = Batch(1, 8)
     bt.live = [_live("baseline", [1.0] * 6), _live("fast", [0.5] * 6), _live("slow", [2.0] * 6),
                _live("middle", [0.8] * 6)]  # fmt: skip
-    plan = _plan()
-    retire(plan, bt)
+    rule = _rule()
+    retire(rule, bt)
     retired = {v.name: v.retired for v in bt.live if v.retired}
     # slow is worse than the baseline, middle worse than fast: neither can be the best; fast and the baseline stay
     assert set(retired) == {"slow", "middle"}
     assert "significantly slower and costlier per token than baseline" in retired["slow"]
     assert "than fast" in retired["middle"]
     assert [v.name for v in bt.active()] == ["baseline", "fast"]
-    bt.rounds = 6
-    assert stop_reason(plan, bt) is None or stop_reason(plan, bt) == "interval"  # fast still timed
+    assert stop_reason(rule, bt) in (None, "interval")  # fast still timed
     bt.live[1].retired = "x"
-    assert stop_reason(plan, bt) == "settled"
+    assert stop_reason(rule, bt) == "settled"
+    assert stop_reason(_rule(min_rounds=7), bt) is None  # not before min_rounds
 
 
 def test_a_variant_failing_the_quality_rule_does_not_retire_others() -> None:
-    bt = Batch(1, 8, random.Random(0))
+    bt = Batch(1, 8)
     bt.live = [_live("baseline", [1.0] * 6), _live("int4", [0.5] * 6), _live("bf16", [0.8] * 6)]
-    retire(_plan(quality_bad=lambda _bt, v: v.name == "int4"), bt)
+    retire(_rule(quality_bad=lambda _bt, v: v.name == "int4"), bt)
     assert bt.live[2].retired is None  # bf16 is worse than int4, but int4 can never be picked
-
-
-def test_batch_sizes_take_rounds_in_turn_and_each_gets_min_rounds_past_the_deadline() -> None:
-    order: list[int] = []
-    batches = []
-    for b in (1, 4, 16):
-        bt = Batch(b, 8, random.Random(b))
-        bt.live = [_live("baseline", []), _live("v", [])]
-        batches.append(bt)
-    plan = _plan(min_rounds=3, deadline=-math.inf, on_round=lambda b, n: order.append(b))
-    cycle(plan, batches)
-    assert order == [1, 4, 16] * 3  # in turn, not one batch size after the other
-    assert all(bt.rounds == 3 and bt.stopped == "budget" for bt in batches)
-    assert all(len(v.records) == 3 for bt in batches for v in bt.live)
-
-
-def test_no_round_starts_that_would_end_past_the_deadline_once_min_rounds_are_done() -> None:
-    import time
-
-    from advisor.generation._rounds import stop_before_overrun
-
-    batches = []
-    for b, rounds, last in ((1, 6, 40.0), (4, 6, 40.0), (16, 6, 40.0), (32, 2, 40.0)):
-        bt = Batch(b, 8, random.Random(b), rounds=rounds, last_round_s=last)
-        bt.live = [_live("baseline", [])]
-        batches.append(bt)
-    stop_before_overrun(_plan(deadline=time.perf_counter() + 100.0), batches)
-    # the turn's rounds would end at 40, 80, 120 s: batch 16 stops; batch 32 has too few rounds to stop
-    assert [bt.stopped for bt in batches] == [None, None, "budget", None]
-
-
-def test_the_hard_deadline_stops_rounds_short_of_min_rounds() -> None:
-    bt = Batch(1, 8, random.Random(0))
-    bt.live = [_live("baseline", [])]
-    cycle(_plan(min_rounds=6, deadline=-math.inf, hard_deadline=-math.inf), [bt])
-    assert bt.rounds == 1 and bt.stopped == "budget"
 
 
 def test_plan_meta_says_what_min_rounds_need() -> None:
     batches = []
     for b, cost in ((1, 2.0), (16, 6.0)):
-        bt = Batch(b, 8, random.Random(0))
+        bt = Batch(b, 8)
         bt.live = [_live("baseline", [], cost_s=cost / 2), _live("v", [], cost_s=cost / 2)]
         batches.append(bt)
-    m = plan_meta(batches, setup_s=20.0, budget_s=60.0, min_rounds=6)
+    m = plan_meta(batches, setup_s=20.0, budget_s=60.0, min_rounds=6, hard_factor=1.5)
     assert m["round_cost_s"] == {"1": 2.0, "16": 6.0} and m["rounds_affordable"] == 5
-    assert m["budget_for_min_rounds_s"] == 68.0 and "need about 68 s" in m["note"]
-    assert "note" not in plan_meta(batches, setup_s=20.0, budget_s=100.0, min_rounds=6)
+    assert m["budget_for_min_rounds_s"] == 68.0 and "need about 68 s" in m["note"] and "1.5x" in m["note"]
+    assert "note" not in plan_meta(batches, setup_s=20.0, budget_s=100.0, min_rounds=6, hard_factor=1.5)
+
+
+# --- the rounds are the engine's --------------------------------------------------------------------------------
+def test_generation_runs_on_the_engine_every_batch_size_in_every_round(tmp_path, monkeypatch) -> None:
+    import advisor.measurement as measurement
+
+    calls = []
+    real = measurement.run_engine
+
+    def spy(baseline, specs, **kw):
+        out = real(baseline, specs, **kw)
+        calls.append((baseline, list(specs), kw, out))
+        return out
+
+    monkeypatch.setattr(measurement, "run_engine", spy)
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1, 2), techniques=["sdpa-attention@eager"],
+                             budget_s=60, min_rounds=2, max_rounds=3, warmup=1, prompt_tokens=4,
+                             lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    assert len(calls) == 1
+    baseline, _, kw, out = calls[0]
+    assert baseline.name == "baseline [batch 1] prefill" and kw["settle"] is not None
+    assert kw["settings"].stop_before_overrun and kw["settings"].max_rounds == 3
+    # two windows per variant and batch size, every one in every round: each batch size gets the same rounds
+    assert len(out.rounds) == 3 and all(len(r.blocks) == 8 for r in out.rounds)
+    assert out.stopped_by == ["max_rounds"] and run.meta["engine_stopped_by"] == ["max_rounds"]
+    assert {(r.technique, r.batch_size): r.rounds for r in run.results} == {
+        (t, b): 3 for t in ("baseline", "sdpa-attention@eager") for b in (1, 2)
+    }
+    assert all(r.tokens["stopped_by"] == "max_rounds" for r in run.results)
+    # the figures come from the engine's blocks: calls per window and per-token items as the engine timed them
+    eager = run.get("sdpa-attention@eager", 2)
+    block = out.rounds[0].blocks["sdpa-attention@eager [batch 2] generation"]
+    assert eager.tokens["calls_per_generation_window"] == block.calls and block.items_per_call == 2 * 3
+    assert run.meta["load"]["rounds"] == 3 and run.meta["engine"]["lock_timeout_s"] is None
+    assert run.meta["plan"]["round_cost_s"]["2"] > 0
+
+
+def test_the_engines_hard_deadline_stops_rounds_short_of_min_rounds(tmp_path) -> None:
+    t0 = time.perf_counter()
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1,), techniques=[], budget_s=0.5,
+                             min_rounds=10_000, max_rounds=20_000, warmup=1, prompt_tokens=4,
+                             lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    base = run.get("baseline", 1)
+    assert base.status == "ok" and 1 <= base.rounds < 10_000 and base.tokens["stopped_by"] == "budget"
+    assert time.perf_counter() - t0 < 30  # 1.5x the budget after set-up, not 10 000 rounds
+
+
+def test_ctrl_c_in_the_rounds_is_the_engines_and_keeps_every_finished_round(tmp_path) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def stop(b: int, n: int) -> None:
+        seen.append((b, n))
+        if n >= 3 and b == 2:
+            raise KeyboardInterrupt
+
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1, 2), techniques=["sdpa-attention@eager"],
+                             budget_s=30, min_rounds=6, max_rounds=50, warmup=1, prompt_tokens=4, on_round=stop,
+                             lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    assert run.status == "interrupted" and run.meta["engine_stopped_by"] == ["interrupted"]
+    assert seen[:4] == [(1, 1), (2, 1), (1, 2), (2, 2)]  # every batch size in every round
+    for r in run.results:
+        assert r.status == "interrupted" and r.rounds == 3 and "figures kept" in r.reason
+        assert r.figures.request_latency_s is not None
+
+
+HOLDER = """
+import sys, time
+from advisor.measurement import machine_lock
+with machine_lock(path=sys.argv[1], label="another measurement", on_wait=lambda i: None):
+    print("HELD", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_engines_lock_timeout_applies_to_generation(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from advisor import MachineBusyError
+
+    lock = tmp_path / "lock"
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER, encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, str(script), str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "HELD"
+        t0 = time.perf_counter()
+        with pytest.raises(MachineBusyError, match="another measurement"):
+            measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1,), techniques=[], budget_s=30,
+                               min_rounds=2, max_rounds=2, warmup=1, prompt_tokens=4, lock_path=lock,
+                               lock_timeout_s=0.5, store=False)  # fmt: skip
+        assert time.perf_counter() - t0 < 20
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_generation_takes_no_lock_and_runs_no_loop_of_its_own() -> None:
+    from pathlib import Path
+
+    import advisor.generation
+
+    src = {p.name: p.read_text(encoding="utf-8") for p in Path(advisor.generation.__file__).parent.glob("*.py")}
+    assert not any("machine_lock" in text or "LoadSampler" in text for text in src.values())
+    assert "run_engine" in src["_measure.py"]
 
 
 # --- the quality rule -------------------------------------------------------------------------------------------
