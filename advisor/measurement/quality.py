@@ -225,8 +225,8 @@ def judge_quality(
        (``<= max_perplexity_ratio``); else a note saying the weights and kernels are unchanged verifies;
        else greedy agreement ``>= min_greedy_agreement`` decides (pass ``min_greedy_agreement=None``
        to leave it unjudged, as generation does for random weights); logit figures alone are not judged.
-       With ``min_greedy_agreement=MIN_GREEDY_AGREEMENT if real_weights else None`` this gives exactly
-       ``advisor.measurement.quality_ok(q, real_weights)`` as ``verdict.ok`` (and its reason text).
+       Generation passes its limits as ``judge_quality(q, **advisor.generation.quality_limits(real_weights))``
+       (greedy agreement judged only with real weights); it has no rule of its own.
     3. Training (``finite``, ``loss_rel_change``): a non-finite loss, or a final loss more than
        ``max_loss_rel_change`` above the baseline's, fails; an ``error`` leaves it unverified; else verified.
     4. Inference with an accuracy change (``eval_fn``): ``accuracy_change_pp >= -max_accuracy_drop_pp``
