@@ -496,7 +496,6 @@ def measure_generation(
         ``interrupted``.
     """
     from advisor.measurement import device_sync
-    from advisor.measurement.energy import get_meters
 
     bs = _check(batch_sizes, max_new_tokens, budget_s, max_perplexity_ratio)
     if not hasattr(model, "generate"):
@@ -504,16 +503,12 @@ def measure_generation(
                               f"got {type(model).__name__}")  # fmt: skip
     model.eval()
     ids = _resolve_ids(model, techniques)
-    unavailable: dict[str, str] = {}
-    if meters is None:
-        meters, unavailable = get_meters(tdp_w)
-    method = "+".join(sorted({m.method for m in meters})) or None
+    meters, unavailable, method, nvml = _resolve_meters(meters, tdp_w)
     win = _window_s(meters, window_s, min_nvml_window_s)
     sync = sync if sync is not None else device_sync(model)
     if real_weights is None:
         real_weights = bool(getattr(getattr(model, "config", None), "_name_or_path", ""))
     pr = _prompts(model, tokenizer, prompts, prompt_tokens, seed)
-    nvml = any(getattr(m, "method", "") == "measured-nvml" for m in meters)
     meta = _meta(
         model,
         ids,
@@ -534,42 +529,34 @@ def measure_generation(
     st = _open_store(store)
     run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
-    qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
     setups, bad = _setups(model, ids, draft_model)
-    if real_weights and tokenizer is not None:
-        qctx["base_ppl"] = perplexity(model, tokenizer)
-        meta["baseline_perplexity"] = round(qctx["base_ppl"], 3)
-    device = next((p.device for p in model.parameters()), None)
-    qctx["fidelity_inputs"] = pr.batch(min(bs), device)
+    qctx, device = _quality_context(model, tokenizer, real_weights, pr.batch, b=min(bs), meta=meta)
     eng = EngineSettings(block_s=win, warmup=1, min_rounds=min_rounds, max_rounds=max_rounds, target_rel=target_rel,
                          seed=seed, lock_timeout_s=lock_timeout_s, stop_before_overrun=True)  # fmt: skip
     meta["engine"] = eng.to_dict()
     w = _Work(Layout([Batch(b, 0) for b in bs]), setups, bad, ids, pr, device, max_new_tokens, warmup, sync, qctx,
               time.perf_counter())  # fmt: skip
-    outcome = None
-    try:
-        _probe_all(setups, bad, qctx, max_perplexity_ratio)
-        outcome = _on_engine(w, eng, meters=meters, budget_s=budget_s, retire=retire, on_round=on_round,
-                             lock_path=lock_path, label=f"generation {type(model).__name__}")  # fmt: skip
-        run.status = outcome.status
-    except KeyboardInterrupt:  # before the rounds (quality probes); in the rounds the engine keeps them
-        run.status = "interrupted"
-    finally:  # on Ctrl-C or an error too: what was measured is kept and stored
-        _close_batches(w, outcome)
-        for bt in w.layout.batches:
-            run.results += _derive_batch(bt, ["baseline", *ids], n_new=max_new_tokens, method=method, qctx=qctx,
-                                         loads=w.layout.loads)  # fmt: skip
-            _store_results(st, run, bt.b)
-    if run.status == "interrupted":
-        done = {(r.technique, r.batch_size) for r in run.results}
-        run.results += [GenerationResult(v, b, "interrupted", "interrupted (Ctrl-C) before it was measured")
-                        for b in bs for v in ["baseline", *ids] if (v, b) not in done]  # fmt: skip
+    outcome = _measure(run, w, eng, st=st, method=method, max_perplexity_ratio=max_perplexity_ratio,
+                       meters=meters, budget_s=budget_s, retire=retire, on_round=on_round, lock_path=lock_path,
+                       label=f"generation {type(model).__name__}")  # fmt: skip
     _outcome_meta(meta, w, outcome, budget_s=budget_s, min_rounds=min_rounds, hard_factor=eng.hard_budget_factor)
     if st is not None:
         meta["store"] = str(st.path)
         st.finish_run(run.run_id, run.status)
         st.save_run(run)
     return run
+
+
+def _quality_context(model: Any, tokenizer: Any, real_weights: bool, batch: Callable[[int, Any], Any], *, b: int,
+                     meta: dict[str, Any]) -> tuple[dict[str, Any], Any]:  # fmt: skip
+    """What the quality probes need (the baseline's perplexity, the fidelity inputs), and the model's device."""
+    qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
+    if real_weights and tokenizer is not None:
+        qctx["base_ppl"] = perplexity(model, tokenizer)
+        meta["baseline_perplexity"] = round(qctx["base_ppl"], 3)
+    device = next((p.device for p in model.parameters()), None)
+    qctx["fidelity_inputs"] = batch(b, device)
+    return qctx, device
 
 
 # --- on the engine -------------------------------------------------------------------------------------
@@ -589,6 +576,45 @@ class _Work:
     qctx: dict[str, Any]
     t0: float
     t_engine: float | None = None
+
+
+def _measure(run: GenerationRun, w: _Work, eng: EngineSettings, *, st: Any, method: str | None,
+             max_perplexity_ratio: float | None, **engine_kw: Any) -> Any:  # fmt: skip
+    """Probe quality, run the engine, and turn what it measured into the run's results (stored per batch size).
+
+    On Ctrl-C (the engine's: every finished round kept) or an error too, what was measured is kept and stored.
+    Returns the engine's outcome (None when the rounds never started).
+    """
+    outcome = None
+    try:
+        _probe_all(w.setups, w.bad, w.qctx, max_perplexity_ratio)
+        outcome = _on_engine(w, eng, **engine_kw)
+        run.status = outcome.status
+    except KeyboardInterrupt:  # before the rounds (quality probes); in the rounds the engine keeps them
+        run.status = "interrupted"
+    finally:
+        _close_batches(w, outcome)
+        for bt in w.layout.batches:
+            run.results += _derive_batch(bt, ["baseline", *w.ids], n_new=w.n_new, method=method, qctx=w.qctx,
+                                         loads=w.layout.loads)  # fmt: skip
+            _store_results(st, run, bt.b)
+    if run.status == "interrupted":
+        done = {(r.technique, r.batch_size) for r in run.results}
+        run.results += [GenerationResult(v, bt.b, "interrupted", "interrupted (Ctrl-C) before it was measured")
+                        for bt in w.layout.batches for v in ["baseline", *w.ids] if (v, bt.b) not in done]  # fmt: skip
+    return outcome
+
+
+def _resolve_meters(meters: Sequence[Any] | None, tdp_w: float | None
+                    ) -> tuple[Sequence[Any], dict[str, str], str | None, bool]:  # fmt: skip
+    """The meters (default: what this machine can read), those unavailable, the energy method, whether NVML."""
+    from advisor.measurement.energy import get_meters
+
+    unavailable: dict[str, str] = {}
+    if meters is None:
+        meters, unavailable = get_meters(tdp_w)
+    method = "+".join(sorted({m.method for m in meters})) or None
+    return meters, unavailable, method, any(getattr(m, "method", "") == "measured-nvml" for m in meters)
 
 
 def _on_engine(w: _Work, eng: EngineSettings, *, meters: Sequence[Any], budget_s: float, retire: bool,
