@@ -25,6 +25,7 @@ from advisor.reports._generation import (
 )
 from advisor.reports._model import ReportData, build_data
 from advisor.reports._report import FORMATS, render, report
+from advisor.reports._text import quality_text
 from advisor.reports._training import (
     curves_plot,
     training_html,
@@ -48,6 +49,7 @@ __all__ = [
     "generation_markdown",
     "generation_rows",
     "load_results",
+    "quality_text",
     "read_results",
     "render",
     "report",

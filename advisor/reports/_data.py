@@ -262,27 +262,33 @@ def recommendations_from_dict(d: dict[str, Any], catalog: Any = None) -> Any:
         catalog = load_catalog()
 
     def findings(items: Any) -> tuple[Finding, ...]:
-        return tuple(Finding(f["kind"], f["text"], f["ref"]) for f in items or ())
+        return tuple(Finding(f["kind"], f["text"], f["ref"]) for f in items)
 
-    recommended = [
-        Recommendation(
-            **{k: r[k] for k in ("id", "name", "rank", "score", "accuracy_risk", "effort", "measurable_here")},
+    def recommendation(r: dict[str, Any]) -> Recommendation:
+        kw = {k: r[k] for k in _fields(Recommendation) if k in r}
+        kw.update(
             estimate=_estimate(r["estimate"]),
-            why=findings(r.get("why")),
-            warnings=findings(r.get("warnings")),
-            implementations=tuple(r.get("implementations") or ()),
-            **{k: r[k] for k in ("group", "kind", "parent") if k in r},
+            why=findings(kw.pop("why", ())),
+            warnings=findings(kw.pop("warnings", ())),
+            implementations=tuple(kw.pop("implementations", ())),
         )
-        for r in d["recommended"]
-    ]
-    excluded = [Excluded(e["id"], e.get("name", e["id"]), findings(e.get("reasons"))) for e in d.get("excluded") or []]
-    return Recommendations(recommended, excluded, ModelProfile.model_validate(d["model"]),
-                           HardwareProfile.model_validate(d["hardware"]), Constraints.model_validate(d["constraints"]),
-                           catalog, machine_class=d.get("machine_class"))  # fmt: skip
+        return Recommendation(**kw)
+
+    excluded = [Excluded(e["id"], e.get("name", e["id"]), findings(e.get("reasons", ()))) for e in d["excluded"]]
+    return Recommendations([recommendation(r) for r in d["recommended"]], excluded,
+                           ModelProfile.model_validate(d["model"]), HardwareProfile.model_validate(d["hardware"]),
+                           Constraints.model_validate(d["constraints"]), catalog,
+                           machine_class=d.get("machine_class"))  # fmt: skip
+
+
+def _fields(cls: type) -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(cls)]
 
 
 def _estimate(e: dict[str, Any]) -> Any:
     from advisor.recommendation.estimate import Estimate
 
     tuples = ("basis", "adjustments", "measured")
-    return Estimate(**{k: tuple(v) if k in tuples else v for k, v in e.items()})
+    return Estimate(**{k: tuple(e[k]) if k in tuples else e[k] for k in _fields(Estimate) if k in e})

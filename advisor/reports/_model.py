@@ -71,19 +71,19 @@ class ReportData:
         """``report.json``: the results' own dicts, each technique with its ``references`` keys, the cited works."""
         from advisor.reports._generation import generation_json
 
-        def cited(block: dict[str, Any] | None, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-            if block is None:
+        def cited(run: Any, key: str) -> dict[str, Any] | None:
+            """The run's dict, each technique with its reference keys and the works they name."""
+            if run is None:
                 return None
-            for it in items:
-                it["references"] = list(self.cites.get(technique_of(it), ()))
-            keys = dict.fromkeys(k for it in items for k in it["references"])
+            block = run.to_dict()
+            typed = run.recommended if key == "recommended" else run.results
+            for it, obj in zip(block[key], typed, strict=True):
+                it["references"] = list(self.cites[technique_of(obj)])
+            keys = dict.fromkeys(k for it in block[key] for k in it["references"])
             block["references_resolved"] = {k: works[k] for k in keys if k in works}
             return block
 
         works = {k: ref.model_dump(mode="json", by_alias=True, exclude_none=True) for k, ref in self.references.items()}
-        rec = self.recommendations.to_dict() if self.recommendations is not None else None
-        m = self.measurement.to_dict() if self.measurement is not None else None
-        tr = self.training.to_dict() if self.training is not None else None
         data = {
             "kind": REPORT_KIND,
             "schema_version": SCHEMA_VERSION,
@@ -93,20 +93,21 @@ class ReportData:
             "hardware": self.hardware.model_dump(mode="json") if self.hardware is not None else None,
             "versions": self.versions,
             "versions_source": self.versions_source,
-            "recommendations": cited(rec, rec["recommended"] if rec else []),
-            "measurement": cited(m, m["results"] if m else []),
-            "training": cited(tr, tr["results"] if tr else []),
+            "recommendations": cited(self.recommendations, "recommended"),
+            "measurement": cited(self.measurement, "results"),
+            "training": cited(self.training, "results"),
             "generation": generation_json(self.generation) if self.generation is not None else None,
             "references": works,
         }
         return _finite(json.loads(json.dumps(data, default=_default)))
 
 
-def technique_of(item: Any) -> str | None:
-    """The technique (or variant) id of a recommendation, a result or their dicts."""
-    if isinstance(item, dict):
-        return item.get("id") or item.get("technique") or item.get("variant")
-    return getattr(item, "id", None) or getattr(item, "technique", None) or getattr(item, "variant", None)
+def technique_of(item: Any) -> str:
+    """The technique id of a ``Recommendation``, ``TechniqueResult``, ``TrainingResult`` or ``VariantResult``."""
+    for name in ("id", "technique", "variant"):
+        if hasattr(item, name):
+            return getattr(item, name)
+    raise ReportError(f"report(): {type(item).__name__} names no technique (expected id, technique or variant)")
 
 
 def _default(x: Any) -> Any:

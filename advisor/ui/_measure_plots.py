@@ -43,16 +43,16 @@ def results_png(results: list[Any], dpi: int = 90) -> bytes:
     ax_lat.set_title("latency per call (median, bar = IQR)", fontsize=9)
     ax_lat.set_xlabel("ms")
     ax_en.set_xlabel("mJ")
-    pred = [r for r in ok if r.predicted and r.predicted.get("adjusted_low") is not None and r.comparison
-            and r.comparison.latency_ratio]  # fmt: skip
-    for i, r in enumerate(pred):
-        lo, hi = r.predicted["adjusted_low"], r.predicted["adjusted_high"]
+    pred = [(r, r.row()) for r in ok if r.comparison and r.comparison.latency_ratio]
+    pred = [(r, row) for r, row in pred if row["predicted_low"] is not None and row["predicted_high"] is not None]
+    for i, (r, row) in enumerate(pred):
+        lo, hi = row["predicted_low"], row["predicted_high"]
         ax_pred.plot([lo, hi], [i, i], color="#999999", linewidth=6, solid_capstyle="butt")
         colour = "#c44e52" if r.outside_prediction else "#1b5e20"
         iv = r.comparison.latency_ratio  # the measured median with its 95 % interval
         ax_pred.errorbar([iv.median], [i], xerr=[[iv.median - iv.low], [iv.high - iv.median]], fmt="o",
                          color=colour, capsize=3)  # fmt: skip
-    ax_pred.set_yticks(range(len(pred)), [r.technique for r in pred], fontsize=8)
+    ax_pred.set_yticks(range(len(pred)), [r.technique for r, _ in pred], fontsize=8)
     ax_pred.invert_yaxis()
     ax_pred.axvline(1.0, color="black", linewidth=0.8)
     ax_pred.set_title("latency ratio: predicted range (grey) vs measured (dot, 95% interval)", fontsize=9)

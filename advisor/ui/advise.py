@@ -408,7 +408,7 @@ class AdvisorUI:
         )
         if waited_text(self.run):
             self.status.value += _html.message(waited_text(self.run))
-        load_note = self.run.meta.get("load", {}).get("note")
+        load_note = self.run.load_warning()
         if load_note:
             self.status.value += _html.message(f"Warning: {load_note}", "warn")
 
@@ -464,26 +464,19 @@ RESULT_COLUMNS = [
 
 
 def _result_row(r: Any) -> dict[str, Any]:
-    """The form's row: the result's own summary row, with quality and the predicted range as text."""
-    from advisor.measurement.quality import judge_quality, quality_figure
+    """The form's row: the result's own summary row (``result_row``), with quality and the ranges as text."""
+    from advisor.reports import quality_text
 
-    q, pred = r.quality, r.predicted or {}
-    quality = None
-    if q is not None:  # the deciding figure on held-out inputs and the one rule's verdict
-        verdict = judge_quality(q)
-        quality = quality_figure(q) or verdict.reason
-        if verdict.status != "verified":
-            quality = f"{verdict.status}: {verdict.reason}"
-    low, high = pred.get("adjusted_low"), pred.get("adjusted_high")
     row = r.row()
-    if row.get("energy_ratio_low") is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
-        row["energy_ratio_interval"] = (f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-"
-                                        f"{row['energy_ratio_high']:.2f}), {row['energy_verdict']}")  # fmt: skip
-    else:
-        row["energy_ratio_interval"] = row.get("energy_ratio")
+    low, high = row["predicted_low"], row["predicted_high"]
+    energy = row["energy_ratio"]
+    if row["energy_ratio_low"] is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
+        energy = (f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-{row['energy_ratio_high']:.2f}), "
+                  f"{row['energy_verdict']}")  # fmt: skip
     return {
         **row,
-        "quality": quality,
+        "energy_ratio_interval": energy,
+        "quality": quality_text(r.quality) if r.quality is not None else None,  # the one rule's verdict
         "predicted_ratio": f"{low:.2f}–{high:.2f}" if low is not None and high is not None else None,
     }
 
