@@ -53,6 +53,16 @@ def spread(xs: list[float]) -> dict[str, float]:
     }
 
 
+def _cpu_isa() -> list[str]:
+    """The vector and matrix extensions that decide which techniques pay (avx2, avx512*, amx*), from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted({f for f in flags if f in ("avx", "avx2", "fma") or f.startswith(("avx512", "amx", "avx_vnni"))})
+
+
 def machine_info(shared: bool) -> dict[str, Any]:
     """What ran the benchmark: platform, CPU, cores, threads, load, and whether the CPU was shared."""
     import psutil
@@ -61,6 +71,7 @@ def machine_info(shared: bool) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu_model": _cpu_model(),
+        "cpu_isa": _cpu_isa(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
