@@ -9,9 +9,10 @@ command)::
 
     from advisor.generation import measure_generation, generation_advice, GenerationRun
 
-Inside: ``_measure`` (set-up, windows, the run), ``_rounds`` (the budget plan, rounds, stopping),
+Inside: ``_measure`` (set-up, windows, the run on the engine, ``run_engine``), ``_rounds`` (the windows as the
+engine's variants, the rule it applies after each round: retiring and stopping, the budget plan),
 ``_techniques`` (the generation variants), ``_results`` (the typed results), ``_quality`` (perplexity,
-fidelity), ``_advice`` (ranking and the quality rule). See ``docs/generation.md``.
+fidelity), ``_advice`` (ranking, generation's quality limits). See ``docs/generation.md``.
 """
 
 from advisor.generation._advice import (
