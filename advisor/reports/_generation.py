@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from advisor.reports._facts import RunFacts
 from advisor.reports._text import md_table, md_text
 
 __all__ = [
@@ -50,9 +51,9 @@ def _rounds(r: Any) -> str:
 
 
 def _header(run: Any) -> str:
-    m = run.meta
-    return (f"Model {m.get('model')} ({m.get('weights')} weights) on {m.get('cpu')}; {m.get('max_new_tokens')} new "
-            f"tokens per prompt; energy: {m.get('energy_method')}.")  # fmt: skip
+    f = RunFacts.of(run)
+    return (f"Model {f.model} ({f.weights} weights) on {f.cpu}; {f.max_new_tokens} new tokens per prompt; "
+            f"energy: {f.energy_method}.")  # fmt: skip
 
 
 def generation_rows(run: Any) -> list[dict[str, str]]:
@@ -96,11 +97,12 @@ def generation_markdown(run: Any) -> str:
     lines += ["", "### Advice per batch size", ""]
     lines += [f"- batch {b}: use **{t(x)}**" for b, x in adv.best.items()]
     lines += [f"- {t(line)}" for line in adv.lines]
-    if run.meta.get("weights_note"):
-        lines += ["", f"Note: {t(run.meta['weights_note'])}."]
-    if (run.meta.get("plan") or {}).get("note"):
-        lines += ["", f"Budget: {t(run.meta['plan']['note'])}."]
-    lines += ["", "### Reporting", "", t(run.meta.get("reporting", "")), ""]
+    facts = RunFacts.of(run)
+    if facts.weights_note:
+        lines += ["", f"Note: {t(facts.weights_note)}."]
+    if facts.plan_note:
+        lines += ["", f"Budget: {t(facts.plan_note)}."]
+    lines += ["", "### Reporting", "", t(facts.reporting or ""), ""]
     return "\n".join(lines)
 
 
@@ -131,7 +133,7 @@ def frontier_plot(run: Any) -> str | None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("time per generate() call (s)")
-    ax.set_ylabel(f"energy per output token (J) [{run.meta.get('energy_method')}]")
+    ax.set_ylabel(f"energy per output token (J) [{RunFacts.of(run).energy_method}]")
     ax.set_title("Batch size and technique: time vs energy per token")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -161,9 +163,10 @@ def generation_html(run: Any) -> str:
     adv = generation_advice(run)
     parts.append("<ul>" + "".join(f"<li>batch {b}: use <b>{e(t)}</b></li>" for b, t in adv.best.items())
                  + "".join(f"<li>{e(x)}</li>" for x in adv.lines) + "</ul>")  # fmt: skip
-    if (run.meta.get("plan") or {}).get("note"):
-        parts.append(f"<p>Budget: {e(run.meta['plan']['note'])}.</p>")
-    parts.append(f"<h3>Reporting</h3><p>{e(run.meta.get('reporting', ''))}</p></section>")
+    facts = RunFacts.of(run)
+    if facts.plan_note:
+        parts.append(f"<p>Budget: {e(facts.plan_note)}.</p>")
+    parts.append(f"<h3>Reporting</h3><p>{e(facts.reporting or '')}</p></section>")
     return "\n".join(parts)
 
 
@@ -191,4 +194,4 @@ def generation_json(run: Any) -> dict[str, Any]:
 
     run = _run(run)
     return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run),
-            "frontier": frontier_points(run), "reporting": run.meta.get("reporting", "")}  # fmt: skip
+            "frontier": frontier_points(run), "reporting": RunFacts.of(run).reporting or ""}  # fmt: skip

@@ -24,6 +24,7 @@ from advisor.reports._data import (
     as_training,
     is_generation,
 )
+from advisor.reports._facts import RunFacts
 
 __all__ = ["ReportData", "build_data", "technique_of"]
 
@@ -204,25 +205,25 @@ def _facts(m: Any, rec: Any, tr: Any, gen: Any) -> tuple[Any, Any, dict[str, str
     """The model, the hardware and the versions, from the first input that recorded them."""
     from advisor.profile import HardwareProfile, ModelProfile
 
-    metas = [run.meta for run in (m, tr, gen) if run is not None]
-    models = [ModelProfile.model_validate(x["model"]) for x in metas[:2] if isinstance(x.get("model"), dict)]
+    facts = [RunFacts.of(run) for run in (m, tr, gen) if run is not None]
+    models = [ModelProfile.model_validate(f.model) for f in facts if isinstance(f.model, dict)]
     if rec is not None:
         models.insert(1 if m is not None else 0, rec.model)
     if gen is not None:
-        models.append(_generation_model(gen.meta))
-    hardware = [HardwareProfile.model_validate(x["hardware"]) for x in metas if isinstance(x.get("hardware"), dict)]
+        models.append(_generation_model(RunFacts.of(gen)))
+    hardware = [HardwareProfile.model_validate(f.hardware) for f in facts if isinstance(f.hardware, dict)]
     if rec is not None:
         hardware.insert(1 if m is not None else 0, rec.hardware)
-    versions = next((x["versions"] for x in metas if x.get("versions")), None)
+    versions = next((f.versions for f in facts if f.versions), None)
     return (models or [None])[0], (hardware or [None])[0], versions
 
 
-def _generation_model(meta: dict[str, Any]) -> Any:
+def _generation_model(facts: RunFacts) -> Any:
+    """The profile a generation run records: its model's class name and parameters, a generative decoder."""
     from advisor.profile import ModelProfile
 
-    return ModelProfile(name=meta.get("model") or "model", family="llm", phase="inference",
-                        n_parameters=meta.get("parameters") or 0, architectures=["generative-decoder"],
-                        can_generate=True)  # fmt: skip
+    return ModelProfile(name=facts.model or "model", family="llm", phase="inference", n_parameters=facts.parameters
+                        or 0, architectures=["generative-decoder"], can_generate=True)  # fmt: skip
 
 
 def _report_versions() -> dict[str, str]:

@@ -7,8 +7,10 @@ than assuming it.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from advisor.reports._facts import RunFacts
 from advisor.reports._text import fmt_num
 
 __all__ = ["carbon_facts", "reporting_items", "reporting_statement", "run_rows"]
@@ -77,7 +79,7 @@ def _energy_texts(m: Any, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if m.unavailable_meters:
         text = "; ".join(f"{k}: {v}" for k, v in m.unavailable_meters.items())
         items.append(("Meters not available", text + "."))
-    idle = m.meta.get("idle_power_w")
+    idle = RunFacts.of(m).idle_power_w
     if idle is not None:
         items.append(
             (
@@ -102,11 +104,10 @@ def _repeats_text(m: Any, rows: list[dict[str, Any]]) -> str:
     if not timed:
         return "No variant was timed."
     reps = [r["repeats"] for r in timed]
-    stops: dict[str, int] = {}
-    for r in timed:
-        stops[r["stopped_by"] or "?"] = stops.get(r["stopped_by"] or "?", 0) + 1
+    stops = Counter(r["stopped_by"] or "?" for r in timed)
     stop_text = ", ".join(f"{k}: {v}" for k, v in sorted(stops.items()))
-    budget, stored = m.meta.get("budget_s"), m.meta.get("harness")  # meta: the run's free-form settings
+    facts = RunFacts.of(m)
+    budget, stored = facts.budget_s, facts.harness
     settings = stored or _harness_defaults()
     origin = "as recorded in the run"
     if not stored:
@@ -252,29 +253,29 @@ def _generation_items(run: Any) -> list[tuple[str, str]]:
     """A ``GenerationRun``'s own Reporting text (method, windows, prefill/decode convention) and its run id."""
     if run is None:
         return []
-    meta = run.meta  # the run's free-form record: reporting text, batch sizes, tokens
-    out = [("Generation", meta.get("reporting") or "not recorded")]
-    note = meta.get("weights_note")
+    facts = RunFacts.of(run)
+    out = [("Generation", facts.reporting or "not recorded")]
+    note = facts.weights_note
     if note:
         out.append(("Generation quality", note[0].upper() + note[1:] + "."))
     out.append(
         (
             "Generation run",
             f"run id {run.run_id or '-'}, status {run.status or '-'}; "
-            f"batch sizes {meta.get('batch_sizes')}, {meta.get('max_new_tokens')} new tokens per prompt.",
+            f"batch sizes {facts.batch_sizes}, {facts.max_new_tokens} new tokens per prompt.",
         )
     )
     return out
 
 
 def _generation_statement(run: Any, tool: str, hw: str) -> str:
-    meta = run.meta
+    f = RunFacts.of(run)
     n_ok = sum(1 for r in run.results if r.status == "ok")
     return (
         f"We measured text generation with {tool} on {hw}: {n_ok} (variant, batch size) points of "
-        f"{meta.get('model', 'the model')} ({meta.get('weights', '?')} weights), {meta.get('max_new_tokens')} new "
+        f"{f.model or 'the model'} ({f.weights or '?'} weights), {f.max_new_tokens} new "
         f"tokens per prompt, in interleaved paired rounds; prefill is the first token and decode the rest, and "
-        f"energy per token was obtained as {meta.get('energy_method') or 'no energy method'}."
+        f"energy per token was obtained as {f.energy_method or 'no energy method'}."
     )
 
 
