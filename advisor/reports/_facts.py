@@ -33,6 +33,8 @@ class RunFacts:
         energy_method: How a generation run's energy per token was obtained.
         plan: How a generation run's budget was planned (``note``).
         reporting: The run's own Reporting text (generation).
+        model_name: The model's name (a to-target run).
+        seeds: The seeds a to-target run trained each variant with.
     """
 
     model: Any = None
@@ -50,12 +52,19 @@ class RunFacts:
     energy_method: str | None = None
     plan: dict[str, Any] | None = None
     reporting: str | None = None
+    model_name: str | None = None
+    seeds: list[int] | None = None
 
     @classmethod
     def of(cls, run: Any) -> RunFacts:
         """The facts of a run (any result type with a ``meta`` dict)."""
         meta = run.meta or {}
         return cls(**{f.name: meta.get(f.name) for f in fields(cls)})
+
+    @property
+    def cpu_model(self) -> str | None:
+        """The CPU model of the recorded hardware."""
+        return self.hardware.get("cpu_model") if isinstance(self.hardware, dict) else None
 
     @property
     def plan_note(self) -> str | None:

@@ -14,6 +14,7 @@ import html
 import io
 from typing import Any
 
+from advisor.reports._facts import RunFacts
 from advisor.reports._text import md_table, md_text
 
 __all__ = ["curves_plot", "training_html", "training_json", "training_markdown", "training_report", "training_rows"]
@@ -64,12 +65,12 @@ def training_rows(run: Any) -> list[dict[str, str]]:
 def _header(run: Any) -> str:
     from advisor.training import target_text
 
-    m = run.meta
-    cpu = ((m.get("hardware") or {}).get("cpu_model")) or "this machine"
-    seeds = len(m.get("seeds") or [])
+    f = RunFacts.of(run)
+    cpu = f.cpu_model or "this machine"
+    seeds = len(f.seeds or [])
     return (
-        f"Model {m.get('model_name', 'model')} trained from scratch to {target_text(run.target, run.metric)}, "
-        f"{seeds} seed(s) per variant, interleaved, on {cpu}; energy: {m.get('energy_method', 'unknown')}. "
+        f"Model {f.model_name or 'model'} trained from scratch to {target_text(run.target, run.metric)}, "
+        f"{seeds} seed(s) per variant, interleaved, on {cpu}; energy: {f.energy_method or 'unknown'}. "
         f"Run {run.run_id or '(not stored)'}, status {run.status}. {run.outcome}"
     )
 
@@ -93,7 +94,7 @@ def curves_plot(run: Any) -> bytes | None:
         xs, ys = [p["energy_j"] for p in curve], [p["metric"] for p in curve]
         ax.plot(xs, ys, color=colour, alpha=0.7, lw=1.2, label=label)
     ax.axhline(run.target, ls="--", color="black", lw=1, label=f"target {run.target:g}")
-    ax.set_xlabel(f"training energy, J ({run.meta.get('energy_method', 'method unknown')})")
+    ax.set_xlabel(f"training energy, J ({RunFacts.of(run).energy_method or 'method unknown'})")
     ax.set_ylabel(run.metric)
     ax.set_title("metric vs energy, one line per seed")
     ax.legend(fontsize=8, loc="lower right")
@@ -180,7 +181,7 @@ def training_report(run: Any, out: Any) -> list[Any]:
 
     run = _run(run)
     folder = Path(out)
-    title = html.escape(f"Training to a target: {run.meta.get('model_name', '')}")
+    title = html.escape(f"Training to a target: {RunFacts.of(run).model_name or ''}")
     files = {
         "training.html": _PAGE.format(title=title, body=training_html(run)),
         "training.md": training_markdown(run),

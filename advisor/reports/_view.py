@@ -169,13 +169,15 @@ def _measurement(m: Any) -> dict[str, Any] | None:
         return None
     rows = run_rows(m)
     has_co2e = any(r["co2e_g_per_1k_calls"] is not None for r in rows)
-    facts = carbon_facts(m)
+    facts = carbon_facts(m) if m.carbon is not None and m.carbon.region else {}
     what_if = m.carbon.what_if if m.carbon is not None else []
     return {
         "rows": [_measured_row(r, result) for r, result in zip(rows, m.all_results(), strict=True)],
         "has_co2e": has_co2e,
         "co2e_note": None if has_co2e else "CO2e not computed: no region given",
-        "carbon_facts": {k: v for k, v in facts.items() if v is not None} if facts.get("region") else {},
+        "carbon_facts": {k: v for k, v in facts.items() if v is not None}
+        if m.carbon is not None and m.carbon.region
+        else {},
         "what_if": _table(what_if) if what_if else None,
     }
 
@@ -195,10 +197,6 @@ def _settings_cols(settings: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(v, dict)}  # fmt: skip
 
 
-def _interval_text(iv: Any) -> str | None:
-    return f"{iv.median:.3g} ({iv.low:.3g}-{iv.high:.3g})" if iv is not None else None
-
-
 def _step_training(run: Any) -> list[dict[str, Any]]:
     """A per-step ``TrainingRun``: the run, and one row per technique (the baseline first)."""
     rows = [{**r, **_settings_cols(res.settings)} for r, res in zip(run_rows(run), run.all_results(), strict=True)]
@@ -207,41 +205,11 @@ def _step_training(run: Any) -> list[dict[str, Any]]:
     return [t for t in tables if t]
 
 
-def _to_target(run: Any) -> list[dict[str, Any]]:
-    """An energy-to-target ``ToTargetRun``: the run, one row per variant, the projection."""
-    from advisor.training import outcome_line
-
-    head = [["run_id", fmt_num(run.run_id)], ["status", run.status], ["target", f"{run.target:g} {run.metric}"],
-            ["outcome", run.outcome or "-"]]  # fmt: skip
-    rows = [
-        {
-            "variant": r.variant,
-            "outcome": outcome_line(r, run.target, run.metric, run.baseline),
-            "seeds reached": f"{r.n_reached}/{r.n_seeds}",
-            "energy J to target": _interval_text(r.energy_j_to_target),
-            "energy ratio (95 %)": _interval_text(r.energy_ratio),
-            "verdict": r.verdict,
-            "time ratio (95 %)": _interval_text(r.time_ratio),
-            "steps ratio (95 %)": _interval_text(r.steps_ratio),
-            "energy method": r.energy_method,
-            **_settings_cols(r.settings),
-        }
-        for r in run.all_results()
-    ]
-    proj = [{"variant": p.variant, "energy kWh": _interval_text(p.energy_kwh), "saving J": _interval_text(p.saving_j)}
-            for p in run.projection or []]  # fmt: skip
-    tables = [{"caption": "Run", "headers": ["field", "value"], "rows": head}, _table(rows, "results"),
-              _table(proj, "projection") if proj else None]  # fmt: skip
-    return [t for t in tables if t]
-
-
 def _training(run: Any) -> list[dict[str, Any]] | None:
-    """The training section: tables of a ``TrainingRun`` or a ``ToTargetRun``."""
-    from advisor.training import ToTargetRun
+    """The tables of a per-step ``TrainingRun`` (a ``ToTargetRun`` has its own section, reports/_training.py)."""
+    from advisor.measurement import TrainingRun
 
-    if run is None:
-        return None
-    return _to_target(run) if isinstance(run, ToTargetRun) else _step_training(run)
+    return _step_training(run) if isinstance(run, TrainingRun) else None
 
 
 def view(data: Any) -> dict[str, Any]:

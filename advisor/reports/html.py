@@ -6,8 +6,10 @@ from typing import Any
 
 from advisor._errors import MissingExtraError
 from advisor.reports._generation import generation_html
+from advisor.reports._training import training_html
 from advisor.reports._view import view
 from advisor.reports.reporting import run_rows
+from advisor.training import ToTargetRun
 
 __all__ = ["render_html"]
 
@@ -30,4 +32,5 @@ def render_html(data: Any) -> str:
     template = env.from_string((files("advisor.reports") / "templates" / "report.html.j2").read_text("utf-8"))
     rows = run_rows(data.measurement)
     gen = generation_html(data.generation) if data.generation is not None else None  # escapes every string itself
-    return template.render(v=view(data), figures=figures(rows) if rows else [], generation=gen)
+    to_target = training_html(data.training) if isinstance(data.training, ToTargetRun) else None  # so does this
+    return template.render(v=view(data), figures=figures(rows) if rows else [], generation=gen, to_target=to_target)

@@ -7,7 +7,9 @@ from typing import Any
 
 from advisor.reports._generation import generation_markdown
 from advisor.reports._text import md_table
+from advisor.reports._training import training_markdown
 from advisor.reports._view import view
+from advisor.training import ToTargetRun
 
 __all__ = ["md_table", "render_markdown"]
 
@@ -42,6 +44,8 @@ def render_markdown(data: Any) -> str:
         out += ["## Training run", ""]
         for t in v["training"]:
             out += [f"### {_text(t['caption'])}", "", md_table(t["headers"], t["rows"]), ""]
+    if isinstance(data.training, ToTargetRun):
+        out += [training_markdown(data.training), ""]
     if data.generation is not None:
         out += [generation_markdown(data.generation), ""]
     out += _reporting_md(v)
