@@ -38,9 +38,10 @@ from advisor._errors import (
     StoreError,
     TuneError,
     UnknownTechniqueError,
+    VariantIdError,
 )
 from advisor._version import __version__
-from advisor.catalog import Catalog, load_catalog
+from advisor.catalog import Catalog, VariantId, load_catalog
 from advisor.generation import measure_generation
 from advisor.measurement.run import measure
 from advisor.measurement.training import measure_training
@@ -89,6 +90,8 @@ __all__ = [
     "TrainingSetup",
     "TuneError",
     "UnknownTechniqueError",
+    "VariantId",
+    "VariantIdError",
     "__version__",
     "as_spec",
     "detect_hardware",

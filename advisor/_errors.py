@@ -9,7 +9,8 @@ catch one class. Messages say what was wrong and how to fix it.
     ├── CatalogError                       the technique database could not be used
     │   ├── DataValidationError            data files break the schema or cross-entry rules (.problems)
     │   │   └── IntensityTableError        the carbon-intensity table breaks a rule
-    │   └── UnknownTechniqueError          an id that is not in the catalog (also a KeyError)
+    │   ├── UnknownTechniqueError          an id that is not in the catalog (also a KeyError)
+    │   └── VariantIdError                 a variant id that breaks the grammar a+b@setting (also a ValueError)
     ├── ProfileError                       a model, model spec or profile file cannot be profiled
     ├── HardwareError                      a hardware profile file is malformed
     ├── ConstraintError                    an invalid constraint (phase, objective, budget, ...; also a ValueError)
@@ -64,6 +65,7 @@ __all__ = [
     "StoreError",
     "TuneError",
     "UnknownTechniqueError",
+    "VariantIdError",
 ]
 
 
@@ -106,6 +108,10 @@ class UnknownTechniqueError(CatalogError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class VariantIdError(CatalogError, ValueError):
+    """A variant id that breaks the grammar ``technique[@setting][+technique[@setting]...]``."""
 
 
 class ProfileError(AdvisorError):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from advisor._errors import UnknownTechniqueError
+from advisor.catalog import VariantId
 from advisor.measurement._common import (
     check_args,
     fingerprint,
@@ -57,7 +58,6 @@ from advisor.profile.spec import spec_from_call
 
 __all__ = ["MeasureRun", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
 
-ORT_SUFFIXES = ("int8", "fp32", "fp16", "bf16")  # internal settings of an applier written as a '+' part
 SPLIT_NOTE = (
     "calibration: the first half of the example batch (its second half is held out for the quality "
     "check); pass calibration_data= (held-out input batches) to calibrate on more"
@@ -70,15 +70,15 @@ def check_variant_ids(ids: list[str], catalog: Any) -> None:
     An empty list is allowed here (the baseline alone is measured); the command line refuses it.
 
     Raises:
+        VariantIdError: An id breaks the grammar (:class:`advisor.VariantId`).
         UnknownTechniqueError: A part is unknown; the message suggests close ids.
     """
     known = {t.id for t in catalog}
     for vid in ids:
         if vid in REGISTRY:
             continue
-        parts = vid.split("@", 1)[0].split("+")
-        for part in parts:
-            if part in known or part in REGISTRY or (part in ORT_SUFFIXES and part is not parts[0]):
+        for part in VariantId.parse(vid).techniques:
+            if part in known or part in REGISTRY:
                 continue
             close = difflib.get_close_matches(part, sorted(known | set(REGISTRY)), n=3, cutoff=0.6)
             raise UnknownTechniqueError(part, close)
@@ -97,8 +97,9 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
                     max_accuracy_drop_pp=100)  # fmt: skip
     out = {}
     for vid in ids:
-        tid = vid.split("@", 1)[0]
-        if tid not in cat:
+        v = VariantId.parse(vid)
+        tid = v.base
+        if v.is_stack or tid not in cat:
             continue
         t = cat.get(tid)
         raw = estimate(t, "latency", {"inference"})

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from advisor.catalog.variant_id import VariantId
 from advisor.recommendation.estimate import Estimate
 
 __all__ = ["MIN_SIMILARITY", "Observation", "base_technique", "prior_estimate", "similarity"]
@@ -88,9 +89,10 @@ class Observation:
 def base_technique(variant_id: str) -> str:
     """The catalog id a single-technique variant measures: ``openvino-runtime@fp32`` -> ``openvino-runtime``.
 
-    A stack (``a+b``) returns itself: it is evidence about the stack, not about one member.
+    A stack returns its techniques without settings (``a+b@x`` -> ``a+b``): it is evidence about the
+    stack, not about one member (:attr:`advisor.VariantId.base`).
     """
-    return variant_id.split("@", 1)[0]
+    return VariantId.parse(variant_id).base
 
 
 def _log_closeness(a: float | None, b: float | None, span: float) -> float:
@@ -123,7 +125,7 @@ def reason_text(obs: Observation, sim: float, objective: str) -> str:
     what = "energy" if ratio is obs.energy_ratio else "time"
     if obs.basis == "to-target":
         what += f" to {obs.target or 'the target'}"
-    variant = f" as {obs.technique}" if "@" in obs.technique else ""
+    variant = f" as {obs.technique}" if any(VariantId.parse(obs.technique).settings) else ""
     return (
         f"measured {ratio:.2f}x {what} ({obs.verdict}){variant} on {_similar_words(sim)} {obs.model_text()} "
         f"here on {obs.measured_at or 'an unknown date'}, run {obs.run_id or '?'}"

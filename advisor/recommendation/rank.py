@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from advisor._errors import ExcludedTechniqueError, UnknownTechniqueError
 from advisor.catalog import schema as S
+from advisor.catalog.variant_id import VariantId
 from advisor.profile.constraints import Constraints
 from advisor.profile.hardware import HardwareProfile
 from advisor.profile.model import ModelProfile
@@ -267,7 +268,8 @@ def _score(t: S.Technique, est: Estimate, c: Constraints, *, aligned: bool) -> f
 
 def measurable_ids(measurable: Iterable[str] | None) -> frozenset[str]:
     """Catalog ids measurable here from variant ids (``openvino-runtime@fp32`` counts for ``openvino-runtime``)."""
-    return frozenset(v.split("@", 1)[0] for v in (measurable or ()) if "+" not in v.split("@", 1)[0])
+    parsed = [VariantId.parse(v) for v in (measurable or ())]
+    return frozenset(v.base for v in parsed if not v.is_stack)
 
 
 @dataclass

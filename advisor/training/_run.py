@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable, ProfileError
+from advisor.catalog import VariantId
 from advisor.training._loop import Caps, MeterSet, Trainer, train_run
 from advisor.training._project import ASSUMPTION, project
 from advisor.training._results import (
@@ -147,7 +148,7 @@ def _caps(setup: Any, s: ToTargetSettings, recipe: Recipe) -> tuple[Caps, int, i
 
 
 def _catalog_ids(vid: str) -> list[str | None]:
-    return [] if vid == "baseline" else [TECHNIQUES[t].catalog_id for t in vid.split("+")]
+    return [] if vid == "baseline" else [TECHNIQUES[t].catalog_id for t in VariantId.parse(vid).techniques]
 
 
 def _prepare(ids: list[str], base: Recipe, setup: Any) -> tuple[dict[str, Recipe], dict[str, VariantResult]]:

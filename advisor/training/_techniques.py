@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable, UnknownTechniqueError
+from advisor.catalog import VariantId
 
 __all__ = [
     "DEFAULT_TECHNIQUES",
@@ -440,7 +441,10 @@ def check_ids(ids: list[str]) -> None:
             f"{', '.join(DEFAULT_TECHNIQUES[:3])}"
         )
     for vid in ids:
-        parts = vid.split("+")
+        v = VariantId.parse(vid)
+        if any(v.settings):
+            raise ConstraintError(f"technique {vid!r}: expected to-target technique ids without a setting")
+        parts = list(v.techniques)
         for p in parts:
             if p not in TECHNIQUES:
                 raise UnknownTechniqueError(p, difflib.get_close_matches(p, sorted(TECHNIQUES), n=3, cutoff=0.5))
@@ -465,6 +469,6 @@ def make_recipe(vid: str, base: Recipe, setup: Any) -> Recipe:
     r = replace(base, settings={}, notes=[])
     if vid == "baseline":
         return r
-    for tid in vid.split("+"):
+    for tid in VariantId.parse(vid).techniques:
         TECHNIQUES[tid].apply(r, setup)
     return r

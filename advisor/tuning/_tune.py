@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from advisor._errors import ConstraintError, TuneError
+from advisor.catalog import VariantId
 from advisor.profile.constraints import Constraints
 from advisor.profile.spec import spec_from_call
-from advisor.recommendation import base_technique, parent_of, recommend
+from advisor.recommendation import parent_of, recommend
 from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._paths import path_for
 from advisor.tuning._picks import better, finish, known_no_payoff, more_effort
@@ -76,6 +77,12 @@ def measurable_here(phase: str) -> list[str]:
     return list(available_ids())
 
 
+def _is_setting_of(variant: str, technique_id: str) -> bool:
+    """Whether ``variant`` applies ``technique_id`` alone (its default or one of its settings), not in a stack."""
+    v = VariantId.parse(variant)
+    return not v.is_stack and v.base == technique_id
+
+
 def _candidates(rec: Any, measurable: list[str]) -> list[tuple[str, str]]:
     """(variant, family) of the group "apply now", best first and diverse: one per family before a second.
 
@@ -86,8 +93,8 @@ def _candidates(rec: Any, measurable: list[str]) -> list[tuple[str, str]]:
     seconds: list[tuple[str, str]] = []
     families: dict[str, str] = {}
     for r in rec.in_group("apply-now"):
-        own = (v for v in measurable if "+" not in v and base_technique(v) == r.id and v not in RECOVERY_ONLY)
-        mine = sorted(own, key=lambda v: "@" in v)
+        own = (v for v in measurable if _is_setting_of(v, r.id) and v not in RECOVERY_ONLY)
+        mine = sorted(own, key=lambda v: VariantId.parse(v).setting is not None)
         family = families.get(r.parent or "", families.get(r.id, r.parent or r.id))
         for v in mine:
             if family in families.values() or v != mine[0]:
@@ -127,7 +134,7 @@ def quality_verdict(q: Any, c: Constraints) -> Any:
 
 def _how_to_apply(variant: str, catalog: Any) -> list[str]:
     lines = []
-    for part in variant.split("@", 1)[0].split("+"):
+    for part in VariantId.parse(variant).techniques:
         if part not in catalog:
             continue
         for impl in catalog.get(part).implementations[:2]:
@@ -181,7 +188,7 @@ def _key(cand: Candidate, objective: str) -> tuple[float, float]:
 
 # --- stacks --------------------------------------------------------------------------------------------------
 def _stackable(a: str, b: str, catalog: Any) -> bool:
-    if "@" in a or "@" in b or a not in catalog or b not in catalog:
+    if any(VariantId.parse(a).settings + VariantId.parse(b).settings) or a not in catalog or b not in catalog:
         return False
     ta, tb = catalog.get(a), catalog.get(b)
     for x, y in ((ta, b), (tb, a)):

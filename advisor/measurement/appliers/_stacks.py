@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import combinations
 from typing import Any
 
+from advisor.catalog import VariantId
 from advisor.measurement.appliers.base import REGISTRY, Applied, NotApplicable
 
 __all__ = ["RANK", "apply_stack", "apply_technique", "candidate_stacks", "compatible", "split_variant", "stack_id"]
@@ -65,11 +66,12 @@ def split_variant(variant_id: str) -> list[str]:
     (ORT-internal suffixes such as ``+int8``); ``@setting`` belongs to the part it follows.
 
     Raises:
+        VariantIdError: The id breaks the grammar (:class:`advisor.VariantId`).
         NotApplicable: A part has no applier.
     """
     if variant_id in REGISTRY:
         return [variant_id]
-    raw = [p.strip() for p in variant_id.split("+")]
+    raw = [str(p) for p in VariantId.parse(variant_id).parts]
     parts: list[str] = []
     i = 0
     while i < len(raw):
@@ -89,7 +91,7 @@ def split_variant(variant_id: str) -> list[str]:
 
 
 def _base(part: str) -> str:
-    return part.split("@", maxsplit=1)[0].split("+", maxsplit=1)[0]
+    return VariantId.parse(part).techniques[0]
 
 
 def order_problem(parts: list[str]) -> str | None:
