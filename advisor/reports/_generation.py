@@ -31,14 +31,14 @@ def _run(run: Any) -> Any:
     return GenerationRun.from_dict(run) if isinstance(run, dict) else run
 
 
-def _iv(iv: Any, spec: str = ".3g") -> str:
-    if iv is None:
+def _iv(row: dict[str, Any], name: str, spec: str = ".3g") -> str:
+    """A row's figure with its interval, ``median (low-high)``."""
+    if row[name] is None:
         return "-"
-    return f"{format(iv.median, spec)} ({format(iv.low, spec)}-{format(iv.high, spec)})"
+    return f"{format(row[name], spec)} ({format(row[name + '_low'], spec)}-{format(row[name + '_high'], spec)})"
 
 
-def _pct(d: dict[str, Any] | None, key: str) -> str:
-    v = (d or {}).get(key)
+def _pct(v: float | None) -> str:
     return f"{v:.0%}" if v is not None else "-"
 
 
@@ -46,7 +46,7 @@ def _rounds(r: Any) -> str:
     """Paired rounds and, when it left the rounds early or ran short, why (e.g. ``6 (retired)``)."""
     if not r.rounds:
         return "-"
-    why = (r.tokens or {}).get("stopped_by")
+    why = r.tokens.get("stopped_by") if r.tokens else None  # tokens: per-prompt counts and the stop reason
     return f"{r.rounds} ({why})" if why in ("retired", "budget") else str(r.rounds)
 
 
@@ -56,27 +56,34 @@ def _header(run: Any) -> str:
             f"energy: {f.energy_method}.")  # fmt: skip
 
 
+def _vs_baseline(r: Any) -> str:
+    c = r.comparison.get("end_to_end")  # phase -> Comparison
+    return (c.text() + "; " + c.energy_text()) if c else "-"
+
+
 def generation_rows(run: Any) -> list[dict[str, str]]:
-    """The J/token table as rows of display strings (one per variant and batch size)."""
+    """The J/token table as rows of display strings (one per variant and batch size).
+
+    Each row formats :meth:`GenerationResult.row`, the one flattening of a generation result.
+    """
     rows = []
     for r in _run(run).results:
-        f = r.figures
-        c = r.comparison.get("end_to_end")
+        row = r.row()
         rows.append(
             {
                 "technique": r.technique,
                 "batch": str(r.batch_size),
                 "status": r.status if r.status == "ok" else f"{r.status}: {r.reason or ''}"[:160],
                 "rounds": _rounds(r),
-                "TTFT ms": _iv(f.ttft_ms) if f else "-",
-                "prefill J/input token": _iv(f.prefill_j_per_input_token) if f else "-",
-                "decode tokens/s": _iv(f.decode_tokens_per_s) if f else "-",
-                "decode J/output token": _iv(f.decode_j_per_output_token) if f else "-",
-                "J/output token": _iv(f.j_per_output_token) if f else "-",
-                "vs baseline": (c.text() + "; " + c.energy_text()) if c else "-",
-                "acceptance": _pct(r.acceptance, "acceptance_rate"),
-                "agreement": _pct(r.quality, "greedy_agreement"),
-                "KV cache MiB": f"{r.memory['kv_cache_mib']:.3g}" if r.memory.get("kv_cache_mib") is not None else "-",
+                "TTFT ms": _iv(row, "ttft_ms"),
+                "prefill J/input token": _iv(row, "prefill_j_per_input_token"),
+                "decode tokens/s": _iv(row, "decode_tokens_per_s"),
+                "decode J/output token": _iv(row, "decode_j_per_output_token"),
+                "J/output token": _iv(row, "j_per_output_token"),
+                "vs baseline": _vs_baseline(r),
+                "acceptance": _pct(row["acceptance_rate"]),
+                "agreement": _pct(row["greedy_agreement"]),
+                "KV cache MiB": f"{row['kv_cache_mib']:.3g}" if row["kv_cache_mib"] is not None else "-",
             }
         )
     return rows
