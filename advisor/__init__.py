@@ -43,7 +43,6 @@ from advisor._errors import (
 from advisor._version import __version__
 from advisor.catalog import Catalog, VariantId, load_catalog
 from advisor.generation import measure_generation
-from advisor.measurement.run import measure
 from advisor.measurement.training import measure_training
 from advisor.profile import (
     Constraints,
@@ -59,7 +58,7 @@ from advisor.profile import (
 from advisor.recommendation import recommend
 from advisor.reports import report
 from advisor.training import measure_to_target
-from advisor.tuning import tune
+from advisor.tuning import measure, tune
 
 __all__ = [
     "AdvisorError",

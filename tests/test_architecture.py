@@ -160,20 +160,24 @@ def test_layers_point_one_way() -> None:
 
 
 def test_the_checks_catch_what_they_claim(tmp_path: Path) -> None:
-    """The two checks are not vacuous: a planted upward and private import are found."""
+    """The checks are not vacuous: a planted upward import, private import and recommend() call are found."""
     assert _owner_of_private("advisor.catalog._files") == "advisor.catalog"
     assert _owner_of_private("advisor._errors") == "advisor"
     assert _owner_of_private("advisor.catalog.schema") is None
     assert _layer("advisor.catalog.validate") < _layer("advisor.ui.explorer")
     planted = ROOT / "catalog" / "_planted_for_test.py"
     planted.write_text("from advisor.ui import explorer\nfrom advisor.reports._data import build_data\n")
+    rec = ROOT / "measurement" / "_planted_for_test.py"
+    rec.write_text("def f():\n    from advisor.recommendation import recommend\n")
     try:
-        SOURCES.append(planted)
+        SOURCES.extend([planted, rec])
         assert any("_planted_for_test" in b for b in layering_violations())
         assert any("_planted_for_test" in b for b in private_import_violations())
+        assert recommend_callers() == ["advisor/measurement/_planted_for_test.py:2"]
     finally:
-        SOURCES.remove(planted)
-        planted.unlink()
+        for p in (planted, rec):
+            SOURCES.remove(p)
+            p.unlink()
 
 
 def _package_of(module: str, is_face: bool) -> str:
@@ -224,6 +228,24 @@ def test_no_package_has_an_import_circle() -> None:
     assert not circles, "import circles inside a package (move the shared piece to the module that owns it):\n" + (
         "\n".join(" <-> ".join(c) for c in circles)
     )
+
+
+def recommend_callers() -> list[str]:
+    """Imports of ``recommend`` in the engine, training and generation layers (they measure what they are given)."""
+    bad = []
+    for path in SOURCES:
+        if _layer(_module_name(path)) not in (LAYERS["measurement"], LAYERS["generation"]):
+            continue
+        for node in _runtime_import_nodes(path):
+            if isinstance(node, ast.ImportFrom) and _from_base(node, path, ROOT).startswith("advisor.recommendation"):
+                bad += [f"{path.relative_to(ROOT.parent)}:{node.lineno}" for a in node.names if a.name == "recommend"]
+    return bad
+
+
+def test_only_tuning_joins_recommend_with_measuring() -> None:
+    """docs/architecture.md: tuning is the one place that joins recommend() with measuring (ui and cli use it)."""
+    bad = recommend_callers()
+    assert not bad, "recommend() is called from tuning only:\n" + "\n".join(bad)
 
 
 def test_the_circle_check_finds_a_planted_circle(tmp_path: Path) -> None:

@@ -47,8 +47,7 @@ def _techniques_for(task: dict[str, Any]) -> tuple[Any, int]:
 
 
 def _measure(task: dict[str, Any], model: Any, inputs: Any, eval_fn: Any, store_path: str) -> dict[str, Any]:
-    from advisor.measurement.run import measure
-    from advisor.tuning import tune
+    from advisor.tuning import measure, tune
 
     common = {"budget_s": task["budget_s"], "region": task["region"], "pue": task["pue"]}
     if task["techniques"] == "tune":

@@ -108,8 +108,8 @@ def results_text(run: Any) -> str:
 @command("measure")
 def _measure(args: argparse.Namespace) -> int:
     from advisor.measurement.carbon import get_intensity, resolve_region, what_if
-    from advisor.measurement.run import measure
     from advisor.profile.spec import load_spec
+    from advisor.tuning import measure
 
     _check_numbers(args)
     ids = _ids(args.techniques, "technique")

@@ -1,7 +1,8 @@
 """Live measurement: the engine (interleaved paired rounds), the result model, meters, appliers, store.
 
-The function ``advisor.measure()`` is :func:`advisor.measurement.run.measure`; this package holds
-everything behind it::
+The function ``advisor.measure()`` calls :func:`advisor.measurement.run.measure` (after turning
+``techniques="recommended"`` into ids in ``advisor.tuning``: this package never asks ``recommend``);
+this package holds everything behind it::
 
     from advisor.measurement import Interval, Comparison, TechniqueResult, MeasureRun, derive, batch_sweep
 

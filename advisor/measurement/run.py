@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from advisor._errors import UnknownTechniqueError
+from advisor._errors import ConstraintError, UnknownTechniqueError
 from advisor.catalog import VariantId
 from advisor.measurement._common import (
     check_args,
@@ -180,15 +180,13 @@ def _spec(
     return VariantSpec(vid, setup, size_bytes)
 
 
-def _resolve_ids(techniques: Any, top: int, prof: Any, hardware: Any, catalog: Any) -> list[str]:
-    if techniques in (None, "recommended"):
-        from advisor.profile.constraints import Constraints
-        from advisor.recommendation import recommend
-
-        c = Constraints(phase="inference", objective="energy", retraining="none", effort="high",
-                        max_accuracy_drop_pp=2.0)  # fmt: skip
-        rec = recommend(prof, hardware, c, catalog)
-        return [r.id for r in rec.recommended if r.id in REGISTRY][:top]
+def _variant_ids(techniques: Any, catalog: Any) -> list[str]:
+    """The variant ids to measure, checked; ``"recommended"`` is resolved above this layer (``advisor.measure``)."""
+    if techniques is None or techniques == "recommended":
+        raise ConstraintError(
+            f"techniques: expected variant ids, got {techniques!r}; the measurement engine does not ask recommend(): "
+            "use advisor.measure(model, inputs, techniques='recommended', top=N), which resolves them"
+        )
     ids = [techniques] if isinstance(techniques, str) else list(techniques)
     check_variant_ids(ids, catalog)
     return ids
@@ -225,11 +223,10 @@ def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str,
 def measure(
     model: Any,
     example_inputs: Any = None,
-    techniques: list[str] | str | None = "recommended",
+    techniques: list[str] | str | None = None,
     *,
     eval_fn: Callable[[Any], float] | None = None,
     calibration_data: Any = None,
-    top: int = 5,
     budget_s: float = 120.0,
     store: ResultStore | str | None = None,
     tdp_w: float | None = None,
@@ -247,11 +244,11 @@ def measure(
         model: The user's ``torch.nn.Module`` (never modified; its train/eval mode is restored), or an
             :class:`advisor.ModelSpec` (then ``example_inputs`` is left out: ``measure(spec, techniques=...)``).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)``.
-        techniques: Variant ids (``torch-compile``, ``torch-compile+bfloat16``, ``openvino-runtime@fp32``),
-            or ``"recommended"`` for the top ``top`` measurable recommendations.
+        techniques: Variant ids (``torch-compile``, ``torch-compile+bfloat16``, ``openvino-runtime@fp32``).
+            ``"recommended"`` is :func:`advisor.measure`'s: it asks ``recommend`` (in ``advisor.tuning``) and
+            passes the ids here; this engine measures what it is given.
         eval_fn: ``eval_fn(model) -> accuracy``; without it, fidelity to the original outputs is reported.
         calibration_data: Input batches for static quantizers (passed to ``apply_technique``).
-        top: How many recommendations to measure with ``"recommended"``.
         budget_s: Wall-clock budget for setting the variants up and timing the rounds (profiling the
             model, loading the catalog and idle power come first and do not count). Units: s.
         store: A :class:`ResultStore`, a path, or None for the default store.
@@ -267,8 +264,9 @@ def measure(
         settings: The rounds' settings (block length, target interval, seed; default :class:`EngineSettings`).
 
     Raises:
-        ConstraintError: A non-positive budget or TDP, a bad region or PUE.
+        ConstraintError: A non-positive budget or TDP, a bad region or PUE, no techniques.
         UnknownTechniqueError: A technique id that is not in the catalog (with suggestions).
+        VariantIdError: A malformed variant id.
     """
     from advisor.catalog import load_catalog
     from advisor.profile.hardware import detect_hardware
@@ -277,8 +275,7 @@ def measure(
     check_args(budget_s, tdp_w)
     intensity, carbon_meta = _carbon_setup(region, pue, what_if)  # unknown region / bad PUE fail before measuring
     catalog = load_catalog()
-    if techniques not in (None, "recommended"):
-        check_variant_ids([techniques] if isinstance(techniques, str) else list(techniques), catalog)
+    ids = _variant_ids(techniques, catalog)  # a bad id fails before the model is profiled
     settings = settings or EngineSettings()
     given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name}
     spec = spec_from_call(model, example_inputs, "measure()", **given)
@@ -288,7 +285,6 @@ def measure(
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     hardware = detect_hardware()
     prof = profile_model(model, inputs, name=name)
-    ids = _resolve_ids(techniques, top, prof, hardware, catalog)
     predictions = _predictions(catalog, prof, hardware, ids)
     meters, unavailable = get_meters(tdp_w)
     idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))

@@ -1,6 +1,8 @@
 """Tune: recommend, measure the most promising variants here, re-rank on the measurements, and plan.
 
 ``advisor.tune(model, example_inputs, ...)`` is :func:`advisor.tuning.tune`; it returns a :class:`TunePlan`.
+``advisor.measure`` is :func:`advisor.tuning.measure`: the engine's measure with ``techniques="recommended"``
+resolved by ``recommend`` here, the one place that joins the two.
 The knowledge base (every stored measurement, as evidence about the machine it ran on) lives here too:
 :func:`knowledge_for` feeds ``recommend(knowledge=...)``; :func:`export_knowledge` and
 :func:`import_knowledge` share it between machines.
@@ -16,12 +18,14 @@ from advisor.tuning._knowledge import (
     knowledge_for,
     observations_from_store,
 )
+from advisor.tuning._measure import RECOMMENDED_CONSTRAINTS, measure, recommended_ids
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan, recovery_text
 from advisor.tuning._tune import judge, measurable_here, tune
 
 __all__ = [
     "KNOWLEDGE_FORMAT",
     "KNOWLEDGE_VERSION",
+    "RECOMMENDED_CONSTRAINTS",
     "BatchPick",
     "Candidate",
     "TunePlan",
@@ -33,7 +37,9 @@ __all__ = [
     "judge",
     "knowledge_for",
     "measurable_here",
+    "measure",
     "observations_from_store",
+    "recommended_ids",
     "recovery_text",
     "tune",
 ]

@@ -245,3 +245,20 @@ def test_a_stored_run_is_listed_loaded_and_reported_by_id(tmp_path: Path, capsys
     assert run.results[0].comparison.text() in (tmp_path / "r.md").read_text()
     assert main(["report", "--run", "no-such-run", "--store", str(db), "--out", str(tmp_path / "x.md")]) == 2
     assert "no run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_recommended_is_resolved_above_the_engine(store: ResultStore) -> None:
+    """advisor.measure(techniques="recommended") asks recommend() in advisor.tuning and passes the ids to the
+    engine; the engine itself takes ids only (docs/architecture.md: tuning joins recommend with measuring)."""
+    import advisor
+    from advisor import ConstraintError
+    from advisor.tuning import recommended_ids
+
+    model, x = mlp()
+    ids = recommended_ids(model, x, top=1)
+    assert len(ids) == 1 and ids[0] in REGISTRY
+    run = advisor.measure(model, x, "recommended", top=1, budget_s=3, store=store, progress=False)
+    assert run.meta["techniques"] == ids and [r.technique for r in run.results] == ids
+    for asked in ("recommended", None):
+        with pytest.raises(ConstraintError, match=r"advisor\.measure"):
+            measure(model, x, asked, budget_s=3, store=store, progress=False)
