@@ -104,10 +104,15 @@ class AdvisorUI:
 
     # --- layout -------------------------------------------------------------------------------
     def _build(self, name: str | None, out_dir: str | Path) -> None:
-        from advisor.profile.constraints import OBJECTIVES
-
-        p = self.profile
         lab = {"style": {"description_width": "180px"}, "layout": w.Layout(width="380px")}
+        self._model_fields(name, lab)
+        self._constraint_fields(lab)
+        self._action_widgets(out_dir, lab)
+        self._layout()
+
+    def _model_fields(self, name: str | None, lab: dict[str, Any]) -> None:
+        """The model's name, family, size and FLOPs (read-only when a model was passed)."""
+        p = self.profile
         self.name = w.Text(value=name or (p.name if p else "my-model"), description="model name", **lab)
         self.family = w.Dropdown(options=FAMILIES, value=p.family if p else "unknown", description="family", **lab)
         self.params_m = w.BoundedFloatText(
@@ -122,6 +127,11 @@ class AdvisorUI:
         )
         for x in (self.family, self.params_m, self.gflops):
             x.disabled = p is not None  # introspected: the model, not the form, is the truth
+
+    def _constraint_fields(self, lab: dict[str, Any]) -> None:
+        """The goal and limits: phase, objective, accuracy drop, retraining, data, target, effort, region, PUE."""
+        from advisor.profile.constraints import OBJECTIVES
+
         self.phase = w.Dropdown(
             options=["inference", "training", "both"], value="inference", description="phase", **lab
         )
@@ -143,6 +153,9 @@ class AdvisorUI:
         self.region = w.Text(value="", placeholder="e.g. FRA, DEU, USA", description="region (CO2e)", **lab)
         self.pue = w.FloatText(value=1.0, description="PUE", **lab)
         self.top = w.BoundedIntText(value=10, min=1, max=200, description="show top", **lab)
+
+    def _action_widgets(self, out_dir: str | Path, lab: dict[str, Any]) -> None:
+        """Buttons, outputs and their handlers (recommend, explain, measure, export)."""
         self.recommend_button = w.Button(description="Recommend", button_style="primary", icon="list")
         self.status = w.HTML()
         self.ranking = w.HTML()
@@ -172,6 +185,9 @@ class AdvisorUI:
         for k, b in self.export_buttons.items():
             b.on_click(functools.partial(self._on_export, k))
 
+    def _layout(self) -> None:
+        """The form beside the constraints, the status, and the tabs (Generate, Tune and Train included)."""
+        p = self.profile
         esc = _html.html.escape
         hw = "<br>".join(esc(line) for line in self.hardware.summary_lines())
         prof = "<br>".join(esc(line) for line in p.summary_lines()) if p else "No model passed: describe it below."

@@ -80,10 +80,6 @@ class Explorer:
     """
 
     def __init__(self, catalog: Catalog) -> None:
-        import ipywidgets as w
-
-        from advisor.ui._explorer_surveys import SurveyPane
-
         self.catalog = catalog
         self._rows = build_rows(catalog)
         self._labels = _option_labels(catalog)
@@ -100,6 +96,15 @@ class Explorer:
         self._batch = False
         self._quiet_select = False
         self._quiet_views = False
+        self._filters(catalog)
+        self._views(catalog)
+        self._layout()
+        self._wire()
+        self._refresh()
+
+    def _filters(self, catalog: Catalog) -> None:
+        """The filter boxes, the search, the reset button and the count."""
+        import ipywidgets as w
 
         v = catalog.vocab
         box = w.Layout(width="95%")
@@ -127,6 +132,13 @@ class Explorer:
         self.count = w.Label()
         self.node_filter = w.HTML()
         self.clear_node = w.Button(description="Clear section filter", layout=w.Layout(width="auto", display="none"))
+
+    def _views(self, catalog: Catalog) -> None:
+        """The techniques table, the detail and graph, and the Surveys, Crosswalk and Savings tabs."""
+        import ipywidgets as w
+
+        from advisor.ui._explorer_surveys import SurveyPane
+
         self.sort_by = w.Dropdown(options=SORT_OPTIONS, value="name", description="Sort by")
         self.ascending = w.ToggleButton(value=True, description="ascending", tooltip="Sort direction")
         self.table = w.HTML()
@@ -140,6 +152,10 @@ class Explorer:
         self.savings_view = w.Dropdown(options=[], description="Figures", layout=w.Layout(width="80%"))
         self.savings_caption = w.HTML()
         self.savings_image = w.Image(format="svg+xml", layout=w.Layout(max_width="900px"))
+
+    def _layout(self) -> None:
+        """The filters above the search row, the section filter and the tabs."""
+        import ipywidgets as w
 
         techniques_tab = w.VBox(
             [
@@ -171,6 +187,8 @@ class Explorer:
             ]
         )
 
+    def _wire(self) -> None:
+        """Every widget's handler."""
         for axis in _FILTER_AXES:
             getattr(self, axis).observe(self._on_filter, names="value")
         self.search.observe(self._on_filter, names="value")
@@ -183,7 +201,6 @@ class Explorer:
         self.tabs.observe(lambda _: self._draw_tab(), names="selected_index")
         self.crosswalk_kind.observe(lambda _: self._draw_crosswalk(), names="value")
         self.savings_view.observe(lambda _: None if self._quiet_views else self._draw_savings(), names="value")
-        self._refresh()
 
     # --- display ---------------------------------------------------------------------------------
     def _ipython_display_(self) -> None:
