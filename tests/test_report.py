@@ -393,7 +393,8 @@ def test_a_training_run_is_rendered_as_tables(inputs: dict[str, Any]) -> None:
         assert "training steps" in html[html.index('id="reporting"') :]
 
 
-def test_an_energy_to_target_run_is_rendered_with_its_outcome_per_variant() -> None:
+def _to_target_run() -> Any:
+    """A small to-target run: the baseline, a variant that reached the target with less energy, one that never did."""
     from advisor.measurement import Interval
     from advisor.training import ToTargetRun, VariantResult
 
@@ -402,7 +403,11 @@ def test_an_energy_to_target_run_is_rendered_with_its_outcome_per_variant() -> N
     fast = VariantResult("large-batch", ["large-batch"], n_seeds=3, n_reached=3, energy_j_to_target=e,
                          energy_ratio=Interval(0.62, 0.55, 0.70, 3), verdict="less energy")  # fmt: skip
     never = VariantResult("pruning", n_seeds=3, n_reached=0)
-    run = ToTargetRun("tt-1", "finished", 0.9, "accuracy", base, [fast, never], outcome="two variants")
+    return ToTargetRun("tt-1", "finished", 0.9, "accuracy", base, [fast, never], outcome="two variants")
+
+
+def test_an_energy_to_target_run_is_rendered_with_its_outcome_per_variant() -> None:
+    run = _to_target_run()
     for training in (run, json.loads(run.to_json())):
         data = build_data(training=training)
         md = render(data, "md")
@@ -413,6 +418,15 @@ def test_an_energy_to_target_run_is_rendered_with_its_outcome_per_variant() -> N
         assert (
             payload["training"]["kind"] == "to-target" and payload["training"]["results"][0]["variant"] == "large-batch"
         )
+
+
+def test_a_stored_to_target_run_is_reported_by_id_typed(tmp_path: Path) -> None:
+    from advisor.measurement import ResultStore
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.save_run(_to_target_run())
+    md = advisor.report(run_id="tt-1", store=store, out=tmp_path / "r.md")["md"].read_text()
+    assert "## Training to a target" in md and "x0.62 (0.55-0.70)" in md and "## Measurements" not in md
 
 
 # --- CLI and package ---------------------------------------------------------------------------------------
