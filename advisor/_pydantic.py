@@ -24,5 +24,7 @@ def first_error(exc: ValidationError) -> FieldError:
     expected = err["msg"]
     if err["type"] == "literal_error":
         expected = "one of " + str(err.get("ctx", {}).get("expected", ""))
+    elif err["type"] == "value_error":  # a validator's own message, without pydantic's "Value error, " prefix
+        expected = expected.removeprefix("Value error, ")
     got = "nothing" if err["type"] == "missing" else repr(err.get("input"))
     return FieldError(field, expected, got)

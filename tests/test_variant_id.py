@@ -146,3 +146,29 @@ def test_variant_ids_are_parsed_in_one_place() -> None:
             found.add(rel)
     new = sorted(found - set(REMAINING))
     assert not new, "parse variant ids with advisor.VariantId.parse, not by hand:\n" + "\n".join(new)
+
+
+def test_a_knowledge_file_with_a_malformed_variant_id_is_refused_at_import(tmp_path: Path) -> None:
+    import json
+
+    from advisor import KnowledgeError
+    from advisor.measurement.store import ResultStore
+    from advisor.tuning import import_knowledge
+
+    entry = {
+        "technique": "openvino-runtime@fp32@x",
+        "latency_ratio": 0.5,
+        "verdict": "faster",
+        "run_id": "r",
+        "measured_at": "2026-01-01",
+        "model_name": "m",
+        "fingerprint": "f",
+    }
+    path = tmp_path / "k.json"
+    path.write_text(
+        json.dumps({"format": "green-advisor-knowledge", "schema_version": 1, "exported_at": "x", "entries": [entry]})
+    )
+    with pytest.raises(KnowledgeError) as err:
+        import_knowledge(ResultStore(tmp_path / "s.sqlite"), path)
+    assert "entry 0" in str(err.value) and "'technique'" in str(err.value) and "two '@'" in str(err.value)
+    assert "Value error" not in str(err.value)

@@ -19,10 +19,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from advisor._errors import KnowledgeError, StoreError
 from advisor._pydantic import first_error
+from advisor.catalog import VariantId
 from advisor.profile import hardware_fingerprint
 from advisor.recommendation import Observation
 
@@ -209,6 +210,13 @@ class _Entry(BaseModel):
     fingerprint: str = Field(min_length=1)
     basis: Literal["per-item", "to-target"] = "per-item"
     target: str | None = None
+
+    @field_validator("technique")
+    @classmethod
+    def _a_variant_id(cls, value: str) -> str:
+        """The measured variant's id keeps the grammar (advisor.VariantId): recommend() reads it."""
+        VariantId.parse(value)
+        return value
 
 
 class _File(BaseModel):
