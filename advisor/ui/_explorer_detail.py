@@ -6,7 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from advisor.ui._explorer_rows import ARROW, vocab_label
+from advisor.ui._explorer_rows import ARROW, qualifier_text, vocab_label
 
 if TYPE_CHECKING:
     from advisor.catalog import schema as S
@@ -61,8 +61,7 @@ def _evidence_table(t: S.Technique, vocab: dict[str, Any]) -> str:
     rows = []
     for ev in t.evidence:
         unit = vocab_label(vocab, "units", ev.unit)
-        qual = {"up-to": "up to ", "at-least": "at least "}.get(ev.qualifier, "")
-        figure = f"{ARROW[ev.direction]} {qual}{ev.value_text} {unit}"
+        figure = f"{ARROW[ev.direction]} {qualifier_text(ev)}{ev.value_text} {unit}"
         extras = [x for x, on in (("component", ev.scope == "component"), ("derived", ev.qualifier == "derived")) if on]
         if extras:
             figure += f" ({', '.join(extras)})"

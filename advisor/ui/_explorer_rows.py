@@ -19,7 +19,17 @@ if TYPE_CHECKING:
 
     from advisor.catalog._catalog import Catalog
 
-__all__ = ["COLUMNS", "SORT_OPTIONS", "Row", "best_saving", "build_rows", "sort_ids", "table_html", "vocab_label"]
+__all__ = [
+    "COLUMNS",
+    "SORT_OPTIONS",
+    "Row",
+    "best_saving",
+    "build_rows",
+    "qualifier_text",
+    "sort_ids",
+    "table_html",
+    "vocab_label",
+]
 
 # (column header, sort key) in display order
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -52,6 +62,11 @@ def vocab_label(vocab: dict[str, Any], section: str, term: str | None) -> str:
         return "none"
     entry = vocab.get(section, {}).get(term)
     return str(entry["label"]) if isinstance(entry, dict) and "label" in entry else term
+
+
+def qualifier_text(ev: Any) -> str:
+    """How an evidence figure is bounded, as a prefix: ``up to ``, ``at least `` or nothing."""
+    return {"up-to": "up to ", "at-least": "at least "}.get(ev.qualifier, "")
 
 
 @dataclass(frozen=True)
@@ -101,8 +116,7 @@ def _saving_cell(vocab: dict[str, Any], found: tuple[float, S.Evidence] | None) 
     metric = vocab_label(vocab, "metrics", ev.metric).lower()
     unit = vocab_label(vocab, "units", ev.unit)
     sep = "" if ev.unit == "percent" else " "
-    qual = {"up-to": "up to ", "at-least": "at least "}.get(ev.qualifier, "")
-    text = f"{metric} {ARROW[ev.direction]} {qual}{ev.value_text}{sep}{unit}"
+    text = f"{metric} {ARROW[ev.direction]} {qualifier_text(ev)}{ev.value_text}{sep}{unit}"
     if ev.scope == "component":
         text += " (component)"
     tip = f"vs {ev.baseline}; {ev.setting} [{ev.reference}, {ev.locator}]"

@@ -20,6 +20,7 @@ filters changed). ``benchmarks/bench_ui.py`` times it.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -417,9 +418,7 @@ def _multi(title: str, options: list[tuple[str, str]], layout: Any, *, none: boo
 
 def _option_labels(catalog: Catalog) -> dict[str, str]:
     """A unique list label per technique: its name, plus the id where two names collide."""
-    seen: dict[str, int] = {}
-    for t in catalog:
-        seen[t.name] = seen.get(t.name, 0) + 1
+    seen = Counter(t.name for t in catalog)
     return {t.id: t.name if seen[t.name] == 1 else f"{t.name} ({t.id})" for t in catalog}
 
 
