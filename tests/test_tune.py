@@ -170,7 +170,7 @@ def test_the_form_has_a_tune_tab_with_the_same_plan(tmp_path: Path) -> None:
     m, x = small_cnn()
     ui = advise(m, x, name="cnn", store=tmp_path / "store.sqlite", out_dir=tmp_path / "report")
     titles = [ui.tabs.get_title(i) for i in range(len(ui.tabs.children))]
-    assert titles[-1] == "Tune" and not ui.tune_panel.button.disabled
+    assert ui.tabs.children[titles.index("Tune")] is ui.tune_panel.widget and not ui.tune_panel.button.disabled
     ui.effort.value, ui.retraining.value, ui.data.value = "high", "none", "calibration"
     ui.tune_panel.budget_s.value = 5.0
     ui.tune_panel.button.click()
