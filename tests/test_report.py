@@ -301,6 +301,13 @@ def test_malformed_and_foreign_files_raise_a_clear_error(tmp_path: Path, content
         assert text in str(exc.value)
 
 
+def test_a_meta_record_that_is_not_a_profile_is_one_clear_error(inputs: dict[str, Any], tmp_path: Path) -> None:
+    m = copy.deepcopy(inputs["m"])
+    m["meta"]["model"] = {"name": "x", "n_parameters": -3}
+    with pytest.raises(ReportError, match=r"ModelProfile.*n_parameters|n_parameters.*ModelProfile"):
+        advisor.report(m, out=tmp_path / "r.md")
+
+
 def test_missing_file_and_no_input(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="cannot read the results file"):
         load_results(tmp_path / "nope.json")

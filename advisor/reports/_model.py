@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from advisor._errors import ReportError
 from advisor.reports._data import (
     REPORT_KIND,
@@ -171,7 +173,14 @@ def build_data(
 
         catalog = load_catalog()
     cites, references = _references(items, catalog)
-    model, hardware, versions = _facts(m, rec, tr, gen)
+    try:
+        model, hardware, versions = _facts(m, rec, tr, gen)
+    except ValidationError as exc:
+        where = ".".join(map(str, exc.errors()[0]["loc"])) or "?"
+        raise ReportError(
+            f"report(): the run's meta holds a model or hardware record that is not a profile ({exc.title}: "
+            f"{where}: {exc.errors()[0]['msg']}); expected ModelProfile/HardwareProfile.model_dump()"
+        ) from None
     name = model.name if model is not None else "model"
     return ReportData(
         title=title or f"Energy report: {name}",
