@@ -132,12 +132,12 @@ class MissingExtraError(AdvisorError, ImportError):
     The message names the exact command that installs it.
     """
 
-    def __init__(self, module: str, extra: str, purpose: str) -> None:
+    def __init__(self, module: str, extra: str | None, purpose: str, *, install: str | None = None) -> None:
         self.module = module
         self.extra = extra
+        command = install or f"pip install 'green-dl-advisor[{extra}]'"
         super().__init__(
-            f"{purpose} needs the optional dependency {module!r}, which is not installed. "
-            f"Install it with: pip install 'green-dl-advisor[{extra}]'"
+            f"{purpose} needs the optional dependency {module!r}, which is not installed. Install it with: {command}"
         )
 
 

