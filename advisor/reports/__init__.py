@@ -16,6 +16,7 @@ Light to import: Jinja2 and matplotlib are loaded when a format that needs them 
 
 from advisor.reports._campaign import campaign_data, campaign_report
 from advisor.reports._data import ReportError, load_results, read_results
+from advisor.reports._facts import RunFacts
 from advisor.reports._generation import (
     frontier_plot,
     generation_html,
@@ -39,6 +40,7 @@ __all__ = [
     "FORMATS",
     "ReportData",
     "ReportError",
+    "RunFacts",
     "build_data",
     "campaign_data",
     "campaign_report",

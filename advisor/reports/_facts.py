@@ -35,6 +35,7 @@ class RunFacts:
         reporting: The run's own Reporting text (generation).
         model_name: The model's name (a to-target run).
         seeds: The seeds a to-target run trained each variant with.
+        lock_waited_s: How long the run queued for the machine lock behind another measurement. Units: s.
     """
 
     model: Any = None
@@ -54,6 +55,7 @@ class RunFacts:
     reporting: str | None = None
     model_name: str | None = None
     seeds: list[int] | None = None
+    lock_waited_s: float | None = None
 
     @classmethod
     def of(cls, run: Any) -> RunFacts:

@@ -161,7 +161,9 @@ def engine_settings(ui: Any) -> Any:
 
 def waited_text(run: Any) -> str:
     """``waited N s for the machine ...`` when the run queued behind another measurement, else ''."""
-    waited = (run.meta or {}).get("lock_waited_s") or 0.0
+    from advisor.reports import RunFacts
+
+    waited = RunFacts.of(run).lock_waited_s or 0.0
     if waited < 0.05:
         return ""
     return (f"waited {waited:.1f} s for the machine (another measurement was timing; the budget excludes the "
