@@ -184,6 +184,14 @@ def test_a_training_cell_trains_to_the_target_per_batch_size(plan_dir: Path, tmp
     assert sizes == {32, 64}  # the training batch size of each cell
     obs = observations_from_store(rs)
     assert all(o.basis == "to-target" and o.technique == "early-stopping" for o in obs)
+    data = campaign_data(result.campaign_id, store=store)
+    for view in data["cells"]:
+        assert view["kind"] == "to-target" and [r["technique"] for r in view["results"]] == ["early-stopping"]
+        assert view["results"][0]["text"].startswith(("energy to 80 % accuracy", "did not reach"))
+        assert view["winner"] in ("early-stopping", "baseline (nothing saved energy to 80 % accuracy)")
+    paths = campaign_report(result.campaign_id, store=store, out=tmp_path / "rep")
+    assert "early-stopping" in (tmp_path / "rep" / "campaign.md").read_text()
+    assert {p.name for p in paths} == {"campaign.html", "campaign.json", "campaign.md"}
     bad = plan_dir / "bad.yaml"
     bad.write_text(PLAN_TRAIN.replace("seeds: 2", "seeds: 0"))
     with pytest.raises(CampaignError, match="seeds"):

@@ -57,16 +57,60 @@ def _interval_text(iv: dict[str, Any] | None, invert: bool = False) -> str:
     return f"{m:.2f} ({lo:.2f}-{hi:.2f}, {iv['n_rounds']} rounds)"
 
 
-def _cell_results(cell: dict[str, Any], store: Any) -> list[Any]:
-    """The typed results of a cell's inference run (``TechniqueResult``), baseline first; [] without one."""
-    from advisor.measurement import MeasureRun
+def _cell_run(cell: dict[str, Any], store: Any) -> Any:
+    return store.load_run(cell["run_id"]) if cell["run_id"] else None
 
-    run = store.load_run(cell["run_id"]) if cell["run_id"] else None
-    return run.all_results() if isinstance(run, MeasureRun) else []
+
+def _to_target_view(cell: dict[str, Any], run: Any) -> dict[str, Any]:
+    """A training cell: the winner saves energy to the target (interval below 1) and reached it in every seed."""
+    from advisor.training import outcome_line, target_text
+
+    def iv(x: Any) -> dict[str, Any] | None:
+        return x.to_dict() if x is not None else None
+
+    ok = [r for r in run.results if r.status == "ok" and r.n_seeds and r.n_reached == r.n_seeds]
+    win = min((r for r in ok if r.verdict == "less energy"), key=lambda r: r.energy_ratio.median, default=None)
+    what = target_text(run.target, run.metric)
+    return {
+        **{k: cell[k] for k in ("cell_id", "model", "node_group", "batch_size", "status", "attempts", "run_id")},
+        "error": (cell["error"] or "").split("\n")[0] or None,
+        "hardware": cell["hardware"],
+        "kind": "to-target",
+        "winner": win.variant if win else f"baseline (nothing saved energy to {what})",
+        "speedup": _interval_text(iv(win.time_ratio), invert=True) if win and win.time_ratio else "-",
+        "energy_ratio": _interval_text(iv(win.energy_ratio)) if win else "-",
+        "verdict": outcome_line(win, run.target, run.metric, run.baseline) if win else run.outcome or "-",
+        "baseline_latency_ms": None,
+        "energy_method": run.baseline.energy_method,
+        "co2e_g_per_1k_calls_baseline": None,
+        "co2e_g_per_1k_calls_winner": None,
+        "results": [_to_target_result(r, run) for r in run.results],
+    }
+
+
+def _to_target_result(r: Any, run: Any) -> dict[str, Any]:
+    from advisor.training import outcome_line
+
+    return {
+        "technique": r.variant,
+        "status": r.status,
+        "latency": r.time_ratio.to_dict() if r.time_ratio else None,
+        "energy": r.energy_ratio.to_dict() if r.energy_ratio else None,
+        "verdict": r.verdict,
+        "text": outcome_line(r, run.target, run.metric, run.baseline),
+        "energy_method": r.energy_method,
+        "keeps_fidelity": r.n_seeds > 0 and r.n_reached == r.n_seeds,
+    }
 
 
 def _cell_view(cell: dict[str, Any], store: Any) -> dict[str, Any]:
-    results = _cell_results(cell, store)
+    from advisor.measurement import MeasureRun
+    from advisor.training import ToTargetRun
+
+    run = _cell_run(cell, store)
+    if isinstance(run, ToTargetRun):
+        return _to_target_view(cell, run)
+    results = run.all_results() if isinstance(run, MeasureRun) else []
     win = _winner(results)
     base = next((r for r in results if r.technique == "baseline"), None)
     wc = _comparison(win) if win else None
