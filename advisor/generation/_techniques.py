@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._errors import NotApplicable
+from advisor.catalog import VariantId
 
 __all__ = [
     "DEFAULT_GENERATION_TECHNIQUES",
@@ -264,16 +265,11 @@ GENERATION_TECHNIQUES: dict[str, Callable[[GenSetup, str | None, dict[str, Any]]
 }
 
 
-def parse_variant(variant_id: str) -> tuple[list[str], str | None]:
-    """``a+b@s`` -> (["a", "b"], "s")."""
-    head, _, setting = variant_id.partition("@")
-    return [p for p in head.split("+") if p], setting or None
-
-
 def build_variant(variant_id: str, model: Any, *, draft_model: Any = None) -> GenSetup:
     """Build one variant from the baseline model (which is never changed).
 
-    The setting after ``@`` goes to the last part (``a+b@s``: ``s`` configures ``b``).
+    The id is parsed by the one parser, :class:`advisor.catalog.VariantId`: each part gets its own setting
+    (``a+b@s``: ``s`` configures ``b``).
 
     Raises:
         NotApplicable: A part cannot run on this model or hardware (the reason says why).
@@ -281,15 +277,14 @@ def build_variant(variant_id: str, model: Any, *, draft_model: Any = None) -> Ge
     """
     from advisor._errors import UnknownTechniqueError
 
-    parts, setting = parse_variant(variant_id)
     s = GenSetup(model)
     ctx = {"draft_model": draft_model}
-    for i, part in enumerate(parts):
-        fn = GENERATION_TECHNIQUES.get(part)
+    for part in VariantId.parse(variant_id).parts:
+        fn = GENERATION_TECHNIQUES.get(part.technique)
         if fn is None:
-            raise UnknownTechniqueError(f"{part!r} (in {variant_id!r}) is not a generation technique; expected one "
-                                        f"of {', '.join(sorted(GENERATION_TECHNIQUES))}")  # fmt: skip
-        fn(s, setting if i == len(parts) - 1 else None, ctx)
+            raise UnknownTechniqueError(f"{part.technique!r} (in {variant_id!r}) is not a generation technique; "
+                                        f"expected one of {', '.join(sorted(GENERATION_TECHNIQUES))}")  # fmt: skip
+        fn(s, part.setting, ctx)
     return s
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from advisor.catalog import VariantId
 from advisor.generation import (
     MAX_PERPLEXITY_RATIO,
     GenerationRun,
@@ -85,7 +86,7 @@ def _shortlist(rec: Any, measurable: list[str], limit: int) -> list[str]:
 
 def _how(r: Any, catalog: Any) -> list[str]:
     lines = []
-    for part in r.technique.split("@", 1)[0].split("+"):
+    for part in VariantId.parse(r.technique).techniques:
         if part in catalog:
             lines += [f"{i.call}" + (f": {' '.join(i.note.split())}" if i.note else "")
                       for i in catalog.get(part).implementations[:2]]  # fmt: skip

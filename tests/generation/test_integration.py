@@ -124,9 +124,10 @@ def test_report_from_generate_out_json_and_report_json_round_trip(stored, tmp_pa
     assert "from generation" in capsys.readouterr().out
     data = _check_report({f: tmp_path / "r" / n for f, n in
                           (("md", "report.md"), ("html", "report.html"), ("json", "report.json"))}, run)  # fmt: skip
-    # a report.json reads back as the same generation run
+    # a report.json reads back as the same generation run, typed
     kwargs = advisor.reports.load_results(tmp_path / "r" / "report.json")
-    assert kwargs["generation"]["run_id"] == run.run_id == data["generation"]["run"]["run_id"]
+    assert isinstance(kwargs["generation"], GenerationRun)
+    assert kwargs["generation"].run_id == run.run_id == data["generation"]["run"]["run_id"]
     _check_report(advisor.report(**kwargs, out=tmp_path / "again"), run)
 
 
