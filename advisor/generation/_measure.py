@@ -683,9 +683,10 @@ def _window_specs(w: _Work, bt: Batch, name: str, inp: Any, mask: Any) -> list[V
             raise NotApplicable("its prefill window was not set up")
         return Variant(gen, live.full, items_per_call=bt.b * w.n_new)
 
-    essential = name == "baseline"
-    return [VariantSpec(pre, set_up_prefill, essential=essential), VariantSpec(gen, set_up_generation,
-                                                                               essential=essential)]  # fmt: skip
+    # the generation window is set up whenever the prefill window was (it only wraps the set-up variant), so a
+    # budget running out between the two never leaves half a pair timed
+    return [VariantSpec(pre, set_up_prefill, essential=name == "baseline"),
+            VariantSpec(gen, set_up_generation, essential=True)]  # fmt: skip
 
 
 def _close_batches(w: _Work, outcome: Any) -> None:
@@ -779,8 +780,12 @@ def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None
     """Every variant's result at one batch size, in ``names`` order: figures and comparisons from its rounds."""
     out = dict(bt.out)
     measured = [v for v in bt.live if v.records]
-    out.update({v.name: _not_run(v.name, bt.b, "interrupted", "interrupted before its first round", v.setup.settings)
-                for v in bt.live if not v.records})  # fmt: skip
+    status, why = (
+        ("interrupted", "interrupted before its first round")
+        if bt.stopped in (None, "interrupted")
+        else ("skipped-budget", f"set up, but its rounds ended ({bt.stopped}) before its first one")
+    )
+    out.update({v.name: _not_run(v.name, bt.b, status, why, v.setup.settings) for v in bt.live if not v.records})
     if measured:
         phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new, loads)
         comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)

@@ -117,8 +117,11 @@ def test_generation_runs_on_the_engine_every_batch_size_in_every_round(tmp_path,
                              budget_s=60, min_rounds=2, max_rounds=3, warmup=1, prompt_tokens=4,
                              lock_path=tmp_path / "lock", store=False)  # fmt: skip
     assert len(calls) == 1
-    baseline, _, kw, out = calls[0]
+    baseline, specs, kw, out = calls[0]
     assert baseline.name == "baseline [batch 1] prefill" and kw["settle"] is not None
+    # a pair is never split by the budget: the generation window is set up whenever its prefill window was
+    assert all(sp.essential for sp in specs if sp.name.endswith(" generation"))
+    assert [sp.essential for sp in specs if sp.name.endswith(" prefill")] == [False, True, False]
     assert kw["settings"].stop_before_overrun and kw["settings"].max_rounds == 3
     # two windows per variant and batch size, every one in every round: each batch size gets the same rounds
     assert len(out.rounds) == 3 and all(len(r.blocks) == 8 for r in out.rounds)
@@ -133,6 +136,16 @@ def test_generation_runs_on_the_engine_every_batch_size_in_every_round(tmp_path,
     assert eager.tokens["calls_per_generation_window"] == block.calls and block.items_per_call == 2 * 3
     assert run.meta["load"]["rounds"] == 3 and run.meta["engine"]["lock_timeout_s"] is None
     assert run.meta["plan"]["round_cost_s"]["2"] > 0
+
+
+def test_past_the_budget_only_the_baselines_are_set_up_and_no_pair_is_split(tmp_path) -> None:
+    run = measure_generation(tiny_gpt2(), max_new_tokens=3, batch_sizes=(1, 2), techniques=["sdpa-attention@eager"],
+                             budget_s=1e-6, min_rounds=2, max_rounds=3, warmup=1, prompt_tokens=4,
+                             lock_path=tmp_path / "lock", store=False)  # fmt: skip
+    assert run.status == "finished"
+    assert [(r.batch_size, r.status) for r in run.results if r.technique == "baseline"] == [(1, "ok"), (2, "ok")]
+    eager = [r for r in run.results if r.technique != "baseline"]
+    assert [r.status for r in eager] == ["skipped-budget"] * 2 and all("budget" in r.reason for r in eager)
 
 
 def test_the_engines_hard_deadline_stops_rounds_short_of_min_rounds(tmp_path) -> None:
