@@ -5,8 +5,13 @@ variants of their own against the same baseline:
 
 - keep the sensitive layers in floating point (``@ignore-sensitive``: first/last weighted layers,
   depthwise convolutions, for transformers the attention matmuls fed by softmax);
+- a sensitivity search (``@keep-float-k``): each layer's own int8 error on the calibration data ranks
+  the layers, and the k worst stay in floating point, k grown until the outputs on the calibration
+  batches pass the gate (``appliers/_sensitive.py``);
 - with an ``eval_fn``: ``nncf.quantize_with_accuracy_control`` (NNCF reverts layers until the drop is
   within 1 pp);
+- per-channel int8 weights where the route quantizes per tensor (``quantize_dynamic@per-channel``),
+  or another int8 route with finer scales (torchao's per-token dynamic int8 for ``quantize_dynamic``);
 - int8 for weights only (activations in floating point): torchao's weight-only config, ORT's dynamic
   MatMul-only int8 (convolutions fp32);
 - give int8 up for bf16 (``bfloat16+torch-compile``; OpenVINO at its default precision, bf16 on CPUs
@@ -26,20 +31,38 @@ NNCF = "nncf-post-training-quantization"
 PT2E = "pt2e-x86-static-quantization"
 FX = "post-training-static-quantization"
 BF16 = "bfloat16+torch-compile"
+KEEP = "keep-float-k"
 RECOVERIES: dict[str, tuple[str, ...]] = {
-    NNCF: (f"{NNCF}@ignore-sensitive", f"{NNCF}@accuracy-control", "openvino-runtime"),
-    PT2E: (f"{PT2E}@ignore-sensitive", BF16),
-    FX: (f"{FX}@ignore-sensitive", f"{PT2E}@ignore-sensitive", BF16),
+    NNCF: (f"{NNCF}@ignore-sensitive", f"{NNCF}@{KEEP}", f"{NNCF}@accuracy-control", "openvino-runtime"),
+    PT2E: (f"{PT2E}@ignore-sensitive", f"{PT2E}@{KEEP}", BF16),
+    FX: (f"{FX}@ignore-sensitive", f"{PT2E}@ignore-sensitive", f"{PT2E}@{KEEP}", BF16),
     "onnx-runtime-inference+static-int8": ("onnx-runtime-inference+int8", "onnx-runtime-inference"),
     "onnx-runtime-inference+int8": ("onnx-runtime-inference",),
-    "post-training-dynamic-quantization": ("torchao-int8-weight-only-quantization", BF16),
+    "post-training-dynamic-quantization": (
+        "post-training-dynamic-quantization@per-channel",
+        "torchao-int8-dynamic-quantization",
+        "torchao-int8-weight-only-quantization",
+        BF16,
+    ),
     "torchao-int8-dynamic-quantization": ("torchao-int8-weight-only-quantization", BF16),
 }
 # variants measured only as recoveries (never in the first stage of tune)
 RECOVERY_ONLY = frozenset(
-    {f"{NNCF}@ignore-sensitive", f"{NNCF}@accuracy-control", f"{PT2E}@ignore-sensitive", f"{FX}@ignore-sensitive"}
+    {
+        f"{NNCF}@ignore-sensitive",
+        f"{NNCF}@accuracy-control",
+        f"{PT2E}@ignore-sensitive",
+        f"{FX}@ignore-sensitive",
+        f"{NNCF}@{KEEP}",
+        f"{PT2E}@{KEEP}",
+        f"{FX}@{KEEP}",
+        "post-training-dynamic-quantization@per-channel",
+    }
 )
 REVERTED = {
+    "post-training-dynamic-quantization@per-channel": "weights: one int8 scale per output row instead of per matrix",
+    "torchao-int8-dynamic-quantization": "torch.ao's int8 dynamic route given up for torchao's (per-token activations, "
+    "per-channel weights)",
     "openvino-runtime": "int8 given up: OpenVINO at its default precision (bf16 where the CPU has bf16 units)",
     BF16: "int8 given up: bf16 autocast and torch.compile",
     "torchao-int8-weight-only-quantization": "activations kept in floating point (int8 weights only)",

@@ -321,3 +321,114 @@ def test_collapsing_static_int8_fails_and_the_recovery_keeps_the_sensitive_layer
     assert records and records[0]["variant"] == ids[1] and records[0]["status"] == "verified"
     assert cands[1].recovered_from == ids[0] and "kept in floating point" in cands[1].reverted
     assert records[0]["cost"] is None or "for post-training-static-quantization" in records[0]["cost"]
+
+
+class MiddleOutlier(nn.Module):
+    """A middle layer (fc1) whose weight rows each hold one entry 10^4 times the rest (on a unit that is always 0).
+
+    Per-channel int8 weights give each row one scale, set by that entry: every other weight of fc1 rounds
+    to zero. The first/last and depthwise rules do not keep fc1; a search over layer errors does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc0, self.fc1 = nn.Linear(16, 32), nn.Linear(32, 32)
+        self.fc2, self.fc3 = nn.Linear(32, 32), nn.Linear(32, 10)
+        with torch.no_grad():
+            self.fc0.weight[0] = 0.0
+            self.fc0.bias[0] = -1.0  # unit 0 of fc0 is always 0 after the ReLU
+            self.fc1.weight[:, 0] = 1e4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.fc1(torch.relu(self.fc0(x))))
+        return self.fc3(torch.relu(self.fc2(h)))
+
+
+def test_layer_errors_rank_the_layer_whose_int8_input_collapses_first() -> None:
+    from advisor.measurement.appliers._sensitive import layer_errors
+
+    model = MiddleOutlier().eval()
+    ranked = layer_errors(model, [(torch.randn(32, 16),)])
+    assert ranked[0][0] == "fc1"
+    assert ranked[0][1] > 0.5 > ranked[-1][1], ranked  # fc1's output is mostly lost; the others keep most of it
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    layer_errors(model, [(torch.randn(32, 16),)])
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the model must not change"
+
+
+def test_keep_float_search_grows_k_until_the_gate_holds_on_calibration_data() -> None:
+    from advisor.measurement.appliers.static_quant import static_int8, static_int8_keep_float
+
+    model = MiddleOutlier().eval()
+    calib = [(torch.randn(32, 16),) for _ in range(2)]
+    x = torch.randn(32, 16)
+    plain = static_int8(model, (x,), calibration=calib)
+    ignore = REGISTRY["post-training-static-quantization@ignore-sensitive"](model, (x,), calibration=calib)
+    ref = model(x)
+    for bad in (plain, ignore):  # full int8 and first/last kept float both lose fc1's input
+        with torch.no_grad():
+            assert judge_quality(fidelity(ref, bad.model(x))).status == "failed"
+        bad.restore()
+    found = static_int8_keep_float(model, (x,), calibration=calib)
+    assert found.settings["kept_float"][0] == "fc1" and found.settings["search_passed"]
+    assert found.settings["search"][-1].startswith(f"k={found.settings['k']}: verified")
+    with torch.no_grad():
+        held = judge_quality(fidelity(ref, found.model(x)))  # on inputs the search never saw: not failed
+    assert held.status != "failed", held.reason
+    assert "of 4 weighted layers" in found.settings["reverted"]
+    found.restore()
+
+
+def test_quantize_dynamic_per_channel_keeps_a_row_scaled_weight_that_per_tensor_loses() -> None:
+    model = nn.Sequential(nn.Linear(32, 32)).eval()
+    with torch.no_grad():
+        model[0].weight[0] *= 300  # one row 300x the others: one per-tensor scale leaves the rest few int8 levels
+    x = torch.randn(64, 32)
+    ref = model(x)[:, 1:]
+    err = {}
+    for vid in ("post-training-dynamic-quantization", "post-training-dynamic-quantization@per-channel"):
+        a = REGISTRY[vid](model, (x,))
+        with a.context():
+            err[vid] = float((a.model(x)[:, 1:] - ref).norm() / ref.norm())
+        assert a.settings["weights"] == ("per channel (Linear)" if vid.endswith("@per-channel") else "per tensor")
+    assert err["post-training-dynamic-quantization@per-channel"] < err["post-training-dynamic-quantization"] / 3, err
+
+
+def test_recovery_queue_puts_the_sensitivity_search_and_finer_int8_routes_after_the_fixed_ones() -> None:
+    from types import SimpleNamespace
+
+    from advisor.tuning._recover import RECOVERY_ONLY
+
+    nncf, dyn = "nncf-post-training-quantization", "post-training-dynamic-quantization"
+    failed = [SimpleNamespace(variant=v, quality_status="failed") for v in (nncf, dyn)]
+    measurable = [
+        f"{nncf}@ignore-sensitive",
+        f"{nncf}@keep-float-k",
+        f"{nncf}@accuracy-control",
+        f"{dyn}@per-channel",
+        "torchao-int8-dynamic-quantization",
+    ]
+    queue = [r for r, _ in recovery_queue(failed, measurable, None)]
+    order = [
+        f"{nncf}@ignore-sensitive",
+        f"{nncf}@keep-float-k",
+        f"{dyn}@per-channel",
+        "torchao-int8-dynamic-quantization",
+    ]
+    assert queue == order
+    assert f"{nncf}@accuracy-control" in [r for r, _ in recovery_queue(failed, measurable, lambda m: 1.0)]
+    assert {f"{nncf}@keep-float-k", f"{dyn}@per-channel"} <= RECOVERY_ONLY
+
+
+def test_ov_op_names_match_torch_layers_through_folded_batchnorm() -> None:
+    pytest.importorskip("openvino")
+    from advisor.measurement.appliers._openvino import convert, ov_op_names
+
+    layers = [nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=8), nn.Flatten()]
+    model = nn.Sequential(*layers, nn.Linear(8 * 4 * 4, 5)).eval()
+    x = (torch.randn(2, 3, 8, 8),)
+    ov_model, _ = convert(model, x)
+    names = ov_op_names(ov_model, model, x, ["3", "0", "5"])
+    kinds = {op.get_friendly_name(): op.get_type_name() for op in ov_model.get_ordered_ops()}
+    assert [kinds[n] for n in names] == ["GroupConvolution", "Convolution", "MatMul"]

@@ -24,14 +24,17 @@ from advisor.measurement.appliers.base import Applied, NotApplicable, register
 __all__ = [
     "NNCF_ACCURACY_ID",
     "NNCF_ID",
+    "NNCF_KEEP_FLOAT_ID",
     "NNCF_SENSITIVE_ID",
     "OvModel",
     "is_transformer",
     "nncf_int8",
     "nncf_int8_accuracy_control",
     "nncf_int8_ignore_sensitive",
+    "nncf_int8_keep_float",
     "openvino_default",
     "openvino_fp32",
+    "ov_op_names",
     "sensitive_scope",
 ]
 
@@ -188,7 +191,8 @@ def openvino_fp32(model: Any, inputs: tuple[Any, ...]) -> Applied:
 NNCF_ID = "nncf-post-training-quantization"
 NNCF_SENSITIVE_ID = f"{NNCF_ID}@ignore-sensitive"
 NNCF_ACCURACY_ID = f"{NNCF_ID}@accuracy-control"
-REQUIRES[NNCF_SENSITIVE_ID] = REQUIRES[NNCF_ACCURACY_ID] = ("openvino", "nncf")
+NNCF_KEEP_FLOAT_ID = f"{NNCF_ID}@keep-float-k"
+REQUIRES[NNCF_SENSITIVE_ID] = REQUIRES[NNCF_ACCURACY_ID] = REQUIRES[NNCF_KEEP_FLOAT_ID] = ("openvino", "nncf")
 _WEIGHTED_OPS = ("Convolution", "GroupConvolution", "MatMul")
 
 
@@ -216,12 +220,67 @@ def sensitive_scope(ov_model: Any, transformer: bool) -> dict[str, list[str]]:
     return groups
 
 
+def _executed(model: Any, inputs: tuple[Any, ...]) -> list[tuple[str, Any]]:
+    """The model's Conv/Linear modules in the order one forward pass runs them (each once)."""
+    import torch
+
+    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+    order: dict[str, Any] = {}
+
+    def seen(name: str) -> Any:
+        def hook(mod: Any, _args: Any) -> None:  # returns None: the inputs pass unchanged
+            order.setdefault(name, mod)
+
+        return hook
+
+    handles = [m.register_forward_pre_hook(seen(n)) for n, m in model.named_modules() if isinstance(m, kinds)]
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return list(order.items())
+
+
+def ov_op_names(ov_model: Any, model: Any, inputs: tuple[Any, ...], modules: list[str]) -> list[str]:
+    """The OpenVINO op names of torch Conv/Linear ``modules`` (matched in execution order, kinds checked).
+
+    The converter folds BatchNorm into the convolutions and renames them (``Multiply_123``), so the
+    weighted ops are matched with the torch layers by position: the n-th Convolution/GroupConvolution/MatMul
+    with a constant weight is the n-th Conv/Linear the forward pass runs.
+
+    Raises:
+        NotApplicable: The counts or kinds of weighted layers differ (the match would be a guess).
+    """
+    import torch
+
+    ops = [
+        op
+        for op in ov_model.get_ordered_ops()
+        if op.get_type_name() in _WEIGHTED_OPS and op.input_value(1).get_node().get_type_name() != "Parameter"
+    ]
+    layers = _executed(model, inputs)
+    if len(ops) != len(layers):
+        raise NotApplicable(
+            f"cannot match the {len(layers)} torch Conv/Linear layers with the {len(ops)} weighted OpenVINO ops"
+        )
+    names = {}
+    for (name, mod), op in zip(layers, ops, strict=True):
+        kind = "MatMul" if isinstance(mod, torch.nn.Linear) else ("Convolution", "GroupConvolution")
+        if op.get_type_name() not in kind:
+            raise NotApplicable(f"torch layer {name} ({type(mod).__name__}) meets OpenVINO op {op.get_type_name()}")
+        names[name] = op.get_friendly_name()
+    return [names[n] for n in modules if n in names]
+
+
 def _nncf(
     model: Any,
     inputs: tuple[Any, ...],
     calibration: Iterable[Any] | None,
     *,
     ignore_sensitive: bool = False,
+    keep_float: list[str] | None = None,
     eval_fn: Any = None,
     max_drop_pp: float = 1.0,
 ) -> Applied:
@@ -247,6 +306,10 @@ def _nncf(
             "ignored_scope": f"{len(names)} ops (nncf.IgnoredScope(names=...))",
             "reverted": reverted_text(groups, total),
         }
+    if keep_float:
+        names = ov_op_names(ov_model, model, inputs, keep_float)
+        kwargs["ignored_scope"] = nncf.IgnoredScope(names=names, validate=False)
+        extra = {"ignored_scope": f"{len(names)} ops (nncf.IgnoredScope(names=...))"}
     try:
         with _quiet():
             if eval_fn is not None:
@@ -317,6 +380,21 @@ def nncf_int8_ignore_sensitive(
     for transformers the attention MatMuls fed by Softmax (see :func:`sensitive_scope`).
     """
     return _nncf(model, inputs, calibration, ignore_sensitive=True)
+
+
+@register(NNCF_KEEP_FLOAT_ID)
+def nncf_int8_keep_float(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None) -> Applied:
+    """NNCF int8 with the k layers of largest own int8 error in ``nncf.IgnoredScope``, k grown until the gate holds.
+
+    The search (:func:`advisor.measurement.appliers._sensitive.keep_float_search`) judges each k on the
+    calibration batches only; the held-out inputs are scored by the measurement as for every variant.
+    """
+    from advisor.measurement.appliers._sensitive import keep_float_search
+
+    def apply(m: Any, x: tuple[Any, ...], *, calibration: Any, keep_float: list[str]) -> Applied:
+        return _nncf(m, x, calibration, keep_float=keep_float)
+
+    return keep_float_search(apply, model, inputs, calibration)
 
 
 @register(NNCF_ACCURACY_ID)

@@ -22,11 +22,13 @@ from advisor.measurement.appliers.base import Applied, NotApplicable, no_grad_ev
 
 __all__ = [
     "PT2E_ID",
+    "PT2E_KEEP_FLOAT_ID",
     "PT2E_SENSITIVE_ID",
     "TORCHAO_DYNAMIC_ID",
     "TORCHAO_WEIGHT_ONLY_ID",
     "pt2e_x86",
     "pt2e_x86_ignore_sensitive",
+    "pt2e_x86_keep_float",
     "torchao_int8_dynamic",
     "torchao_int8_weight_only",
 ]
@@ -35,7 +37,8 @@ TORCHAO_DYNAMIC_ID = "torchao-int8-dynamic-quantization"
 TORCHAO_WEIGHT_ONLY_ID = "torchao-int8-weight-only-quantization"
 PT2E_ID = "pt2e-x86-static-quantization"
 PT2E_SENSITIVE_ID = f"{PT2E_ID}@ignore-sensitive"
-for _id in (TORCHAO_DYNAMIC_ID, TORCHAO_WEIGHT_ONLY_ID, PT2E_ID, PT2E_SENSITIVE_ID):
+PT2E_KEEP_FLOAT_ID = f"{PT2E_ID}@keep-float-k"
+for _id in (TORCHAO_DYNAMIC_ID, TORCHAO_WEIGHT_ONLY_ID, PT2E_ID, PT2E_SENSITIVE_ID, PT2E_KEEP_FLOAT_ID):
     REQUIRES[_id] = ("torchao",)
 
 
@@ -215,3 +218,22 @@ def pt2e_x86_ignore_sensitive(
     from advisor.measurement.appliers._sensitive import keep_sensitive_float
 
     return keep_sensitive_float(pt2e_x86, model, inputs, calibration)
+
+
+@register(PT2E_KEEP_FLOAT_ID)
+def pt2e_x86_keep_float(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None) -> Applied:
+    """PT2E static int8 with the k layers of largest own int8 error left in fp32, k grown until the gate holds.
+
+    Each k is judged on the uncompiled converted graph (compiling every k would cost minutes); the one
+    chosen is compiled as ``pt2e-x86-static-quantization`` is.
+    """
+    from advisor.measurement.appliers._sensitive import keep_float_search
+
+    def search_step(m: Any, x: tuple[Any, ...], *, calibration: Any, keep_float: list[str]) -> Applied:
+        return pt2e_x86(m, x, calibration=calibration, compile=False, keep_float=keep_float)
+
+    found = keep_float_search(search_step, model, inputs, calibration)
+    final = pt2e_x86(model, inputs, calibration=calibration, keep_float=found.settings["kept_float"])
+    keep = ("kept_float", "k", "search", "search_passed", "ranking", "reverted")
+    final.settings |= {key: found.settings[key] for key in keep}
+    return final

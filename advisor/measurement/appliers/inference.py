@@ -32,8 +32,12 @@ DYNAMIC_DEPRECATION = (
 
 
 @register("post-training-dynamic-quantization")
-def dynamic_int8(model: Any, inputs: tuple[Any, ...]) -> Applied:
+def dynamic_int8(model: Any, inputs: tuple[Any, ...], *, per_channel: bool = False) -> Applied:
     """``torch.ao.quantization.quantize_dynamic`` on Linear/LSTM/GRU layers (int8 weights; deprecated upstream).
+
+    The default qconfig quantizes each weight matrix with one scale (per tensor); ``per_channel`` gives
+    Linear layers one scale per output row (``per_channel_dynamic_qconfig``), the standard recovery when
+    per-tensor int8 weights lose too much.
 
     Raises:
         NotApplicable: No Linear/LSTM/GRU layer, or this torch no longer ships ``quantize_dynamic``.
@@ -56,16 +60,27 @@ def dynamic_int8(model: Any, inputs: tuple[Any, ...]) -> Applied:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         # in place on our own copy: one fp32 copy alive at a time, not two
-        q = torch.ao.quantization.quantize_dynamic(_copy(model), {getattr(nn, k) for k in present}, dtype=torch.qint8,
-                                                   inplace=True)  # fmt: skip
+        ao = torch.ao.quantization
+        spec: Any = {getattr(nn, k) for k in present}
+        if per_channel:  # per-channel weights for Linear; the recurrent layers keep the default
+            qcs = {"Linear": ao.per_channel_dynamic_qconfig}
+            spec = {getattr(nn, k): qcs.get(k, ao.default_dynamic_qconfig) for k in present}
+        q = torch.ao.quantization.quantize_dynamic(_copy(model), spec, dtype=torch.qint8, inplace=True)
     gc.collect()  # the fp32 weights the quantized layers replaced are freed before timing starts
     settings = {"layers": present, "dtype": "qint8", "engine": engine, "deprecation": DYNAMIC_DEPRECATION}
+    settings["weights"] = "per channel (Linear)" if per_channel else "per tensor"
     context = no_grad_eval
     if any(isinstance(m, nn.MultiheadAttention) for m in q.modules()):
         # the fused transformer fast path reads `.weight` of the (now quantized) projections as a tensor
         context = _no_fastpath
         settings["transformer_fastpath"] = "disabled (quantized projections cannot take the fused path)"
     return Applied(q, inputs, context, settings)
+
+
+@register("post-training-dynamic-quantization@per-channel")
+def dynamic_int8_per_channel(model: Any, inputs: tuple[Any, ...]) -> Applied:
+    """``quantize_dynamic`` with one int8 scale per output row of each Linear weight (a quality recovery)."""
+    return dynamic_int8(model, inputs, per_channel=True)
 
 
 @contextlib.contextmanager

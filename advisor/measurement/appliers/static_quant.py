@@ -16,7 +16,7 @@ from typing import Any
 from advisor.measurement.appliers._calibration import calibration_batches
 from advisor.measurement.appliers.base import Applied, NotApplicable, no_grad_eval, register
 
-__all__ = ["DEPRECATION", "static_int8", "static_int8_ignore_sensitive"]
+__all__ = ["DEPRECATION", "static_int8", "static_int8_ignore_sensitive", "static_int8_keep_float"]
 
 DEPRECATION = (
     "torch.ao.quantization (FX graph mode) is deprecated upstream in favour of PT2E (torch.export + "
@@ -117,3 +117,11 @@ def static_int8_ignore_sensitive(
     from advisor.measurement.appliers._sensitive import keep_sensitive_float
 
     return keep_sensitive_float(static_int8, model, inputs, calibration)
+
+
+@register("post-training-static-quantization@keep-float-k")
+def static_int8_keep_float(model: Any, inputs: tuple[Any, ...], *, calibration: Iterable[Any] | None = None) -> Applied:
+    """FX static int8 with the k layers of largest own int8 error left in fp32, k grown until the gate holds."""
+    from advisor.measurement.appliers._sensitive import keep_float_search
+
+    return keep_float_search(static_int8, model, inputs, calibration)
