@@ -58,7 +58,7 @@ from advisor.profile import (
 from advisor.recommendation import recommend
 from advisor.reports import report
 from advisor.training import measure_to_target
-from advisor.tuning import measure, tune
+from advisor.tuning import GenerationOptions, TuneSettings, measure, tune
 
 __all__ = [
     "AdvisorError",
@@ -69,6 +69,7 @@ __all__ = [
     "Constraints",
     "DataValidationError",
     "ExcludedTechniqueError",
+    "GenerationOptions",
     "HardwareError",
     "HardwareProfile",
     "IntensityTableError",
@@ -88,6 +89,7 @@ __all__ = [
     "StoreError",
     "TrainingSetup",
     "TuneError",
+    "TuneSettings",
     "UnknownTechniqueError",
     "VariantId",
     "VariantIdError",

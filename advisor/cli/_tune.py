@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from advisor._errors import KnowledgeError
@@ -19,15 +20,6 @@ def _constraints(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
-def _load(spec: str) -> tuple[Any, dict[str, Any]]:
-    """The model spec, and the generation parts it carries (tokenizer, prompts, draft model) for ``tune``."""
-    from advisor.profile.spec import load_spec
-
-    loaded = load_spec(spec)
-    extra = {k: getattr(loaded, k) for k in ("tokenizer", "prompts", "draft_model") if getattr(loaded, k) is not None}
-    return loaded, extra
-
-
 def _batch_sizes(text: str | None) -> list[int] | None:
     from advisor._errors import ConstraintError
 
@@ -42,21 +34,20 @@ def _batch_sizes(text: str | None) -> list[int] | None:
 @command("tune")
 def _tune(args: argparse.Namespace) -> int:
     from advisor.catalog import load_catalog
-    from advisor.tuning import tune
+    from advisor.profile.spec import load_spec
+    from advisor.tuning import GenerationOptions, tune
 
-    batch_sizes = _batch_sizes(args.batch_sizes)
+    gen = {"batch_sizes": _batch_sizes(args.batch_sizes), "max_new_tokens": args.max_new_tokens}
+    generation = GenerationOptions(**{k: v for k, v in gen.items() if v is not None})
     json_out = output_path(args.out, "--out")
     save_dir = None if args.no_save else output_path(args.save_dir, "--save-dir", folder=True)
-    loaded, gen = _load(args.model)
+    spec = load_spec(args.model)  # the spec carries the tokenizer, prompts, draft model and training set-up
     if args.draft:
-        from advisor.profile.spec import load_spec
-
-        gen["draft_model"] = load_spec(args.draft).model
-    to_target = args.phase == "training" and loaded.training is not None  # ranked by energy to a target (issue 22)
+        spec = replace(spec, draft_model=load_spec(args.draft).model)
     plan = tune(
-        loaded if to_target else loaded.model,
-        None if to_target else loaded.inputs,
-        loaded.eval_fn,
+        spec,
+        None,
+        None,
         None,
         _constraints(args),
         args.budget_s,
@@ -73,9 +64,7 @@ def _tune(args: argparse.Namespace) -> int:
         catalog=load_catalog(args.data) if args.data else None,
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
-        batch_sizes=batch_sizes,
-        max_new_tokens=args.max_new_tokens,
-        **gen,
+        generation=generation,
     )
     if json_out:
         json_out.write_text(plan.to_json(), encoding="utf-8")

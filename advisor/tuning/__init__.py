@@ -1,6 +1,7 @@
 """Tune: recommend, measure the most promising variants here, re-rank on the measurements, and plan.
 
-``advisor.tune(model, example_inputs, ...)`` is :func:`advisor.tuning.tune`; it returns a :class:`TunePlan`.
+``advisor.tune(model, example_inputs, ...)`` is :func:`advisor.tuning.tune`; it returns a :class:`TunePlan`. Its knobs
+are a :class:`TuneSettings` (with :class:`GenerationOptions` for generative decoders), given whole or as keywords.
 ``advisor.measure`` is :func:`advisor.tuning.measure`: the engine's measure with ``techniques="recommended"``
 resolved by ``recommend`` here, the one place that joins the two.
 The knowledge base (every stored measurement, as evidence about the machine it ran on) lives here too:
@@ -20,6 +21,7 @@ from advisor.tuning._knowledge import (
 )
 from advisor.tuning._measure import RECOMMENDED_CONSTRAINTS, measure, recommended_ids
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan, recovery_text
+from advisor.tuning._settings import GenerationOptions, TuneSettings
 from advisor.tuning._tune import judge, measurable_here, tune
 
 __all__ = [
@@ -28,7 +30,9 @@ __all__ = [
     "RECOMMENDED_CONSTRAINTS",
     "BatchPick",
     "Candidate",
+    "GenerationOptions",
     "TunePlan",
+    "TuneSettings",
     "export_knowledge",
     "generation_order",
     "generation_picks",

@@ -42,6 +42,7 @@ from advisor.tuning._knowledge import knowledge_for
 from advisor.tuning._paths import TunePath, register_tune_path
 from advisor.tuning._picks import better, finish, known_no_payoff, more_effort
 from advisor.tuning._plan import BatchPick, Candidate, TunePlan
+from advisor.tuning._settings import DEFAULT_BATCH_SIZES, DEFAULT_NEW_TOKENS
 
 __all__ = [
     "DEFAULT_BATCH_SIZES",
@@ -50,9 +51,6 @@ __all__ = [
     "generation_picks",
     "tune_generation",
 ]
-
-DEFAULT_BATCH_SIZES = (1, 4)
-DEFAULT_NEW_TOKENS = 32
 
 
 def generation_order(model: Any, prof: Any, hw: Any, catalog: Any, *, constraints: Any = None,
@@ -168,25 +166,28 @@ def _overall(picks: list[BatchPick]) -> Candidate | None:
     return max(won, key=lambda w: (counts[w.variant], -won.index(w)))
 
 
-def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any,
-                    budget_s: float, opts: dict[str, Any], t0: float) -> TunePlan:  # fmt: skip
-    """Tune a generative decoder per output token at a few batch sizes (see the module docstring)."""
-    draft = opts.get("draft_model")
+def tune_generation(spec: Any, settings: Any, *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any,
+                    budget_s: float, t0: float) -> TunePlan:  # fmt: skip
+    """Tune a generative decoder per output token at a few batch sizes (see the module docstring).
+
+    ``spec`` is the :class:`advisor.ModelSpec` (its tokenizer, prompts and draft model), ``settings`` tune's
+    :class:`advisor.TuneSettings` (``max_variants`` and the :class:`advisor.GenerationOptions`).
+    """
+    model, inputs, draft, g = spec.model, spec.inputs, spec.draft_model, settings.generation
     measurable = generation_measurable(model, draft)
     knowledge = knowledge_for(store, hw)
     rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
-    limit = opts.get("max_variants") or int(min(6, max(2, budget_s // 10)))
+    limit = settings.max_variants or int(min(6, max(2, budget_s // 10)))
     variants = _shortlist(rec, measurable, limit)
-    prompts = opts.get("prompts")
+    prompts = spec.prompts
     x = inputs[0] if inputs else None
     is_ids = getattr(x, "dtype", None) is not None and not x.dtype.is_floating_point and x.dim() == 2
-    if prompts is None and opts.get("tokenizer") is None and is_ids:
+    if prompts is None and spec.tokenizer is None and is_ids:
         prompts = x.tolist()  # the example input ids are the prompts
-    gen_opts = {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO, **(opts.get("generation_options") or {})}
+    gen_opts = {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO, **g.measure_options}
     run = measure_generation(
-        model, opts.get("tokenizer"), prompts, max_new_tokens=opts.get("max_new_tokens") or DEFAULT_NEW_TOKENS,
-        batch_sizes=opts.get("batch_sizes") or DEFAULT_BATCH_SIZES, techniques=variants, draft_model=draft,
-        budget_s=budget_s, store=store, name=prof.name, **gen_opts,
+        model, spec.tokenizer, prompts, max_new_tokens=g.max_new_tokens, batch_sizes=list(g.batch_sizes),
+        techniques=variants, draft_model=draft, budget_s=budget_s, store=store, name=prof.name, **gen_opts,
     )  # fmt: skip
     real = run.meta.get("weights") == "real"
     cands = [_candidate(r, c, catalog, run.run_id, real) for r in run.results if r.technique != "baseline"]
@@ -217,9 +218,13 @@ def tune_generation(model: Any, inputs: tuple[Any, ...], *, prof: Any, hw: Any, 
     return plan
 
 
-def _claims(prof: Any, model: Any, phase: str, opts: dict[str, Any]) -> bool:
-    """Tune measures generation per token for a generative decoder at inference, unless ``generation=False``."""
-    return phase == "inference" and opts.get("generation") is not False and is_generative(prof, model)
+def _claims(prof: Any, model: Any, phase: str, settings: Any) -> bool:
+    """Tune measures generation per token for a generative decoder at inference, unless generation is disabled.
+
+    ``settings.generation.enabled`` (:class:`advisor.GenerationOptions`): None measures a decoder per token,
+    False times its forward pass as for any model.
+    """
+    return phase == "inference" and settings.generation.enabled is not False and is_generative(prof, model)
 
 
 register_tune_path(TunePath("generation", _claims, tune_generation))  # tune() asks the registry, never branches

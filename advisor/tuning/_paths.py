@@ -20,9 +20,10 @@ class TunePath:
 
     Attributes:
         name: What it measures (``generation``).
-        claims: ``claims(profile, model, phase, opts)``: whether this path tunes the model (``opts`` are
-            tune's path options, e.g. ``{"generation": None, "batch_sizes": ...}``).
-        run: ``run(model, inputs, prof=, hw=, c=, catalog=, store=, budget_s=, opts=, t0=) -> TunePlan``.
+        claims: ``claims(profile, model, phase, settings)``: whether this path tunes the model (``settings`` is
+            tune's :class:`advisor.TuneSettings`, e.g. ``settings.generation.enabled``).
+        run: ``run(spec, settings, *, prof, hw, c, catalog, store, budget_s, t0) -> TunePlan`` (``spec``: the
+            :class:`advisor.ModelSpec`, with the tokenizer, prompts and draft model it carries).
     """
 
     name: str
@@ -38,6 +39,6 @@ def register_tune_path(path: TunePath) -> None:
     TUNE_PATHS[path.name] = path
 
 
-def path_for(prof: Any, model: Any, phase: str, opts: dict[str, Any]) -> TunePath | None:
+def path_for(prof: Any, model: Any, phase: str, settings: Any) -> TunePath | None:
     """The first registered path that claims this model, or None (then tune times the forward pass)."""
-    return next((p for p in TUNE_PATHS.values() if p.claims(prof, model, phase, opts)), None)
+    return next((p for p in TUNE_PATHS.values() if p.claims(prof, model, phase, settings)), None)

@@ -19,9 +19,8 @@ With ``phase="training"`` the training techniques are measured per step and the 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 from advisor._errors import ConstraintError, TuneError
 from advisor.catalog import VariantId
@@ -33,13 +32,13 @@ from advisor.tuning._paths import path_for
 from advisor.tuning._picks import better, finish, known_no_payoff, more_effort
 from advisor.tuning._plan import Candidate, TunePlan
 from advisor.tuning._recover import RECOVERY_ONLY, recovery_queue, recovery_records
+from advisor.tuning._settings import TuneSettings, merge_settings
 
 __all__ = ["judge", "measurable_here", "quality_verdict", "tune"]
 
 KIND_ORDER = {"data": 0, "model": 1, "training": 2, "runtime": 3, None: 2}
 STAGE1_SHARE = 0.7  # of the budget, when stacks are tried after the single variants
 MIN_STACK_BUDGET_S = 6.0
-STACKS_FROM_BUDGET_S = 45.0  # default of tune(stacks_from_budget_s=): below it the single variants get all the budget
 MIN_REFILL_S = 4.0  # measure further variants after fast failures only with at least this much budget left
 RECOVERY_SHARE = 0.5  # of the budget left after stage 1 for recoveries of failed int8 variants, when stacks follow
 DEFAULT_TRAINING = ("mixed-precision-training", "activation-checkpointing", "gradient-accumulation")
@@ -55,15 +54,11 @@ def _constraints(constraints: Constraints | dict[str, Any] | None, phase: str) -
     return Constraints.make(**{**base, **(constraints or {})})
 
 
-def _check(phase: str, budget_s: Any, stacks_from_budget_s: Any = 0.0) -> None:
+def _check(phase: str, budget_s: Any) -> None:
     if phase not in ("inference", "training"):
         raise TuneError(f"phase: expected 'inference' or 'training', got {phase!r}")
     if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
-    s = stacks_from_budget_s
-    if isinstance(s, bool) or not isinstance(s, int | float) or not s >= 0:
-        raise ConstraintError(f"stacks_from_budget_s: expected a number of seconds >= 0, got {s!r}; e.g. 45 "
-                              "(stacks=False turns stage 2 off)")  # fmt: skip
 
 
 def measurable_here(phase: str) -> list[str]:
@@ -212,11 +207,40 @@ def _stack_variants(winners: list[Candidate], catalog: Any, limit: int = 2) -> l
 
 
 # --- measuring -------------------------------------------------------------------------------------------------
-def _measure_inference(model: Any, inputs: tuple[Any, ...], variants: list[str], budget_s: float,
-                       kw: dict[str, Any]) -> Any:  # fmt: skip
-    from advisor.measurement.run import measure
+@dataclass(frozen=True)
+class _Job:
+    """What every stage of one tune run measures and judges with: the model, its inputs, measure's keywords."""
 
-    return measure(model, inputs, variants, budget_s=budget_s, **kw)
+    model: Any
+    inputs: tuple[Any, ...]
+    kw: dict[str, Any]  # measure()'s keywords: eval_fn, calibration_data, store, region, pue, name, progress, ...
+    c: Constraints
+    catalog: Any
+
+    def measure(self, variants: list[str], budget_s: float) -> Any:
+        """One engine run of ``variants`` against the baseline, within ``budget_s`` seconds."""
+        from advisor.measurement.run import measure
+
+        return measure(self.model, self.inputs, variants, budget_s=budget_s, **self.kw)
+
+    def judged(self, run: Any) -> list[Candidate]:
+        """The run's results judged on the objective and the quality gate."""
+        return [judge(r, self.c, self.catalog, run.run_id) for r in run.results]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Where a tune run stores, on which machine, from which catalog."""
+
+    store: Any
+    hw: Any
+    catalog: Any
+
+
+class _Staged(NamedTuple):
+    runs: list[Any]
+    cands: list[Candidate]
+    notes: list[str]
 
 
 def _merge(runs: list[Any]) -> Any:
@@ -229,17 +253,28 @@ def _merge(runs: list[Any]) -> Any:
     return replace(first, results=results, rounds=rounds, meta=meta)
 
 
-def _training_kw(kw: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
-    missing = [k for k in ("steps_per_epoch", "epochs") if training.get(k) is None]
+def _training_kw(s: TuneSettings, store: Any) -> dict[str, Any]:
+    """measure_training's keywords from the settings (raises when the projection's figures are missing)."""
+    missing = [k for k in ("steps_per_epoch", "epochs") if getattr(s, k) is None]
     if missing:
         raise TuneError(f"phase='training' needs {' and '.join(missing)} to project the whole run, e.g. "
                         "tune(model, batch, phase='training', steps_per_epoch=500, epochs=3)")  # fmt: skip
-    out = {k: v for k, v in kw.items() if k in ("store", "region", "pue", "progress")}
-    return {**out, **{k: v for k, v in training.items() if v is not None}}
+    given = {"steps_per_epoch": s.steps_per_epoch, "epochs": s.epochs, "targets": s.targets, "loss_fn": s.loss_fn}
+    out = {"store": store, "region": s.region, "pue": s.pue, "progress": s.progress}
+    return {**out, **{k: v for k, v in given.items() if v is not None}}
+
+
+def _setup(s: TuneSettings) -> _Setup:
+    from advisor.catalog import load_catalog
+    from advisor.measurement.store import ResultStore
+    from advisor.profile.hardware import detect_hardware
+
+    store = s.store if isinstance(s.store, ResultStore) else ResultStore(s.store)
+    return _Setup(store, s.hardware or detect_hardware(), s.catalog or load_catalog())
 
 
 def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs, eval_fn, calibration, ...)
-    model: Any,
+    spec_or_model: Any,
     example_inputs: Any = None,
     eval_fn: Any = None,
     calibration_data: Any = None,
@@ -247,153 +282,103 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     budget_s: float = 60.0,
     *,
     phase: str = "inference",
-    store: Any = None,
-    region: str | None = None,
-    pue: float = 1.0,
-    name: str | None = None,
-    progress: bool = True,
-    max_variants: int | None = None,
-    stacks: bool = True,
-    stacks_from_budget_s: float = STACKS_FROM_BUDGET_S,
-    save: bool = True,
-    save_dir: str | Path | None = None,
-    hardware: Any = None,
-    catalog: Any = None,
-    steps_per_epoch: int | None = None,
-    epochs: int | None = None,
-    targets: Any = None,
-    loss_fn: Any = None,
-    on_result: Any = None,
-    batch_sizes: Any = None,
-    max_new_tokens: int | None = None,
-    tokenizer: Any = None,
-    prompts: Any = None,
-    draft_model: Any = None,
-    generation: bool | None = None,
-    generation_options: dict[str, Any] | None = None,
+    settings: TuneSettings | None = None,
+    **overrides: Any,
 ) -> TunePlan:
     """Find, measure and pick what to do to this model on this machine.
 
+    ``advisor.tune(model, inputs, budget_s=15, save=False)``: the model side is the first argument (a
+    ``torch.nn.Module`` with its inputs, or an :class:`advisor.ModelSpec` carrying them, its tokenizer, prompts,
+    draft model and training set-up); what tune does with it is an :class:`advisor.TuneSettings`, given whole
+    (``settings=``) or field by field as keywords (``store=``, ``save=``, ``steps_per_epoch=``, ...), which
+    are merged into ``settings``.
+
     Args:
-        model: The user's ``torch.nn.Module`` (never modified), or an :class:`advisor.ModelSpec` (then leave
-            ``example_inputs`` out: ``tune(spec, budget_s=60)``).
+        spec_or_model: The user's ``torch.nn.Module`` (never modified), or an :class:`advisor.ModelSpec` (then
+            leave ``example_inputs`` out: ``tune(spec, budget_s=60)``).
         example_inputs: A tensor or tuple of tensors for ``model(*inputs)`` (one training batch for training).
         eval_fn: ``eval_fn(model) -> accuracy in percent``; without it, fidelity to the original outputs is used.
         calibration_data: Input batches for static quantizers.
         constraints: :class:`advisor.Constraints` or a dict of its fields; default: objective energy, max
             accuracy drop 1 pp, no retraining, calibration data, any effort.
         budget_s: Measuring budget (set-up before it is not counted). Units: s.
-        phase: ``inference`` or ``training`` (per-step measurement and a projection of the whole run).
-        store: A :class:`advisor.measurement.ResultStore`, a path, or None for the default store.
-        region: Region for CO2e (see ``green-advisor regions``).
-        pue: Power usage effectiveness of the facility.
-        name: The model's name in the store and reports.
-        progress: Show progress bars.
-        max_variants: Single variants to measure in stage 1 (default: from the budget, 2-8).
-        stacks: Measure stacks of the variants that paid off in stage 2.
-        stacks_from_budget_s: The smallest ``budget_s`` at which stage 2 runs (then stage 1 gets 70 % of the
-            budget; below it stage 1 gets all of it). Stage 2 also needs two variants that paid off and can be
-            stacked, and at least 6 s of budget left after stage 1. Units: s.
-        save: Save the winner as a deployable artifact (inference).
-        save_dir: Where to save it (default: ``artifacts/<plan id>`` beside the store).
-        hardware: A :class:`advisor.HardwareProfile` (default: detected).
-        catalog: The technique catalog (default: the shipped one).
-        steps_per_epoch: Training only: optimizer steps per epoch, for the projection.
-        epochs: Training only: epochs, for the projection.
-        targets: Training only: targets of the batch for the loss.
-        loss_fn: Training only: ``loss_fn(output, targets)``.
-        on_result: Inference only: called with each measured result as soon as it is stored (live tables).
-        batch_sizes: Generative decoders: batch sizes to measure generation at (default 1 and 4).
-        max_new_tokens: Generative decoders: tokens generated per prompt (default 32).
-        tokenizer: Generative decoders: the tokenizer (string prompts, perplexity with real weights).
-        prompts: Generative decoders: prompts (strings with a tokenizer, else token-id lists; default: the
-            rows of ``example_inputs`` when they are token ids).
-        draft_model: Generative decoders: a draft model for ``speculative-decoding`` (assisted generation).
-        generation: None: measure generation per token when the model is a generative decoder with
-            ``generate`` (see ``advisor.tuning._generation``); False: time the forward pass as for any model.
-        generation_options: Extra keyword arguments for :func:`advisor.measure_generation` (rounds, windows).
+        phase: ``inference`` or ``training`` (per-step measurement and a projection of the whole run; with a
+            spec that carries a :class:`advisor.TrainingSetup`, energy to the target).
+        settings: An :class:`advisor.TuneSettings` (default: its defaults).
+        **overrides: Fields of :class:`advisor.TuneSettings` to replace in ``settings``.
 
     Returns:
         A :class:`TunePlan` (also written to the store).
 
     Raises:
-        TuneError: a bad phase, or training without ``steps_per_epoch``/``epochs``.
-        ConstraintError: a bad budget or constraint.
+        TuneError: a bad phase, or training per step without ``steps_per_epoch``/``epochs``.
+        ConstraintError: a bad budget, constraint or setting, or a keyword that is not a setting.
     """
-    from advisor.catalog import load_catalog
-    from advisor.measurement.store import ResultStore
-    from advisor.profile.hardware import detect_hardware
-    from advisor.profile.model import profile_model
-
     t0 = time.perf_counter()
-    _check(phase, budget_s, stacks_from_budget_s)
+    s = merge_settings(settings, overrides)
+    _check(phase, budget_s)
     c = _constraints(constraints, phase)
-    given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name, "tokenizer": tokenizer,
-             "prompts": prompts, "draft_model": draft_model}  # fmt: skip
-    spec = spec_from_call(model, example_inputs, "tune()", **given)
+    given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": s.name}
+    spec = spec_from_call(spec_or_model, example_inputs, "tune()", **given)
+    if phase == "training" and spec.training is None:
+        _training_kw(s, None)  # fails early, before the store is opened
+    env = _setup(s)
     if phase == "training" and spec.training is not None:  # energy to a target, not per step (issue 22)
         from advisor.tuning._to_target import tune_to_target
 
-        store = store if isinstance(store, ResultStore) else ResultStore(store)
-        return tune_to_target(
-            spec,
-            c,
-            budget_s=budget_s,
-            store=store,
-            hw=hardware or detect_hardware(),
-            catalog=catalog or load_catalog(),
-            t0=t0,
-            region=region,
-        )
-    model, inputs, eval_fn, calibration_data, name = (
-        spec.model,
-        spec.inputs,
-        spec.eval_fn,
-        spec.calibration_data,
-        spec.name,
-    )
-    tokenizer, prompts, draft_model = spec.tokenizer, spec.prompts, spec.draft_model
-    training = {"steps_per_epoch": steps_per_epoch, "epochs": epochs, "targets": targets, "loss_fn": loss_fn}
-    kw = {"eval_fn": eval_fn, "calibration_data": calibration_data, "store": None, "region": region, "pue": pue,
-          "name": name, "progress": progress, "on_result": on_result}  # fmt: skip
-    if phase == "training":
-        _training_kw(kw, training)  # fails early
-    store = store if isinstance(store, ResultStore) else ResultStore(store)
-    kw["store"] = store
-    hw = hardware or detect_hardware()
-    catalog = catalog or load_catalog()
-    prof = profile_model(model, inputs, name=name, phase=phase)
-    opts = {"generation": generation, "batch_sizes": batch_sizes, "max_new_tokens": max_new_tokens,
-            "tokenizer": tokenizer, "prompts": prompts, "draft_model": draft_model, "max_variants": max_variants,
-            "generation_options": generation_options}  # fmt: skip
-    path = path_for(prof, model, phase, opts)  # a registered path (generation) that claims this model
+        return tune_to_target(spec, c, budget_s=budget_s, store=env.store, hw=env.hw, catalog=env.catalog, t0=t0,
+                              region=s.region)  # fmt: skip
+    from advisor.profile.model import profile_model
+
+    prof = profile_model(spec.model, spec.inputs, name=spec.name, phase=phase)
+    path = path_for(prof, spec.model, phase, s)  # a registered path (generation) that claims this model
     if path is not None:
-        return path.run(model, inputs, prof=prof, hw=hw, c=c, catalog=catalog, store=store, budget_s=budget_s,
-                        opts=opts, t0=t0)  # fmt: skip
+        return path.run(spec, s, prof=prof, hw=env.hw, c=c, catalog=env.catalog, store=env.store, budget_s=budget_s,
+                        t0=t0)  # fmt: skip
+    return _tune_measured(spec, prof, phase, c, budget_s, s, env, t0)
+
+
+def _tune_measured(  # noqa: PLR0917 - tune()'s own path, called once
+    spec: Any, prof: Any, phase: str, c: Constraints, budget_s: float, s: TuneSettings, env: _Setup, t0: float
+) -> TunePlan:
+    """Recommend, measure the candidates in stages, judge, plan, store, save (the forward pass or per step)."""
     measurable = measurable_here(phase)
-    knowledge = knowledge_for(store, hw)
-    rec = recommend(prof, hw, c, catalog, measurable=measurable, knowledge=knowledge)
-    limit = max_variants or _default_limit(budget_s)
+    knowledge = knowledge_for(env.store, env.hw)
+    rec = recommend(prof, env.hw, c, env.catalog, measurable=measurable, knowledge=knowledge)
     queue = _candidates(rec, measurable)
-    stacks_s = stacks_from_budget_s if stacks else float("inf")
-    runs, cands, notes = _run_stages(model, inputs, queue, limit, budget_s, kw, training, phase, c, catalog, stacks_s)
-    recoveries = recovery_records(cands, {r.technique: r.settings for run in runs for r in run.results})
-    winner, fastest_unverified, cands_ok = _pick(cands, c.objective)
-    rest = [x for x in cands if not x.pays_off]
-    plan = TunePlan(
-        model_name=prof.name, phase=phase, objective=c.objective, winner=winner,
-        runners_up=[x for x in cands_ok if x is not winner], fastest_unverified=fastest_unverified,
-        recoveries=recoveries,
-        no_payoff=rest, known_no_payoff=known_no_payoff(rec), more_effort=more_effort(rec), artifact=None,
-        measured=sum(1 for x in cands if x.latency_ratio is not None), elapsed_s=0.0, budget_s=float(budget_s),
-        run=_merge(runs) if runs else None, run_ids=[r.run_id for r in runs if r.run_id],
-        store_path=str(store.path), knowledge_used=len(knowledge), recommendations=rec, notes=notes,
-    )  # fmt: skip
+    kw = {"eval_fn": spec.eval_fn, "calibration_data": spec.calibration_data, "store": env.store, "region": s.region,
+          "pue": s.pue, "name": spec.name, "progress": s.progress, "on_result": s.on_result}  # fmt: skip
+    job = _Job(spec.model, spec.inputs, kw, c, env.catalog)
+    limit = s.max_variants or _default_limit(budget_s)
+    if phase == "training":
+        staged = _training_stage(job, queue[:limit], budget_s, _training_kw(s, env.store))
+    else:
+        staged = _run_stages(job, queue, limit, budget_s, s.stacks_from_budget_s if s.stacks else float("inf"))
+    plan = _plan(prof, phase, c, rec, len(knowledge), staged, budget_s, env.store)
     if not queue:
         plan.notes.append("nothing in the catalog can be applied and measured here for this model and constraints")
-    finish(plan, store, prof, model, inputs, calibration_data, save and phase == "inference", save_dir)
+    save = s.save and phase == "inference"
+    finish(plan, env.store, prof, spec.model, spec.inputs, spec.calibration_data, save, s.save_dir)
     plan.elapsed_s = round(time.perf_counter() - t0, 1)
     return plan
+
+
+def _plan(  # noqa: PLR0917 - a private step of tune(), called once
+    prof: Any, phase: str, c: Constraints, rec: Any, n_knowledge: int, staged: _Staged, budget_s: float, store: Any
+) -> TunePlan:
+    """The plan of the judged candidates: the winner, runners-up, recoveries, what did not pay off and why."""
+    runs, cands = staged.runs, staged.cands
+    recoveries = recovery_records(cands, {r.technique: r.settings for run in runs for r in run.results})
+    winner, fastest_unverified, cands_ok = _pick(cands, c.objective)
+    return TunePlan(
+        model_name=prof.name, phase=phase, objective=c.objective, winner=winner,
+        runners_up=[x for x in cands_ok if x is not winner], fastest_unverified=fastest_unverified,
+        recoveries=recoveries, no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=known_no_payoff(rec),
+        more_effort=more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
+        elapsed_s=0.0, budget_s=float(budget_s), run=_merge(runs) if runs else None,
+        run_ids=[r.run_id for r in runs if r.run_id], store_path=str(store.path), knowledge_used=n_knowledge,
+        recommendations=rec, notes=list(staged.notes),
+    )  # fmt: skip
 
 
 def _pick(cands: list[Candidate], objective: str) -> tuple[Candidate | None, Candidate | None, list[Candidate]]:
@@ -411,41 +396,25 @@ def _pick(cands: list[Candidate], objective: str) -> tuple[Candidate | None, Can
     return winner, u, ok
 
 
-def _recover(  # noqa: PLR0917 - a private step of tune(), called once
-    model: Any,
-    inputs: tuple[Any, ...],
-    cands: list[Candidate],
-    left_s: float,
-    kw: dict[str, Any],
-    c: Constraints,
-    catalog: Any,
-) -> tuple[Any, list[Candidate], str | None]:
+def _recover(job: _Job, cands: list[Candidate], left_s: float) -> tuple[Any, list[Candidate], str | None]:
     """Measure the recoveries of the int8 variants that failed the quality gate (see ``advisor.tuning._recover``).
 
     Returns:
         (the run or None, the recoveries judged, a note when some were not measured for lack of budget).
     """
-    queue = recovery_queue(cands, measurable_here("inference"), kw.get("eval_fn"))
+    queue = recovery_queue(cands, measurable_here("inference"), job.kw.get("eval_fn"))
     if not queue:
         return None, [], None
     ids = [r for r, _ in queue]
     if left_s < MIN_REFILL_S:
-        return (
-            None,
-            [],
-            (
-                f"recoveries {', '.join(ids)} of failed int8 variants not measured: {max(left_s, 0):.0f} s "
-                "of the budget left (give a larger budget)"
-            ),
-        )
-    run = _measure_inference(model, inputs, ids, left_s, kw)
-    return run, [judge(r, c, catalog, run.run_id) for r in run.results], None
+        note = (f"recoveries {', '.join(ids)} of failed int8 variants not measured: {max(left_s, 0):.0f} s "
+                "of the budget left (give a larger budget)")  # fmt: skip
+        return None, [], note
+    run = job.measure(ids, left_s)
+    return run, job.judged(run), None
 
 
-def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
-    model: Any, inputs: tuple[Any, ...], queue: list[tuple[str, str]], limit: int, budget_s: float,
-    kw: dict[str, Any], c: Constraints, catalog: Any,
-) -> tuple[list[Any], list[Candidate]]:  # fmt: skip
+def _stage1(job: _Job, queue: list[tuple[str, str]], limit: int, budget_s: float) -> tuple[list[Any], list[Candidate]]:
     """Measure the top ``limit`` variants; refill with the next ones while variants fail fast and budget is left.
 
     When a family's first variant cannot be applied (e.g. FX tracing fails), the family's next member
@@ -461,9 +430,9 @@ def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
         if room <= 0 or (runs and left < MIN_REFILL_S):
             break
         batch, queue = queue[:room], queue[room:]
-        run = _measure_inference(model, inputs, [v for v, _ in batch], left, kw)
+        run = job.measure([v for v, _ in batch], left)
         runs.append(run)
-        judged = [judge(r, c, catalog, run.run_id) for r in run.results]
+        judged = job.judged(run)
         cands += judged
         failed = {fam for (v, fam) in batch for x in judged if x.variant == v and x.latency_ratio is None}
         queue = [q for q in queue if q[1] in failed] + [q for q in queue if q[1] not in failed]
@@ -472,51 +441,49 @@ def _stage1(  # noqa: PLR0917 - a private step of tune(), called once
     return runs, cands
 
 
-def _run_stages(  # noqa: PLR0917 - a private step of tune(), called once
-    model: Any, inputs: tuple[Any, ...], queue: list[tuple[str, str]], limit: int, budget_s: float,
-    kw: dict[str, Any], training: dict[str, Any], phase: str, c: Constraints, catalog: Any, stacks_from_s: float,
-) -> tuple[list[Any], list[Candidate], list[str]]:  # fmt: skip
-    """Stage 1 (single variants) and stage 2 (stacks of what paid off): the runs, judged candidates, notes.
+def _training_stage(job: _Job, queue: list[tuple[str, str]], budget_s: float, kw: dict[str, Any]) -> _Staged:
+    """The training techniques of ``queue`` measured per step in one run (``measure_training``), judged."""
+    if not queue:
+        return _Staged([], [], [])
+    from advisor.measurement.training import measure_training
+
+    run = measure_training(job.model, job.inputs, techniques=[v for v, _ in queue], budget_s=budget_s, **kw)
+    return _Staged([run], job.judged(run), [])
+
+
+def _run_stages(job: _Job, queue: list[tuple[str, str]], limit: int, budget_s: float, stacks_from_s: float) -> _Staged:
+    """Stage 1 (single variants), recoveries and stage 2 (stacks of what paid off): the runs, candidates, notes.
 
     Stage 2 runs only when ``budget_s >= stacks_from_s`` (``inf``: never).
     """
     if not queue:
-        return [], [], []
-    notes: list[str] = []
-    if phase == "training":
-        from advisor.measurement.training import measure_training
-
-        variants = [v for v, _ in queue[:limit]]
-        run = measure_training(model, inputs, techniques=variants, budget_s=budget_s, **_training_kw(kw, training))
-        return [run], [judge(r, c, catalog, run.run_id) for r in run.results], notes
+        return _Staged([], [], [])
     t_stage = time.perf_counter()
     stacks = budget_s >= stacks_from_s
-    runs, cands = _stage1(model, inputs, queue, limit, budget_s * (STAGE1_SHARE if stacks else 1.0), kw, c, catalog)
+    runs, cands = _stage1(job, queue, limit, budget_s * (STAGE1_SHARE if stacks else 1.0))
+    notes: list[str] = []
     if runs[-1].status == "finished":  # recoveries of failed int8 variants: half of what is left with stacks to come
         left = budget_s - (time.perf_counter() - t_stage)
-        run_r, recovered, note = _recover(
-            model, inputs, cands, left * (RECOVERY_SHARE if stacks else 1.0), kw, c, catalog
-        )
-        runs += [run_r] if run_r is not None else []
-        cands += recovered
-        notes += [note] if note else []
+        _add(_recover(job, cands, left * (RECOVERY_SHARE if stacks else 1.0)), runs, cands, notes)
     if stacks:
         left = budget_s - (time.perf_counter() - t_stage) if runs[-1].status == "finished" else None
-        good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, c.objective))
-        run2, stacked, note = _stage2(model, inputs, good, left, kw, c, catalog)
-        runs += [run2] if run2 is not None else []
-        cands += stacked
-        notes += [note] if note else []
+        good = sorted((x for x in cands if x.pays_off), key=lambda x: _key(x, job.c.objective))
+        _add(_stage2(job, good, left), runs, cands, notes)
     warn = next((w for r in runs if (w := r.load_warning())), None)
-    if warn:
-        notes.append(warn)
-    return runs, cands, notes
+    return _Staged(runs, cands, [*notes, warn] if warn else notes)
 
 
-def _stage2(  # noqa: PLR0917 - a private step of tune(), called once
-    model: Any, inputs: tuple[Any, ...], winners: list[Candidate], left_s: float | None, kw: dict[str, Any],
-    c: Constraints, catalog: Any,
-) -> tuple[Any, list[Candidate], str | None]:  # fmt: skip
+def _add(
+    step: tuple[Any, list[Candidate], str | None], runs: list[Any], cands: list[Candidate], notes: list[str]
+) -> None:
+    """Append one stage's (run or None, candidates, note or None) to what the stages found so far."""
+    run, judged, note = step
+    runs += [run] if run is not None else []
+    cands += judged
+    notes += [note] if note else []
+
+
+def _stage2(job: _Job, winners: list[Candidate], left_s: float | None) -> tuple[Any, list[Candidate], str | None]:
     """Stacks of the stage-1 winners (best first), measured against the baseline in one engine run.
 
     ``left_s`` is the budget left after stage 1, in seconds (None: stage 1 was interrupted).
@@ -527,12 +494,12 @@ def _stage2(  # noqa: PLR0917 - a private step of tune(), called once
         (< ``MIN_STACK_BUDGET_S``) nothing is measured and the note names the stacks left out, so a plan
         never claims a stack it did not measure.
     """
-    combos = _stack_variants(winners, catalog)
+    combos = _stack_variants(winners, job.catalog)
     if not combos:
         return None, [], None
     if left_s is None:
         return None, [], f"stacks {', '.join(combos)} not measured: the single variants' run was interrupted"
     if left_s < MIN_STACK_BUDGET_S:
         return None, [], f"stacks {', '.join(combos)} not measured: {max(left_s, 0):.0f} s of the budget left"
-    run = _measure_inference(model, inputs, combos, left_s, kw)
-    return run, [judge(r, c, catalog, run.run_id) for r in run.results], None
+    run = job.measure(combos, left_s)
+    return run, job.judged(run), None

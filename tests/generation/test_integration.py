@@ -198,9 +198,9 @@ def test_tune_measures_a_generative_decoder_per_token_and_picks_per_batch_size(t
     spec = tiny_llama()
     store = ResultStore(tmp_path / "r.sqlite")
     opts = {**FAST, "lock_path": tmp_path / "lock"}
-    plan = advisor.tune(spec["model"], torch.randint(3, 256, (1, 8)), budget_s=6, store=store, progress=False,
-                        max_variants=2, batch_sizes=(1, 2), max_new_tokens=3, draft_model=spec["draft_model"],
-                        generation_options=opts)  # fmt: skip
+    decoder = advisor.ModelSpec(spec["model"], torch.randint(3, 256, (1, 8)), draft_model=spec["draft_model"])
+    gen = advisor.GenerationOptions(batch_sizes=(1, 2), max_new_tokens=3, measure_options=opts)
+    plan = advisor.tune(decoder, budget_s=6, store=store, progress=False, max_variants=2, generation=gen)
     assert isinstance(plan, TunePlan) and plan.phase == "inference"
     assert [p.batch_size for p in plan.per_batch] == [1, 2] and all(isinstance(p, BatchPick) for p in plan.per_batch)
     run = plan.run
