@@ -132,3 +132,14 @@ def test_shipped_crosswalk_is_populated() -> None:
     real = load_catalog()
     table = crosswalk(real, "mehlin2023", "xu2021")
     assert table.loc["mehlin2023:deployment", "xu2021:efficient-inference"] > 10
+
+
+def test_filter_takes_a_query_object_and_keywords_replace_its_fields(cat) -> None:
+    from advisor.catalog import CatalogQuery
+
+    q = CatalogQuery(category="efficient-inference", family="cnn")
+    assert cat.filter(q).ids == ["tech-a", "tech-b"] == cat.filter(category="efficient-inference", family="cnn").ids
+    assert cat.filter(q, category="none").ids == ["tech-c"]  # the keyword wins over the query's field
+    assert q.category == "efficient-inference"  # frozen: the query is not changed
+    with pytest.raises(CatalogError, match=r"unknown criterion 'stages' \(did you mean stage\?\)"):
+        cat.filter(stages="training")

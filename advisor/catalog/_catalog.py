@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor._errors import CatalogError, DataValidationError, UnknownTechniqueError
+from advisor._errors import DataValidationError, UnknownTechniqueError
 from advisor.catalog import schema as S
 from advisor.catalog._files import read_data_dir
+from advisor.catalog._query import CatalogQuery
 from advisor.catalog.validate import parse
 
 if TYPE_CHECKING:
@@ -18,20 +19,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Catalog", "load_catalog"]
-
-
-def _as_set(value: str | Iterable[str] | None) -> set[str] | None:
-    if value is None:
-        return None
-    return {value} if isinstance(value, str) else set(value)
-
-
-def _check_terms(name: str, values: set[str] | None, allowed: tuple[str, ...]) -> None:
-    if values is None:
-        return
-    unknown = sorted(values - set(allowed))
-    if unknown:
-        raise CatalogError(f"filter {name}={unknown}: unknown value; expected one of {list(allowed)}")
 
 
 class Catalog:
@@ -89,56 +76,25 @@ class Catalog:
     def _subset(self, techniques: Iterable[S.Technique]) -> Catalog:
         return Catalog({t.id: t for t in techniques}, self.references, self.surveys, self.vocab, self.root)
 
-    def filter(
-        self,
-        *,
-        category: str | Iterable[str] | None = None,
-        stage: str | Iterable[str] | None = None,
-        level: str | Iterable[str] | None = None,
-        phase: str | Iterable[str] | None = None,
-        hardware: str | Iterable[str] | None = None,
-        family: str | Iterable[str] | None = None,
-        kind: str | Iterable[str] | None = None,
-        architecture: str | Iterable[str] | None = None,
-        hardware_class: str | Iterable[str] | None = None,
-        survey_node: str | None = None,
-        has_evidence: bool | None = None,
-    ) -> Catalog:
+    def filter(self, query: CatalogQuery | None = None, /, **criteria: Any) -> Catalog:
         """Return the techniques matching every given criterion (any of several values per axis).
 
-        ``category="none"`` or ``level="none"`` selects techniques where that axis is null.
-        ``hardware``, ``family`` and ``architecture`` also match entries marked ``any``.
-        ``hardware_class`` selects techniques with at least one evidence item from that class of hardware.
+        ``cat.filter(stage="deployment", level="none")``, or a :class:`CatalogQuery` (then keywords replace its
+        fields). ``category="none"`` or ``level="none"`` selects techniques where that axis is null.
+        ``hardware``, ``family`` and ``architecture`` also match entries marked ``any``. ``hardware_class``
+        selects techniques with at least one evidence item from that class of hardware.
+
+        Raises:
+            CatalogError: an unknown criterion or term.
         """
-        # axis -> (wanted values, allowed terms, the technique's values, entries marked 'any' match too)
-        axes: dict[str, tuple[Any, tuple[str, ...], Callable[[S.Technique], set[str]], bool]] = {
-            "category": (category, (*S.CATEGORIES, "none"), lambda t: {t.category or "none"}, False),
-            "stage": (stage, S.STAGES, lambda t: set(t.lifecycle_stages), False),
-            "level": (level, (*S.LEVELS, "none"), lambda t: {t.level or "none"}, False),
-            "phase": (phase, S.PHASES, lambda t: set(t.applicability.phases), False),
-            "hardware": (hardware, S.HARDWARE, lambda t: set(t.applicability.hardware), True),
-            "family": (family, S.MODEL_FAMILIES, lambda t: set(t.applicability.model_families), True),
-            "kind": (kind, S.KINDS, lambda t: {t.kind}, False),
-            "architecture": (architecture, S.ARCHITECTURES, lambda t: set(t.applicability.architectures), True),
-            "hardware_class": (
-                hardware_class,
-                S.HARDWARE_CLASSES,
-                lambda t: {ev.hardware_class for ev in t.evidence},
-                False,
-            ),
-        }
-        checks = []
-        for name, (value, allowed, values_of, any_matches) in axes.items():
-            wanted = _as_set(value)
-            _check_terms(name, wanted, allowed)
-            if wanted is not None:
-                checks.append((wanted | {"any"} if any_matches else wanted, values_of))
+        q = CatalogQuery.of(query, criteria)
+        checks = q.checks()
         out = [
             t
             for t in self
             if all(wanted & values_of(t) for wanted, values_of in checks)
-            and (survey_node is None or survey_node in self.survey_nodes_of(t))
-            and (has_evidence is None or bool(t.evidence) == has_evidence)
+            and (q.survey_node is None or q.survey_node in self.survey_nodes_of(t))
+            and (q.has_evidence is None or bool(t.evidence) == q.has_evidence)
         ]
         return self._subset(out)
 
