@@ -187,8 +187,34 @@ def test_minilm_int8_quality_is_cosine_on_held_out_sentences(minilm, tmp_path) -
     assert q is not None and q.cosine_similarity is not None, q
     assert q.output_kind == "embedding" and q.n_quality_inputs == 16, q  # unit-length rows: cosine decides
     assert "calibration_data" in (q.quality_inputs or ""), q.quality_inputs  # scored on what it was not calibrated on
-    # per-channel dynamic int8 of a trained sentence encoder keeps its embeddings' direction
+    # dynamic int8 of a trained sentence encoder keeps its embeddings' direction (roughly: see the next test)
     assert q.cosine_similarity > 0.9, q
+
+
+def test_minilm_quantize_dynamic_gate_failure_is_recovered_by_a_finer_int8_route(minilm) -> None:
+    """Real weights: quantize_dynamic (per-tensor weights, 7-bit activations) fails the 0.99 cosine gate;
+    its per-channel setting gets closer, and torchao's int8 dynamic route (per-token activations) passes."""
+    pytest.importorskip("torchao")
+    from advisor.examples_real import real_sentences, tokenize
+    from advisor.measurement.appliers import REGISTRY
+    from advisor.measurement.quality import fidelity, judge_quality
+
+    model, tok = minilm
+    x = tokenize(tok, list(real_sentences())[100:116], 32)
+    with torch.no_grad():
+        ref = model(*x)
+    cos, status = {}, {}
+    for vid in ("post-training-dynamic-quantization", "post-training-dynamic-quantization@per-channel"):
+        a = REGISTRY[vid](model, x)
+        with a.context():
+            q = fidelity(ref, a.model(*x))
+        cos[vid], status[vid] = q.cosine_similarity, judge_quality(q).status
+    ao = REGISTRY["torchao-int8-dynamic-quantization"](model, x, compile=False)  # the compiled graph's numerics
+    with ao.context():
+        q = fidelity(ref, ao.model(*x))
+    assert status["post-training-dynamic-quantization"] == "failed", cos
+    assert cos["post-training-dynamic-quantization@per-channel"] > cos["post-training-dynamic-quantization"], cos
+    assert judge_quality(q).status == "verified", q
 
 
 @pytest.mark.parametrize(
