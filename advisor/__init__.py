@@ -42,7 +42,7 @@ from advisor._errors import (
 )
 from advisor._version import __version__
 from advisor.catalog import Catalog, VariantId, load_catalog
-from advisor.generation import measure_generation
+from advisor.generation import GenerationSettings, measure_generation
 from advisor.measurement.training import measure_training
 from advisor.profile import (
     Constraints,
@@ -70,6 +70,7 @@ __all__ = [
     "DataValidationError",
     "ExcludedTechniqueError",
     "GenerationOptions",
+    "GenerationSettings",
     "HardwareError",
     "HardwareProfile",
     "IntensityTableError",

@@ -24,7 +24,7 @@ from advisor.generation._advice import (
     pareto_frontier,
     quality_limits,
 )
-from advisor.generation._measure import measure_generation
+from advisor.generation._measure import GenerationSettings, measure_generation
 from advisor.generation._results import GenerationFigures, GenerationResult, GenerationRun
 from advisor.generation._techniques import (
     DEFAULT_GENERATION_TECHNIQUES,
@@ -44,6 +44,7 @@ __all__ = [
     "GenerationFigures",
     "GenerationResult",
     "GenerationRun",
+    "GenerationSettings",
     "RankedVariant",
     "default_generation_ids",
     "generation_advice",

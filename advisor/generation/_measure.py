@@ -58,10 +58,69 @@ from advisor.measurement import (
 )
 from advisor.measurement.quality import judge_quality
 
-__all__ = ["MIN_NVML_WINDOW_S", "measure_generation"]
+__all__ = ["MIN_NVML_WINDOW_S", "GenerationSettings", "measure_generation"]
 
 MIN_NVML_WINDOW_S = 5.0  # ML.ENERGY: at least 5 s of steady state per NVML window
 DEFAULT_WINDOW_S = 0.05
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The knobs of :func:`measure_generation` (each may also be passed to it as a keyword).
+
+    Attributes:
+        max_new_tokens: Tokens generated per prompt (at least 2: prefill is the first).
+        batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
+        window_s: Shortest energy window (default: the meters' resolution, 5 s with NVML). Units: s.
+        min_nvml_window_s: Shortest window when NVML is read. Units: s.
+        min_rounds: Rounds before the interval rule may stop a batch size (6 give a 95 % interval).
+        max_rounds: Rounds at most per batch size.
+        target_rel: Stop when every end-to-end latency ratio's interval half-width is below this.
+        warmup: Warm-up calls per variant, batch size and window (compilation happens here), the engine's pilot
+            call included; one full generation also takes the output and the memory.
+        prompt_tokens: Length of the synthetic prompts.
+        real_weights: Whether the weights are trained (quality by agreement and perplexity) or random
+            (logit fidelity only); None: trained when the model was loaded from a path.
+        tdp_w: CPU TDP for the energy estimate. Units: W.
+        meters: Energy meters (default: what this machine can read).
+        sync: Called after every ``generate`` (default: ``torch.cuda.synchronize`` for a CUDA model).
+        seed: Seed of the round order and the synthetic prompts.
+        lock_path: The machine lock file (tests).
+        lock_timeout_s: Give up waiting for the machine lock after this long (the engine's
+            :class:`~advisor.MachineBusyError`; None: wait). Units: s.
+        on_round: Called with (batch size, rounds done) for each batch size an engine round timed.
+        store: A :class:`~advisor.measurement.ResultStore`, a path, None for the default store, or False to
+            keep the run out of the store. Each batch size's results are written when the rounds end (on
+            Ctrl-C or an error too), the whole run (``ResultStore.load_run`` returns it) after them.
+        name: The model's name in the store (default: its class name).
+        max_perplexity_ratio: Quality gate (real weights with a tokenizer): a variant whose perplexity on the
+            shipped text exceeds this multiple of the baseline's is not timed (``skipped-quality``; its
+            quality is recorded). None: every variant is timed.
+        retire: Let a variant leave the rounds once another variant still timed is significantly faster and
+            cheaper per token (>= 6 shared rounds; the rule the engine applies, ``advisor.generation._rounds``).
+    """
+
+    max_new_tokens: int = 64
+    batch_sizes: Sequence[int] = (1, 4, 16)
+    window_s: float | None = None
+    min_nvml_window_s: float = MIN_NVML_WINDOW_S
+    min_rounds: int = MIN_ROUNDS
+    max_rounds: int = 60
+    target_rel: float = 0.03
+    warmup: int = 2
+    prompt_tokens: int = 32
+    real_weights: bool | None = None
+    tdp_w: float | None = None
+    meters: Sequence[Any] | None = None
+    sync: Callable[[], None] | None = None
+    seed: int = 0
+    lock_path: Any = None
+    lock_timeout_s: float | None = None
+    on_round: Callable[[int, int], None] | None = None
+    store: Any = None
+    name: str | None = None
+    max_perplexity_ratio: float | None = None
+    retire: bool = True
 
 
 # --- inputs --------------------------------------------------------------------------------------------
@@ -422,30 +481,11 @@ def measure_generation(
     tokenizer: Any = None,
     prompts: Sequence[Any] | None = None,
     *,
-    max_new_tokens: int = 64,
-    batch_sizes: Sequence[int] = (1, 4, 16),
     techniques: Sequence[str] | str | None = "default",
     draft_model: Any = None,
     budget_s: float = 120.0,
-    window_s: float | None = None,
-    min_nvml_window_s: float = MIN_NVML_WINDOW_S,
-    min_rounds: int = MIN_ROUNDS,
-    max_rounds: int = 60,
-    target_rel: float = 0.03,
-    warmup: int = 2,
-    prompt_tokens: int = 32,
-    real_weights: bool | None = None,
-    tdp_w: float | None = None,
-    meters: Sequence[Any] | None = None,
-    sync: Callable[[], None] | None = None,
-    seed: int = 0,
-    lock_path: Any = None,
-    lock_timeout_s: float | None = None,
-    on_round: Callable[[int, int], None] | None = None,
-    store: Any = None,
-    name: str | None = None,
-    max_perplexity_ratio: float | None = None,
-    retire: bool = True,
+    settings: GenerationSettings | None = None,
+    **overrides: Any,
 ) -> GenerationRun:
     """Measure time and energy per token of ``model.generate``, prefill and decode, per batch size and technique.
 
@@ -454,8 +494,6 @@ def measure_generation(
         tokenizer: Its tokenizer (needed for string prompts and for perplexity).
         prompts: Strings (with a tokenizer) or lists of token ids; default: the shipped text's first
             sentences (with a tokenizer) or seeded random ids of ``prompt_tokens`` length.
-        max_new_tokens: Tokens generated per prompt (at least 2: prefill is the first).
-        batch_sizes: Prompts per ``generate`` call; every technique is measured at each.
         techniques: Variant ids (see ``advisor.generation._techniques``), ``"default"`` for all, or [] for the baseline.
         draft_model: A small decoder sharing the tokenizer, for ``speculative-decoding``.
         budget_s: Wall-clock budget for set-up and rounds (lock waits excluded). It is the engine's: every round
@@ -463,83 +501,61 @@ def measure_generation(
             cost per batch size from the pilot times and the budget that ``min_rounds`` rounds need); no round
             starts that would end past it once ``min_rounds`` are done; short of them, rounds run on until they
             are done or 1.5x the budget has passed; variants not set up by then are ``skipped-budget``. Units: s.
-        window_s: Shortest energy window (default: the meters' resolution, 5 s with NVML). Units: s.
-        min_nvml_window_s: Shortest window when NVML is read. Units: s.
-        min_rounds: Rounds before the interval rule may stop a batch size (6 give a 95 % interval).
-        max_rounds: Rounds at most per batch size.
-        target_rel: Stop when every end-to-end latency ratio's interval half-width is below this.
-        warmup: Warm-up calls per variant, batch size and window (compilation happens here), the engine's pilot
-            call included; one full generation also takes the output and the memory.
-        prompt_tokens: Length of the synthetic prompts.
-        real_weights: Whether the weights are trained (quality by agreement and perplexity) or random
-            (logit fidelity only); None: trained when the model was loaded from a path.
-        tdp_w: CPU TDP for the energy estimate. Units: W.
-        meters: Energy meters (default: what this machine can read).
-        sync: Called after every ``generate`` (default: ``torch.cuda.synchronize`` for a CUDA model).
-        seed: Seed of the round order and the synthetic prompts.
-        lock_path: The machine lock file (tests).
-        lock_timeout_s: Give up waiting for the machine lock after this long (the engine's
-            :class:`~advisor.MachineBusyError`; None: wait). Units: s.
-        on_round: Called with (batch size, rounds done) for each batch size an engine round timed.
-        store: A :class:`~advisor.measurement.ResultStore`, a path, None for the default store, or False to
-            keep the run out of the store. Each batch size's results are written when the rounds end (on
-            Ctrl-C or an error too), the whole run (``ResultStore.load_run`` returns it) after them.
-        name: The model's name in the store (default: its class name).
-        max_perplexity_ratio: Quality gate (real weights with a tokenizer): a variant whose perplexity on the
-            shipped text exceeds this multiple of the baseline's is not timed (``skipped-quality``; its
-            quality is recorded). None: every variant is timed.
-        retire: Let a variant leave the rounds once another variant still timed is significantly faster and
-            cheaper per token (>= 6 shared rounds; the rule the engine applies, ``advisor.generation._rounds``).
+        settings: The knobs (:class:`GenerationSettings`: tokens, batch sizes, windows, rounds, meters, store,
+            quality gate, ...); any of its fields may also be given as a keyword (``max_new_tokens=16``), which
+            overrides ``settings``. An unknown keyword is a :class:`~advisor.ConstraintError` naming the valid ones.
+        **overrides: :class:`GenerationSettings` fields, e.g. ``batch_sizes=(1, 4)``, ``store=False``.
 
     Returns:
         A :class:`GenerationRun` (its ``run_id`` is the store's); Ctrl-C returns what was measured with status
         ``interrupted``.
     """
+    from advisor._settings import merged
     from advisor.measurement import device_sync
 
-    bs = _check(batch_sizes, max_new_tokens, budget_s, max_perplexity_ratio)
+    s = merged(GenerationSettings, settings, overrides, "measure_generation()")
+    bs = _check(s.batch_sizes, s.max_new_tokens, budget_s, s.max_perplexity_ratio)
     if not hasattr(model, "generate"):
         raise ConstraintError(f"model: expected a causal LM with .generate() (transformers), "
                               f"got {type(model).__name__}")  # fmt: skip
     model.eval()
     ids = _resolve_ids(model, techniques)
-    meters, unavailable, method, nvml = _resolve_meters(meters, tdp_w)
-    win = _window_s(meters, window_s, min_nvml_window_s)
-    sync = sync if sync is not None else device_sync(model)
+    meters, unavailable, method, nvml = _resolve_meters(s.meters, s.tdp_w)
+    win = _window_s(meters, s.window_s, s.min_nvml_window_s)
+    sync = s.sync if s.sync is not None else device_sync(model)
+    real_weights = s.real_weights
     if real_weights is None:
         real_weights = bool(getattr(getattr(model, "config", None), "_name_or_path", ""))
-    pr = _prompts(model, tokenizer, prompts, prompt_tokens, seed)
+    pr = _prompts(model, tokenizer, prompts, s.prompt_tokens, s.seed)
     meta = _meta(
         model,
         ids,
-        meters=meters,
-        unavailable=unavailable,
-        method=method,
+        metering=(meters, unavailable, method, nvml),
         win=win,
-        nvml=nvml,
         pr=pr,
         real_weights=real_weights,
         tokenizer=tokenizer is not None,
         bs=bs,
-        n_new=max_new_tokens,
+        n_new=s.max_new_tokens,
         budget_s=budget_s,
     )
-    meta.update(max_perplexity_ratio=max_perplexity_ratio, retire=retire, min_rounds=min_rounds, max_rounds=max_rounds,
-                warmup=warmup)  # fmt: skip
-    st = _open_store(store)
-    run_id = st.start_run(name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
+    meta.update(max_perplexity_ratio=s.max_perplexity_ratio, retire=s.retire, min_rounds=s.min_rounds,
+                max_rounds=s.max_rounds, warmup=s.warmup)  # fmt: skip
+    st = _open_store(s.store)
+    run_id = st.start_run(s.name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
     setups, bad = _setups(model, ids, draft_model)
     qctx, device = _quality_context(model, tokenizer, real_weights, pr.batch, b=min(bs), meta=meta)
-    eng = EngineSettings(block_s=win, warmup=1, min_rounds=min_rounds, max_rounds=max_rounds, target_rel=target_rel,
-                         seed=seed, lock_timeout_s=lock_timeout_s, stop_before_overrun=True)  # fmt: skip
+    eng = EngineSettings(block_s=win, warmup=1, min_rounds=s.min_rounds, max_rounds=s.max_rounds,
+                         target_rel=s.target_rel, seed=s.seed, lock_timeout_s=s.lock_timeout_s,
+                         stop_before_overrun=True)  # fmt: skip
     meta["engine"] = eng.to_dict()
-    w = _Work(Layout([Batch(b, 0) for b in bs]), setups, bad, ids, pr, device, max_new_tokens, warmup, sync, qctx,
+    w = _Work(Layout([Batch(b, 0) for b in bs]), setups, bad, ids, pr, device, s.max_new_tokens, s.warmup, sync, qctx,
               time.perf_counter())  # fmt: skip
-    outcome = _measure(run, w, eng, st=st, method=method, max_perplexity_ratio=max_perplexity_ratio,
-                       meters=meters, budget_s=budget_s, retire=retire, on_round=on_round, lock_path=lock_path,
+    outcome = _measure(run, w, eng, st=st, method=method, max_perplexity_ratio=s.max_perplexity_ratio,
+                       meters=meters, budget_s=budget_s, retire=s.retire, on_round=s.on_round, lock_path=s.lock_path,
                        label=f"generation {type(model).__name__}")  # fmt: skip
-    _outcome_meta(meta, w, outcome, budget_s=budget_s, min_rounds=min_rounds, hard_factor=eng.hard_budget_factor)
+    _outcome_meta(meta, w, outcome, budget_s=budget_s, min_rounds=s.min_rounds, hard_factor=eng.hard_budget_factor)
     if st is not None:
         meta["store"] = str(st.path)
         st.finish_run(run.run_id, run.status)
@@ -739,10 +755,13 @@ def _store_results(st: Any, run: GenerationRun, b: int) -> None:
             st.add_result(run.run_id, f"{r.technique} [batch {b}]", r.status, r.to_dict())
 
 
-def _meta(model: Any, ids: list[str], *, meters: Sequence[Any], unavailable: dict[str, str], method: str | None,
-          win: float, nvml: bool, pr: _Prompts, real_weights: bool, tokenizer: bool, bs: list[int], n_new: int,
+def _meta(model: Any, ids: list[str], *, metering: tuple[Sequence[Any], dict[str, str], str | None, bool],
+          win: float, pr: _Prompts, real_weights: bool, tokenizer: bool, bs: list[int], n_new: int,
           budget_s: float) -> dict[str, Any]:  # fmt: skip
+    """The run's meta: model, weights, machine, settings, meters (``metering``: meters, unavailable, method, nvml)."""
     from advisor.profile import detect_hardware
+
+    meters, unavailable, method, nvml = metering
 
     hw = detect_hardware()
     return {

@@ -132,11 +132,20 @@ def architecture_reason(t: S.Technique, model: ModelProfile) -> Finding | None:
 
 def exclusion_reasons(t: S.Technique, model: ModelProfile, hw: HardwareProfile, c: Constraints) -> list[Finding]:
     """Every reason the technique does not fit; empty when it does."""
-    app = t.applicability
     out: list[Finding] = []
     arch = architecture_reason(t, model)
     if arch is not None:
         out.append(arch)
+    out += _constraint_reasons(t, model, c)
+    out += _hardware_reasons(t, hw, c)
+    layers = _layer_scope_reason(t, model)
+    return [*out, layers] if layers else out
+
+
+def _constraint_reasons(t: S.Technique, model: ModelProfile, c: Constraints) -> list[Finding]:
+    """What the user's constraints (phase, family, retraining, data, effort, risk, target) rule out."""
+    app = t.applicability
+    out: list[Finding] = []
     if not c.phases & set(app.phases):
         out.append(
             Finding("constraint", f"applies to {'/'.join(app.phases)}; you asked for {c.phase}", "constraints.phase")
@@ -177,6 +186,13 @@ def exclusion_reasons(t: S.Technique, model: ModelProfile, hw: HardwareProfile, 
         out.append(
             Finding("constraint", f"suits {', '.join(app.targets)} targets, not {c.target}", "constraints.target")
         )
+    return out
+
+
+def _hardware_reasons(t: S.Technique, hw: HardwareProfile, c: Constraints) -> list[Finding]:
+    """What this machine lacks: the hardware class, a hard feature, or a feature whose emulation is slower."""
+    app = t.applicability
+    out: list[Finding] = []
     have = _machine_hardware(hw, c)
     if not have & set(app.hardware):
         out.append(
@@ -202,6 +218,11 @@ def exclusion_reasons(t: S.Technique, model: ModelProfile, hw: HardwareProfile, 
                 "hardware.cpu_features",
             )
         )
+    return out
+
+
+def _layer_scope_reason(t: S.Technique, model: ModelProfile) -> Finding | None:
+    """The model has none of the layers the technique acts on (e.g. no Linear/LSTM/GRU for dynamic int8)."""
     for kind in LAYER_SCOPE.get(t.id, ()):
         present = (
             model.has_layers(kind)
@@ -210,9 +231,8 @@ def exclusion_reasons(t: S.Technique, model: ModelProfile, hw: HardwareProfile, 
         )
         if present is False:
             what = "Linear/LSTM/GRU" if kind == "dynamic" else kind
-            out.append(Finding("profile", f"not applicable: the model has no {what} layers", "profile.layer_counts"))
-            break
-    return out
+            return Finding("profile", f"not applicable: the model has no {what} layers", "profile.layer_counts")
+    return None
 
 
 def adjust(
