@@ -478,6 +478,12 @@ def _teardown(live: list[Variant]) -> None:
             v.teardown()
 
 
+def _budget_reason(budget_s: float) -> str:
+    if budget_s > 0:
+        return f"the {budget_s:g} s budget ran out before its set-up"
+    return "the budget was spent before the rounds began (set-up, quality probes): give a larger budget"
+
+
 def _run_groups(ctx: _Ctx, baseline: Variant, specs: list[VariantSpec], groups: list[list[str]]) -> None:
     by_name = {s.name: s for s in specs}
     done_variants = 0
@@ -487,7 +493,7 @@ def _run_groups(ctx: _Ctx, baseline: Variant, specs: list[VariantSpec], groups: 
         try:
             for name in group:
                 if time.perf_counter() - ctx.t_start > ctx.budget_s and not by_name[name].essential:
-                    ctx.outcome.setups[name] = ("skipped-budget", f"the {ctx.budget_s:g} s budget ran out", {})
+                    ctx.outcome.setups[name] = ("skipped-budget", _budget_reason(ctx.budget_s), {})
                     continue
                 v = _set_up(ctx, by_name[name])
                 if v is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from unittest.mock import ANY
 
 from advisor.measurement import EngineSettings, Round, Variant, VariantSpec, run_engine
 
@@ -65,7 +66,12 @@ def test_essential_variants_are_set_up_after_the_budget_ran_out(tmp_path: Path) 
     s = EngineSettings(block_s=0.001, warmup=1, min_rounds=2, max_rounds=2)
     out = run_engine(Variant("baseline", spin(0.0001)), specs, settings=s, budget_s=0.01, lock_path=tmp_path / "l")
     assert out.setups["skipped"][0] == "skipped-budget"
+    assert out.setups["skipped"][1] == "the 0.01 s budget ran out before its set-up"
     assert out.setups["other-baseline"][0] == "ok" and "other-baseline" in out.rounds[0].blocks
+    # a caller that spent its whole budget before the engine (generation's probes) gets the reason, not "0 s"
+    out = run_engine(Variant("baseline", spin(0.0001)), specs[1:], settings=s, budget_s=0.0, lock_path=tmp_path / "l")
+    assert out.setups["skipped"] == ("skipped-budget", ANY, {})
+    assert "spent before the rounds" in out.setups["skipped"][1]
 
 
 def test_stop_before_overrun_ends_within_the_budget_and_the_default_after_it(tmp_path: Path) -> None:
