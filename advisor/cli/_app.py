@@ -92,7 +92,20 @@ def model_args(p: argparse.ArgumentParser) -> None:
 
 
 # --- app mode: every path on the command line stays inside the allowed folder ---------------------------------
-PATH_DESTS = ("out", "store", "save", "save_dir", "write", "hardware", "profile", "data", "results", "file", "plan")
+PATH_DESTS = (
+    "out",
+    "store",
+    "save",
+    "save_dir",
+    "write",
+    "hardware",
+    "profile",
+    "data",
+    "results",
+    "file",
+    "plan",
+    "report",
+)
 SPEC_DESTS = ("model", "draft")  # 'path/file.py:factory' specs name a file; 'package.module:factory' do not
 
 

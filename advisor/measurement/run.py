@@ -87,7 +87,8 @@ def check_variant_ids(ids: list[str], catalog: Any) -> None:
 def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Predicted latency ratio per variant: the catalog's raw range and the advisor's adjusted one.
 
-    A stack or a setting is predicted by its first technique only when it has one part; stacks get none.
+    A stack or a setting is predicted by its first technique only when it has one part; stacks get none, and so
+    does a technique whose entry has no latency figure.
     """
     from advisor.profile.constraints import Constraints
     from advisor.recommendation.estimate import estimate
@@ -104,6 +105,8 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
         t = cat.get(tid)
         raw = estimate(t, "latency", {"inference"})
         adj, _ = adjust(t, raw, model_profile, hardware, c)
+        if adj.ratio is None and raw.low is None and raw.high is None:
+            continue  # the entry has no latency figure: no prediction rather than an empty one
         out[vid] = {
             "literature_low": raw.low,
             "literature_high": raw.high,
