@@ -160,8 +160,7 @@ def resolve_inside(root: str | Path, requested: str | os.PathLike[str], *, what:
     if not text.strip() or "\x00" in text:
         raise ConstraintError(f"{what}: expected a file or folder name, got {text!r}; {hint}")
     if len(text) > MAX_PATH_CHARS or any(len(part) > MAX_NAME_CHARS for part in Path(text).parts):
-        raise ConstraintError(f"{what}: a name is longer than {MAX_NAME_CHARS} characters ({len(text)} in all); "
-                              f"{hint}")  # fmt: skip
+        raise ConstraintError(f"{what}: a name is longer than {MAX_NAME_CHARS} characters ({len(text)} in all); {hint}")
     rel = Path(text)
     if rel.is_absolute() or text.startswith("~") or ".." in rel.parts:
         raise ConstraintError(f"{what}: {text!r} points outside the allowed folder (absolute, ~ or ..); {hint}")

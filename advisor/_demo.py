@@ -33,13 +33,31 @@ def run_demo(out_dir: Path, seconds: float = 30.0, region: str | None = None) ->
     acc = eval_fn(model)
     train_s = time.perf_counter() - t0
     hw = detect_hardware()
-    constraints = Constraints(phase="inference", objective="energy", max_accuracy_drop_pp=1.0, retraining="none",
-                              data="calibration", target="server", effort="high")  # fmt: skip
+    constraints = Constraints(
+        phase="inference",
+        objective="energy",
+        max_accuracy_drop_pp=1.0,
+        retraining="none",
+        data="calibration",
+        target="server",
+        effort="high",
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"digits-cnn: test accuracy {acc:.1f} % after {train_s:.1f} s of training")
     print(f"tuning for less inference energy on this machine ({hw.cpu_model}), budget {seconds:g} s ...")
-    plan = tune(model, inputs, eval_fn, None, constraints, seconds, store=out_dir / "results.sqlite",
-                region=region, name="digits-cnn", hardware=hw, save_dir=out_dir / "tuned")  # fmt: skip
+    plan = tune(
+        model,
+        inputs,
+        eval_fn,
+        None,
+        constraints,
+        seconds,
+        store=out_dir / "results.sqlite",
+        region=region,
+        name="digits-cnn",
+        hardware=hw,
+        save_dir=out_dir / "tuned",
+    )
     result = plan.recommendations
     paths = _write(out_dir, plan, result, acc, train_s, hw)
     print("\n" + plan.headline() + "\n")
@@ -87,9 +105,14 @@ def _write(out_dir: Path, plan: Any, result: Any, acc: float, train_s: float, hw
             lines.append("")
     if plan.run is not None:
         table = plan.run.table()
-        lines += ["## Measured on this machine", "",
-                  table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False), "",
-                  f"Energy method: {', '.join(plan.run.meter_descriptions)}.", ""]  # fmt: skip
+        lines += [
+            "## Measured on this machine",
+            "",
+            table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False),
+            "",
+            f"Energy method: {', '.join(plan.run.meter_descriptions)}.",
+            "",
+        ]
     (out_dir / "advice.md").write_text("\n".join(lines), encoding="utf-8")
     return paths
 

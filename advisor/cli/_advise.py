@@ -96,8 +96,10 @@ def _recommend(args: argparse.Namespace) -> int:
         f"goal: less {c.objective} for {c.phase}; max accuracy drop {c.max_accuracy_drop_pp:g} pp; "
         f"retraining {c.retraining}; data {c.data}; target {c.target}; effort {c.effort}"
     )
-    lines.append(f"{len(result)} recommended in five groups ({len(result.excluded_items)} excluded); "
-                 f"this machine counts as {result.machine_class}")  # fmt: skip
+    lines.append(
+        f"{len(result)} recommended in five groups ({len(result.excluded_items)} excluded); "
+        f"this machine counts as {result.machine_class}"
+    )
     if result.observations_used:
         lines.append(f"{result.observations_used} technique(s) ranked with measurements made on this machine")
     lines += _group_lines(result, args.top)

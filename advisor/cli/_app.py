@@ -137,8 +137,9 @@ def confine_paths(args: argparse.Namespace) -> None:
         if sep and (target.endswith(".py") or "/" in target or target.startswith("~")):
             setattr(args, dest, f"{resolve_inside(root, target, what=f'--{dest} (app mode)')}:{attr}")
     campaign = getattr(args, "campaign", None)
-    if isinstance(campaign, str) and ("/" in campaign or campaign.startswith(("~", ".")) or
-                                      campaign.endswith((".yaml", ".yml", ".json"))):  # fmt: skip
+    if isinstance(campaign, str) and (
+        "/" in campaign or campaign.startswith(("~", ".")) or campaign.endswith((".yaml", ".yml", ".json"))
+    ):
         args.campaign = str(resolve_inside(root, campaign, what="campaign plan (app mode)"))
 
 

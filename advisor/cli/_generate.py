@@ -45,11 +45,19 @@ def _generate(args: argparse.Namespace) -> int:
     prompts = loaded.prompts if loaded.prompts is not None else _prompt_ids(loaded)
     techniques = [t.strip() for t in args.techniques.split(",") if t.strip()] if args.techniques else "default"
     run = measure_generation(
-        loaded.model, loaded.tokenizer, prompts, max_new_tokens=args.max_new_tokens,
-        batch_sizes=batch_sizes, techniques=techniques, draft_model=draft,
-        budget_s=args.budget_s, tdp_w=args.tdp_w, store=False if args.no_store else args.store,
-        name=args.model.rpartition(":")[2], max_perplexity_ratio=args.max_perplexity_ratio,
-    )  # fmt: skip
+        loaded.model,
+        loaded.tokenizer,
+        prompts,
+        max_new_tokens=args.max_new_tokens,
+        batch_sizes=batch_sizes,
+        techniques=techniques,
+        draft_model=draft,
+        budget_s=args.budget_s,
+        tdp_w=args.tdp_w,
+        store=False if args.no_store else args.store,
+        name=args.model.rpartition(":")[2],
+        max_perplexity_ratio=args.max_perplexity_ratio,
+    )
     if json_out:
         json_out.write_text(run.to_json(), encoding="utf-8")
     if args.format == "json":
@@ -63,8 +71,10 @@ def _generate(args: argparse.Namespace) -> int:
     if args.out:
         out(f"JSON: {args.out}")
     if run.meta.get("store"):
-        out(f"run {run.run_id} stored in {run.meta['store']}; report it: green-advisor report --run {run.run_id} "
-            "--out DIR")  # fmt: skip
+        out(
+            f"run {run.run_id} stored in {run.meta['store']}; report it: green-advisor report --run {run.run_id} "
+            "--out DIR"
+        )
     return 0 if run.status == "finished" else 130
 
 
@@ -82,11 +92,19 @@ def add_parsers(sub: object, add: object) -> None:
     g.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="tokens generated per prompt (>= 2)")
     g.add_argument("--techniques", metavar="A,B", help="variant ids (default: every generation technique)")
     g.add_argument("--draft", metavar="SPEC", help="a draft model spec for speculative-decoding (assisted generation)")
-    g.add_argument("--budget-s", type=float, default=120.0,
-                   help="seconds for set-up and rounds; the batch sizes take rounds in turn")  # fmt: skip
-    g.add_argument("--max-perplexity-ratio", type=float, metavar="X",
-                   help="quality gate (real weights with a tokenizer): do not time a variant whose perplexity exceeds "
-                   "X times the baseline's, e.g. 1.05 (default: time every variant)")  # fmt: skip
+    g.add_argument(
+        "--budget-s",
+        type=float,
+        default=120.0,
+        help="seconds for set-up and rounds; the batch sizes take rounds in turn",
+    )
+    g.add_argument(
+        "--max-perplexity-ratio",
+        type=float,
+        metavar="X",
+        help="quality gate (real weights with a tokenizer): do not time a variant whose perplexity exceeds "
+        "X times the baseline's, e.g. 1.05 (default: time every variant)",
+    )
     g.add_argument("--tdp-w", type=float, metavar="W", help="CPU TDP for the energy estimate when RAPL is unreadable")
     g.add_argument("--out", metavar="FILE", help="also write the results as JSON")
     g.add_argument("--store", metavar="PATH", help="SQLite results store (default ~/.local/share/green-advisor)")

@@ -23,8 +23,10 @@ def _ids(text: str | None, what: str) -> list[str] | None:
         return None
     ids = [t.strip() for t in text.split(",") if t.strip()]
     if not ids:
-        raise ConstraintError(f"--techniques: expected one or more {what} ids separated by commas, got {text!r}; "
-                              "e.g. --techniques torch-compile,post-training-dynamic-quantization")  # fmt: skip
+        raise ConstraintError(
+            f"--techniques: expected one or more {what} ids separated by commas, got {text!r}; "
+            "e.g. --techniques torch-compile,post-training-dynamic-quantization"
+        )
     return ids
 
 
@@ -33,11 +35,14 @@ def _check_numbers(args: argparse.Namespace) -> None:
     from advisor._errors import ConstraintError
 
     if args.budget_s is not None and not args.budget_s > 0:
-        raise ConstraintError(f"--budget-s: expected a positive number of seconds, got {args.budget_s:g}; "
-                              "e.g. --budget-s 60")  # fmt: skip
+        raise ConstraintError(
+            f"--budget-s: expected a positive number of seconds, got {args.budget_s:g}; e.g. --budget-s 60"
+        )
     if getattr(args, "tdp_w", None) is not None and not args.tdp_w > 0:
-        raise ConstraintError(f"--tdp-w: expected the CPU's TDP in watts (> 0), got {args.tdp_w:g}; e.g. --tdp-w 65, "
-                              "or leave it out for the default per-thread power")  # fmt: skip
+        raise ConstraintError(
+            f"--tdp-w: expected the CPU's TDP in watts (> 0), got {args.tdp_w:g}; e.g. --tdp-w 65, "
+            "or leave it out for the default per-thread power"
+        )
 
 
 def _fmt(v: Any, spec: str = ".4g") -> str:
@@ -76,8 +81,10 @@ def results_text(run: Any) -> str:
     from advisor.measurement import result_row
 
     rows = [result_row(r) for r in run.all_results()]
-    lines = [f"{'variant':<40} {'time/call ms':>12} {'speed (95% interval)':<44} {'energy ratio (95%)':<20} "
-             f"{'quality':<22} {'predicted':<11} outside"]  # fmt: skip
+    lines = [
+        f"{'variant':<40} {'time/call ms':>12} {'speed (95% interval)':<44} {'energy ratio (95%)':<20} "
+        f"{'quality':<22} {'predicted':<11} outside"
+    ]
     for r, obj in zip(rows, run.all_results(), strict=True):
         q = _quality_cell(r)
         pred = "-"
@@ -88,20 +95,27 @@ def results_text(run: Any) -> str:
         if obj.status not in ("ok", "interrupted") or (obj.status == "interrupted" and obj.timing is None):
             lines.append(f"{r['technique']:<40} {obj.status}: {obj.reason}")
             continue
-        lines.append(f"{r['technique']:<40} {_fmt(r['latency_ms'], '>12.4g')} {speed:<44} {_energy_cell(r):<20} "
-                     f"{q:<22} {pred:<11} {outside}")  # fmt: skip
+        lines.append(
+            f"{r['technique']:<40} {_fmt(r['latency_ms'], '>12.4g')} {speed:<44} {_energy_cell(r):<20} "
+            f"{q:<22} {pred:<11} {outside}"
+        )
         if r.get("quality_status") in ("failed", "unverified") and r["technique"] != "baseline":
             lines.append(f"{'':<40} quality {r['quality_status'].upper()}: {r.get('quality_reason')}")
-    notes = [f"  {obj.technique}: {obj.comparison.note}" for obj in run.results
-             if getattr(obj, "comparison", None) is not None and obj.comparison.note]  # fmt: skip
+    notes = [
+        f"  {obj.technique}: {obj.comparison.note}"
+        for obj in run.results
+        if getattr(obj, "comparison", None) is not None and obj.comparison.note
+    ]
     if notes:
         lines += ["notes:", *notes]
     held = (run.meta or {}).get("quality_inputs")
     if held:
         lines.append(f"quality: each variant against the original on {held}")
-    lines.append("speed: median speed-up over paired rounds against the baseline, with its 95 % interval; 'faster'/"
-                 "'slower' when the interval excludes 1; energy ratio: variant / baseline (< 1 saves energy), "
-                 "same rounds and estimator")  # fmt: skip
+    lines.append(
+        "speed: median speed-up over paired rounds against the baseline, with its 95 % interval; 'faster'/"
+        "'slower' when the interval excludes 1; energy ratio: variant / baseline (< 1 saves energy), "
+        "same rounds and estimator"
+    )
     return "\n".join(lines)
 
 
@@ -154,8 +168,11 @@ def _save_winner(run: Any, directory: Path) -> str:
     """Save the fastest variant whose quality is verified (``--save DIR``); the line to print."""
     from advisor.measurement.quality import judge_quality
 
-    ok = [r for r in run.results if r.status == "ok" and r.comparison is not None
-          and judge_quality(r.quality).status == "verified"]  # fmt: skip
+    ok = [
+        r
+        for r in run.results
+        if r.status == "ok" and r.comparison is not None and judge_quality(r.quality).status == "verified"
+    ]
     faster = [r for r in ok if r.comparison.verdict == "faster" and r.comparison.latency_ratio is not None]
     if not faster:
         return "--save: nothing saved: no variant was significantly faster than the baseline with its quality verified"
@@ -196,10 +213,19 @@ def _measure_training(args: argparse.Namespace) -> int:
     techniques = _ids(args.techniques, "training technique") or list(DEFAULT_TECHNIQUES)
     json_out = output_path(args.out, "--out")
     loaded = load_spec(args.model)  # factories return no targets: the default loss is used
-    run = measure_training(loaded.model, loaded.inputs, techniques=techniques,
-                           steps_per_epoch=args.steps_per_epoch, epochs=args.epochs, budget_s=args.budget_s,
-                           store=args.store, region=args.region, pue=args.pue, tdp_w=args.tdp_w,
-                           progress=args.format == "table")  # fmt: skip
+    run = measure_training(
+        loaded.model,
+        loaded.inputs,
+        techniques=techniques,
+        steps_per_epoch=args.steps_per_epoch,
+        epochs=args.epochs,
+        budget_s=args.budget_s,
+        store=args.store,
+        region=args.region,
+        pue=args.pue,
+        tdp_w=args.tdp_w,
+        progress=args.format == "table",
+    )
     if json_out:
         json_out.write_text(run.to_json(), encoding="utf-8")
     if args.format == "json":
@@ -209,13 +235,17 @@ def _measure_training(args: argparse.Namespace) -> int:
     lines = [f"{'variant':<28} {'peak MiB':>9} {'mem ratio':>9} {'projected h':>12} {'kWh':>10} {'gCO2e':>10}"]
     for r in run.all_results():
         p = r.projection
-        lines.append(f"{r.technique:<28} {_fmt(r.peak_memory_mib, '>9.4g')} {_fmt(r.peak_memory_ratio, '>9.3f')} "
-                     f"{_fmt(p.time_s / 3600 if p else None, '>12.4g')} {_fmt(p.energy_kwh if p else None, '>10.3g')} "
-                     f"{_fmt(p.co2e_g if p else None, '>10.4g')}")  # fmt: skip
+        lines.append(
+            f"{r.technique:<28} {_fmt(r.peak_memory_mib, '>9.4g')} {_fmt(r.peak_memory_ratio, '>9.3f')} "
+            f"{_fmt(p.time_s / 3600 if p else None, '>12.4g')} {_fmt(p.energy_kwh if p else None, '>10.3g')} "
+            f"{_fmt(p.co2e_g if p else None, '>10.4g')}"
+        )
     out("\n".join(lines))
     m = run.meta
-    out(f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
-             f"example batch (no data loading, no evaluation); loss: {m['loss']}")  # fmt: skip
+    out(
+        f"projection: {m['steps_per_epoch']} steps/epoch x {m['epochs']} epochs = {m['steps']} steps of the "
+        f"example batch (no data loading, no evaluation); loss: {m['loss']}"
+    )
     return _run_footer(run, args.out)
 
 
@@ -260,8 +290,9 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConstraintError(msg) from None
     _check_numbers(args)
     loaded = load_spec(args.model)
-    rows = batch_sweep(loaded.model, loaded.inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w,
-                       progress=args.format == "table")  # fmt: skip
+    rows = batch_sweep(
+        loaded.model, loaded.inputs, sizes, budget_s=args.budget_s, tdp_w=args.tdp_w, progress=args.format == "table"
+    )
     if args.format == "json":
         out(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
@@ -269,9 +300,10 @@ def _sweep(args: argparse.Namespace) -> int:
     def f(v: float | None, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
 
-    lines = [f"{'batch':>6} {'status':<14} {'latency_ms':>11} {'iqr_ms':>8} {'ms/item':>9} {'items/s':>10} "
-             f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}  per item vs the smallest batch (95% interval)"
-             ]  # fmt: skip
+    lines = [
+        f"{'batch':>6} {'status':<14} {'latency_ms':>11} {'iqr_ms':>8} {'ms/item':>9} {'items/s':>10} "
+        f"{'J/item':>10} {'peak_MiB':>9} {'act_MiB':>8}  per item vs the smallest batch (95% interval)"
+    ]
     for r in rows:
         c = r.comparison
         vs = f"{c.text()}; {c.energy_text()}" if c else ("baseline" if r.status == "ok" else "")
@@ -341,8 +373,12 @@ def add_parsers(sub: Any, add: Any) -> None:
     me.add_argument("--out", metavar="FILE", help="also write the results as JSON")
     me.add_argument("--save", metavar="DIR", help="save the fastest variant that keeps fidelity, with load_and_run.py")
     me.add_argument("--format", choices=["table", "json"], default="table")
-    me.add_argument("--region", metavar="R", help="where the energy is drawn, for CO2e: FRA, US-CA, gcp:europe-west1 "
-                    "(default $GREEN_ADVISOR_REGION; list with `green-advisor regions`)")  # fmt: skip
+    me.add_argument(
+        "--region",
+        metavar="R",
+        help="where the energy is drawn, for CO2e: FRA, US-CA, gcp:europe-west1 "
+        "(default $GREEN_ADVISOR_REGION; list with `green-advisor regions`)",
+    )
     me.add_argument("--pue", type=float, default=1.0, metavar="P", help="data-centre PUE (>= 1.0; 1.0 for a desktop)")
     me.add_argument("--what-if", metavar="R1,R2", help="also show the CO2e in these regions")
 

@@ -26,17 +26,27 @@ def _report(args: argparse.Namespace) -> int:
     target = Path(args.out)  # a file with a report suffix, else a folder (as report() reads it)
     output_path(args.out, "--out", folder=target.is_dir() or not target.suffix)
     if args.run:
-        written = report(run_id=args.run, store=args.store, out=args.out,
-                         formats=[args.format] if args.format else None, title=args.title,
-                         catalog=load_catalog(args.data) if args.data else None)  # fmt: skip
+        written = report(
+            run_id=args.run,
+            store=args.store,
+            out=args.out,
+            formats=[args.format] if args.format else None,
+            title=args.title,
+            catalog=load_catalog(args.data) if args.data else None,
+        )
         for fmt, path in written.items():
             out(f"wrote {path} ({fmt}, from run {args.run})")
         return 0
     inputs, kind = read_results(args.results)
     title = args.title or inputs.pop("title", None)
     inputs.pop("title", None)
-    written = report(**inputs, out=args.out, formats=[args.format] if args.format else None, title=title,
-                     catalog=load_catalog(args.data) if args.data else None)  # fmt: skip
+    written = report(
+        **inputs,
+        out=args.out,
+        formats=[args.format] if args.format else None,
+        title=title,
+        catalog=load_catalog(args.data) if args.data else None,
+    )
     for fmt, path in written.items():
         out(f"wrote {path} ({fmt}, from {kind} {args.results})")
     return 0

@@ -14,9 +14,14 @@ __all__ = ["add_parsers"]
 
 
 def _constraints(args: argparse.Namespace) -> dict[str, Any]:
-    pairs = {"objective": args.objective, "max_accuracy_drop_pp": args.max_accuracy_drop,
-             "min_fidelity": getattr(args, "min_fidelity", None),
-             "retraining": args.retraining, "data": args.data_available, "effort": args.effort}  # fmt: skip
+    pairs = {
+        "objective": args.objective,
+        "max_accuracy_drop_pp": args.max_accuracy_drop,
+        "min_fidelity": getattr(args, "min_fidelity", None),
+        "retraining": args.retraining,
+        "data": args.data_available,
+        "effort": args.effort,
+    }
     return {k: v for k, v in pairs.items() if v is not None}
 
 
@@ -79,8 +84,10 @@ def _knowledge(args: argparse.Namespace) -> int:
     from advisor.tuning import export_knowledge, hardware_fingerprint, import_knowledge, knowledge_for
 
     if args.action in ("export", "import") and not args.file:
-        raise KnowledgeError(f"knowledge {args.action}: expected a FILE, e.g. `green-advisor knowledge "
-                             f"{args.action} team-knowledge.json`")  # fmt: skip
+        raise KnowledgeError(
+            f"knowledge {args.action}: expected a FILE, e.g. `green-advisor knowledge "
+            f"{args.action} team-knowledge.json`"
+        )
     target = output_path(args.file, "knowledge export FILE") if args.action == "export" else None
     store = ResultStore(args.store)
     if target:
@@ -95,8 +102,10 @@ def _knowledge(args: argparse.Namespace) -> int:
         out(f"{len(obs)} result(s) measured on this machine (fingerprint {hardware_fingerprint(hw)}):")
         for o in obs[: args.top]:
             er = f", energy x{o.energy_ratio:.2f}" if o.energy_ratio else ""
-            out(f"  {o.measured_at} run {o.run_id}: {o.technique} on {o.model_text()}: "
-                f"time x{o.latency_ratio:.2f} ({o.verdict}){er}")  # fmt: skip
+            out(
+                f"  {o.measured_at} run {o.run_id}: {o.technique} on {o.model_text()}: "
+                f"time x{o.latency_ratio:.2f} ({o.verdict}){er}"
+            )
     return 0
 
 

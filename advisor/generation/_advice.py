@@ -57,21 +57,26 @@ def quality_limits(real_weights: bool) -> dict[str, Any]:
     Args:
         real_weights: The run's weights are trained (``meta["weights"] == "real"``).
     """
-    return {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO,
-            "min_greedy_agreement": MIN_GREEDY_AGREEMENT if real_weights else None}  # fmt: skip
+    return {
+        "max_perplexity_ratio": MAX_PERPLEXITY_RATIO,
+        "min_greedy_agreement": MIN_GREEDY_AGREEMENT if real_weights else None,
+    }
 
 
 def quality_rule_text(real_weights: bool, tokenizer: bool) -> str:
     """The quality rule as one sentence for a run's Reporting text."""
     if not real_weights:
-        return ("Quality: random weights, not judged (logit fidelity is reported); picks rest on speed and energy "
-                "only.")  # fmt: skip
+        return "Quality: random weights, not judged (logit fidelity is reported); picks rest on speed and energy only."
     if tokenizer:
-        return (f"Quality rule for a pick: perplexity on data/text/generation_eval.txt at most "
-                f"x{MAX_PERPLEXITY_RATIO:g} the baseline's; greedy agreement is reported, not used (one flipped "
-                "token changes all later ones).")  # fmt: skip
-    return (f"Quality rule for a pick: greedy agreement with the baseline >= {MIN_GREEDY_AGREEMENT:.0%} (no tokenizer: "
-            "perplexity not measured; agreement is strict, one flipped token changes all later ones).")  # fmt: skip
+        return (
+            f"Quality rule for a pick: perplexity on data/text/generation_eval.txt at most "
+            f"x{MAX_PERPLEXITY_RATIO:g} the baseline's; greedy agreement is reported, not used (one flipped "
+            "token changes all later ones)."
+        )
+    return (
+        f"Quality rule for a pick: greedy agreement with the baseline >= {MIN_GREEDY_AGREEMENT:.0%} (no tokenizer: "
+        "perplexity not measured; agreement is strict, one flipped token changes all later ones)."
+    )
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,12 @@ class GenerationAdvice:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (batch sizes as string keys)."""
-        return {"ranking": {str(b): [asdict(r) for r in rs] for b, rs in self.ranking.items()},
-                "best": {str(b): t for b, t in self.best.items()}, "lines": self.lines,
-                "frontier": self.frontier}  # fmt: skip
+        return {
+            "ranking": {str(b): [asdict(r) for r in rs] for b, rs in self.ranking.items()},
+            "best": {str(b): t for b, t in self.best.items()},
+            "lines": self.lines,
+            "frontier": self.frontier,
+        }
 
 
 def _ranked(r: GenerationResult, real_weights: bool) -> RankedVariant:
@@ -168,8 +176,11 @@ def _technique_line(tech: str, rows: dict[int, RankedVariant], batches: list[int
         v = rows[b]
         acc = f" at {v.acceptance_rate:.0%} acceptance" if v.acceptance_rate is not None else ""
         speed = f"{v.speedup:.2f}x faster" if v.speedup and v.speedup >= 1 else f"{1 / (v.speedup or 1):.2f}x slower"
-        return (f"{tech}: {speed}{acc}, energy x{v.energy_ratio:.2f} ({v.energy_verdict}) at batch {b}"
-                if v.energy_ratio is not None else f"{tech}: {speed}{acc} at batch {b}")  # fmt: skip
+        return (
+            f"{tech}: {speed}{acc}, energy x{v.energy_ratio:.2f} ({v.energy_verdict}) at batch {b}"
+            if v.energy_ratio is not None
+            else f"{tech}: {speed}{acc} at batch {b}"
+        )
     if not saves:
         return f"{tech} never saved energy significantly here ({ratios})"
     if len(saves) == len(measured):
@@ -190,9 +201,11 @@ def _batching_line(run: GenerationRun, frontier: list[int]) -> str | None:
     t_lo, t_hi = (base[b].figures.request_latency_s for b in (lo, hi))
     if not (j_lo and j_hi and t_lo and t_hi):
         return None
-    return (f"batching first: batch {hi} takes x{j_hi.median / j_lo.median:.2f} the energy per token of batch {lo} "
-            f"at x{t_hi.median / t_lo.median:.2f} the time per request; on the frontier: batch "
-            f"{', '.join(map(str, frontier))}")  # fmt: skip
+    return (
+        f"batching first: batch {hi} takes x{j_hi.median / j_lo.median:.2f} the energy per token of batch {lo} "
+        f"at x{t_hi.median / t_lo.median:.2f} the time per request; on the frontier: batch "
+        f"{', '.join(map(str, frontier))}"
+    )
 
 
 def generation_advice(run: GenerationRun) -> GenerationAdvice:
@@ -210,8 +223,11 @@ def generation_advice(run: GenerationRun) -> GenerationAdvice:
         rows = [v for v in rows if v.j_per_output_token is not None or v.speedup is not None]
         rows.sort(key=_sort_key)
         adv.ranking[b] = rows
-        winners = [v for v in rows if v.technique == "baseline"
-                   or (v.energy_verdict == "less energy" and v.quality_ok is not False)]  # fmt: skip
+        winners = [
+            v
+            for v in rows
+            if v.technique == "baseline" or (v.energy_verdict == "less energy" and v.quality_ok is not False)
+        ]
         adv.best[b] = winners[0].technique if winners else "baseline"
         for v in rows:
             if v.technique != "baseline":
@@ -224,8 +240,11 @@ def generation_advice(run: GenerationRun) -> GenerationAdvice:
             adv.lines.append(line)
     gated = {r.technique: r.reason for r in run.results if r.status == "skipped-quality"}
     adv.lines += [f"{tech}: {why}" for tech, why in gated.items()]
-    base = [r for r in run.results if r.technique == "baseline" and r.figures and r.figures.j_per_output_token
-            and r.figures.request_latency_s]  # fmt: skip
+    base = [
+        r
+        for r in run.results
+        if r.technique == "baseline" and r.figures and r.figures.j_per_output_token and r.figures.request_latency_s
+    ]
     pts = [(r.figures.request_latency_s.median, r.figures.j_per_output_token.median) for r in base]
     adv.frontier = sorted(base[i].batch_size for i in pareto_frontier(pts))
     line = _batching_line(run, adv.frontier)

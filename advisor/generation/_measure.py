@@ -156,15 +156,18 @@ def _prompts(model: Any, tokenizer: Any, prompts: Sequence[Any] | None, prompt_t
     if tokenizer is not None:
         texts = list(prompts) if prompts else prompts_from_text(4)
         if not all(isinstance(t, str) for t in texts):
-            raise ConstraintError("prompts: with a tokenizer, expected strings; got "
-                                  f"{sorted({type(t).__name__ for t in texts})}")  # fmt: skip
+            raise ConstraintError(
+                f"prompts: with a tokenizer, expected strings; got {sorted({type(t).__name__ for t in texts})}"
+            )
         ids = [tokenizer(t).input_ids for t in texts]
         tpad = getattr(tokenizer, "pad_token_id", None)
         return _Prompts(ids, tpad if tpad is not None else pad, "tokenizer" if prompts else "shipped text")
     if prompts:
         if not all(isinstance(p, list | tuple) and p and all(isinstance(i, int) for i in p) for p in prompts):
-            raise ConstraintError("prompts: without a tokenizer, expected lists of token ids (e.g. [[15, 27, 3]]); "
-                                  "pass tokenizer= to give strings")  # fmt: skip
+            raise ConstraintError(
+                "prompts: without a tokenizer, expected lists of token ids (e.g. [[15, 27, 3]]); "
+                "pass tokenizer= to give strings"
+            )
         return _Prompts([list(p) for p in prompts], pad, "token ids")
     vocab = getattr(cfg, "vocab_size", None) or 1000
     g = torch.Generator().manual_seed(seed)
@@ -266,8 +269,9 @@ def _memory_and_output(s: GenSetup, ids: Any, mask: Any, n_new: int) -> tuple[An
     """One full generation with the cache returned: generated tokens, weights, KV cache and peak memory."""
     import torch
 
-    cuda = torch.cuda.is_available() and any(getattr(p, "is_cuda", False) for p in getattr(s.model, "parameters",
-                                                                                            list)())  # fmt: skip
+    cuda = torch.cuda.is_available() and any(
+        getattr(p, "is_cuda", False) for p in getattr(s.model, "parameters", list)()
+    )
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     kw = {"attention_mask": mask, "do_sample": False, **s.generate_kwargs}
@@ -278,12 +282,14 @@ def _memory_and_output(s: GenSetup, ids: Any, mask: Any, n_new: int) -> tuple[An
     cache = getattr(out, "cache", None) if hasattr(out, "cache") else None
     if cache is None:
         cache = getattr(out, "past_key_values", None)
-    mem = {"weights_mib": round(weights_bytes(s.model) / 2**20, 3),
-           "kv_cache_mib": round(cache_bytes(cache) / 2**20, 3) if cache is not None else None,
-           "peak_rss_mib": round(peak_rss, 1),
-           "peak_cuda_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
-           "method": "KV cache: bytes of the cache generate() returned; peak: "
-                     + ("torch.cuda.max_memory_allocated" if cuda else "process RSS sampled every 5 ms")}  # fmt: skip
+    mem = {
+        "weights_mib": round(weights_bytes(s.model) / 2**20, 3),
+        "kv_cache_mib": round(cache_bytes(cache) / 2**20, 3) if cache is not None else None,
+        "peak_rss_mib": round(peak_rss, 1),
+        "peak_cuda_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+        "method": "KV cache: bytes of the cache generate() returned; peak: "
+        + ("torch.cuda.max_memory_allocated" if cuda else "process RSS sampled every 5 ms"),
+    }
     return out.sequences[:, ids.shape[1] :], mem
 
 
@@ -301,8 +307,14 @@ def _acceptance(s: GenSetup, ids: Any, mask: Any, n_new: int) -> dict[str, Any]:
     h = s.model.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         with torch.no_grad():
-            out = s.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=n_new,
-                                   min_new_tokens=n_new, **s.generate_kwargs)  # fmt: skip
+            out = s.model.generate(
+                ids,
+                attention_mask=mask,
+                do_sample=False,
+                max_new_tokens=n_new,
+                min_new_tokens=n_new,
+                **s.generate_kwargs,
+            )
     finally:
         h.remove()
     generated = int(out.shape[1] - ids.shape[1])
@@ -310,15 +322,20 @@ def _acceptance(s: GenSetup, ids: Any, mask: Any, n_new: int) -> dict[str, Any]:
         return {"note": "the target model's forward calls could not be counted"}
     proposed = (lengths[0] - ids.shape[1]) + sum(n - 1 for n in lengths[1:])
     accepted = max(generated - len(lengths), 0)
-    return {"acceptance_rate": round(accepted / proposed, 4) if proposed else 0.0, "proposed": proposed,
-            "accepted": accepted, "target_forward_passes": len(lengths),
-            "tokens_per_forward": round(generated / len(lengths), 3),
-            "method": "forward calls of the target model in one greedy generation (batch 1): accepted = generated "
-                      "tokens - passes; proposed = candidate tokens verified"}  # fmt: skip
+    return {
+        "acceptance_rate": round(accepted / proposed, 4) if proposed else 0.0,
+        "proposed": proposed,
+        "accepted": accepted,
+        "target_forward_passes": len(lengths),
+        "tokens_per_forward": round(generated / len(lengths), 3),
+        "method": "forward calls of the target model in one greedy generation (batch 1): accepted = generated "
+        "tokens - passes; proposed = candidate tokens verified",
+    }
 
 
-def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, sync: Callable[[], None] | None,
-                 warmup: int) -> Live:  # fmt: skip
+def _set_up_live(
+    name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, sync: Callable[[], None] | None, warmup: int
+) -> Live:
     """Warm a variant up at one batch size and take its output and memory (the engine times the pilot calls).
 
     Prefill: ``warmup - 1`` calls here. Full generation: ``warmup - 2`` calls, then the call that returns the
@@ -342,8 +359,10 @@ def _set_up_live(name: str, s: GenSetup, *, ids: Any, mask: Any, n_new: int, syn
 def _figures(v: Live, b: int, in_tokens: int, n_new: int, method: str | None) -> GenerationFigures:
     pre = [(pw / pc, pe / pc if pe is not None else None) for _, pc, pw, pe, _, _, _ in v.records]
     full = [(fw / fc, fe / fc if fe is not None else None) for _, _, _, _, fc, fw, fe in v.records]
-    dec = [(f[0] - p[0], (f[1] - p[1]) if f[1] is not None and p[1] is not None else None)
-           for p, f in zip(pre, full, strict=True)]  # fmt: skip
+    dec = [
+        (f[0] - p[0], (f[1] - p[1]) if f[1] is not None and p[1] is not None else None)
+        for p, f in zip(pre, full, strict=True)
+    ]
     has_e = all(e is not None for _, e in pre + full)
     return GenerationFigures(
         ttft_ms=median_interval([t * 1000 for t, _ in pre]),
@@ -366,8 +385,11 @@ def _probe(s: GenSetup, base_model: Any, ctx: dict[str, Any]) -> dict[str, Any]:
         if ctx["real_weights"] and ctx["tokenizer"] is not None:
             ppl = perplexity(s.model, ctx["tokenizer"])
             ratio = round(ppl / ctx["base_ppl"], 4) if ctx.get("base_ppl") else None
-            return {"perplexity": round(ppl, 3), "perplexity_ratio": ratio,
-                    "perplexity_text": "data/text/generation_eval.txt"}  # fmt: skip
+            return {
+                "perplexity": round(ppl, 3),
+                "perplexity_ratio": ratio,
+                "perplexity_text": "data/text/generation_eval.txt",
+            }
         if not ctx["real_weights"]:
             return {**logit_fidelity(base_model, s.model, *ctx["fidelity_inputs"]), "note": RANDOM_WEIGHTS_NOTE}
         return {"note": "real weights but no tokenizer: perplexity not measured (pass tokenizer=)"}
@@ -375,8 +397,12 @@ def _probe(s: GenSetup, base_model: Any, ctx: dict[str, Any]) -> dict[str, Any]:
         return {"note": f"quality probe failed: {type(exc).__name__}: {exc}"}
 
 
-def _probe_all(setups: dict[str, GenSetup], bad: dict[str, tuple[str, str, dict[str, Any]]], ctx: dict[str, Any],
-               max_perplexity_ratio: float | None) -> None:  # fmt: skip
+def _probe_all(
+    setups: dict[str, GenSetup],
+    bad: dict[str, tuple[str, str, dict[str, Any]]],
+    ctx: dict[str, Any],
+    max_perplexity_ratio: float | None,
+) -> None:
     """Probe every variant that changes weights or kernels; with a gate, leave out those beyond it (not timed)."""
     base_model = setups["baseline"].model
     for name, s in list(setups.items()):
@@ -385,8 +411,10 @@ def _probe_all(setups: dict[str, GenSetup], bad: dict[str, tuple[str, str, dict[
         q = ctx["per_variant"][name] = _probe(s, base_model, ctx)
         ratio = q.get("perplexity_ratio")
         if max_perplexity_ratio is not None and ratio is not None and ratio > max_perplexity_ratio:
-            why = (f"not timed: perplexity x{ratio:.3f} of the baseline's on the shipped text, beyond the "
-                   f"x{max_perplexity_ratio:g} tolerance (max_perplexity_ratio)")  # fmt: skip
+            why = (
+                f"not timed: perplexity x{ratio:.3f} of the baseline's on the shipped text, beyond the "
+                f"x{max_perplexity_ratio:g} tolerance (max_perplexity_ratio)"
+            )
             bad[name] = ("skipped-quality", why, s.settings)
             del setups[name]  # frees the copy
 
@@ -419,13 +447,16 @@ def _check(batch_sizes: Sequence[int], max_new_tokens: int, budget_s: float, max
     if not bs or any(b < 1 for b in bs):
         raise ConstraintError(f"batch_sizes: expected positive integers, got {list(batch_sizes)!r}; e.g. (1, 4, 16)")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 2:
-        raise ConstraintError(f"max_new_tokens: expected an integer >= 2 (one prefill token and at least one decode "
-                              f"token), got {max_new_tokens!r}")  # fmt: skip
+        raise ConstraintError(
+            f"max_new_tokens: expected an integer >= 2 (one prefill token and at least one decode "
+            f"token), got {max_new_tokens!r}"
+        )
     if not budget_s or budget_s <= 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}")
     if max_ppl is not None and not max_ppl > 0:
-        raise ConstraintError(f"max_perplexity_ratio: expected a positive ratio such as 1.05 (or None: no gate), got "
-                              f"{max_ppl!r}")  # fmt: skip
+        raise ConstraintError(
+            f"max_perplexity_ratio: expected a positive ratio such as 1.05 (or None: no gate), got {max_ppl!r}"
+        )
     return bs
 
 
@@ -445,8 +476,10 @@ def _window_s(meters: Sequence[Any], window_s: float | None, min_nvml_window_s: 
 def _reporting(method: str | None, window_s: float, nvml: bool, quality_rule: str) -> str:
     lines = [f"Energy method: {method or 'none (no meter)'}; energy is gross (idle power not subtracted)."]
     if nvml:
-        lines.append(f"NVML windows last at least {window_s:g} s (ML.ENERGY keeps >= 5 s of steady state per "
-                     "window), repeating generate() calls until the window is that long.")  # fmt: skip
+        lines.append(
+            f"NVML windows last at least {window_s:g} s (ML.ENERGY keeps >= 5 s of steady state per "
+            "window), repeating generate() calls until the window is that long."
+        )
     else:
         lines.append(f"Each window repeats generate() until it lasts at least {window_s:g} s.")
     lines.append(
@@ -461,8 +494,9 @@ def _reporting(method: str | None, window_s: float, nvml: bool, quality_rule: st
     return " ".join(lines)
 
 
-def _setups(model: Any, ids: list[str], draft_model: Any
-            ) -> tuple[dict[str, GenSetup], dict[str, tuple[str, str, dict[str, Any]]]]:  # fmt: skip
+def _setups(
+    model: Any, ids: list[str], draft_model: Any
+) -> tuple[dict[str, GenSetup], dict[str, tuple[str, str, dict[str, Any]]]]:
     """Build every variant once: (the built ones, baseline first; the others with (status, reason, settings))."""
     ok: dict[str, GenSetup] = {"baseline": GenSetup(model)}
     bad: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -516,8 +550,9 @@ def measure_generation(
     s = merged(GenerationSettings, settings, overrides, "measure_generation()")
     bs = _check(s.batch_sizes, s.max_new_tokens, budget_s, s.max_perplexity_ratio)
     if not hasattr(model, "generate"):
-        raise ConstraintError(f"model: expected a causal LM with .generate() (transformers), "
-                              f"got {type(model).__name__}")  # fmt: skip
+        raise ConstraintError(
+            f"model: expected a causal LM with .generate() (transformers), got {type(model).__name__}"
+        )
     model.eval()
     ids = _resolve_ids(model, techniques)
     meters, unavailable, method, nvml = _resolve_meters(s.meters, s.tdp_w)
@@ -539,32 +574,71 @@ def measure_generation(
         n_new=s.max_new_tokens,
         budget_s=budget_s,
     )
-    meta.update(max_perplexity_ratio=s.max_perplexity_ratio, retire=s.retire, min_rounds=s.min_rounds,
-                max_rounds=s.max_rounds, warmup=s.warmup)  # fmt: skip
+    meta.update({k: getattr(s, k) for k in ("max_perplexity_ratio", "retire", "min_rounds", "max_rounds", "warmup")})
     st = _open_store(s.store)
     run_id = st.start_run(s.name or type(model).__name__, "", {**meta, "kind": "generation"}) if st else None
     run = GenerationRun(run_id or uuid.uuid4().hex[:12], "finished", [], meta)
     setups, bad = _setups(model, ids, draft_model)
     qctx, device = _quality_context(model, tokenizer, real_weights, pr.batch, b=min(bs), meta=meta)
-    eng = EngineSettings(block_s=win, warmup=1, min_rounds=s.min_rounds, max_rounds=s.max_rounds,
-                         target_rel=s.target_rel, seed=s.seed, lock_timeout_s=s.lock_timeout_s,
-                         stop_before_overrun=True)  # fmt: skip
+    eng = _engine_settings(s, win)
     meta["engine"] = eng.to_dict()
-    w = _Work(Layout([Batch(b, 0) for b in bs]), setups, bad, ids, pr, device, s.max_new_tokens, s.warmup, sync, qctx,
-              time.perf_counter())  # fmt: skip
-    outcome = _measure(run, w, eng, st=st, method=method, max_perplexity_ratio=s.max_perplexity_ratio,
-                       meters=meters, budget_s=budget_s, retire=s.retire, on_round=s.on_round, lock_path=s.lock_path,
-                       label=f"generation {type(model).__name__}")  # fmt: skip
+    w = _Work(
+        Layout([Batch(b, 0) for b in bs]),
+        setups,
+        bad,
+        ids,
+        pr,
+        device,
+        s.max_new_tokens,
+        s.warmup,
+        sync,
+        qctx,
+        time.perf_counter(),
+    )
+    outcome = _measure(
+        run,
+        w,
+        eng,
+        st=st,
+        method=method,
+        max_perplexity_ratio=s.max_perplexity_ratio,
+        meters=meters,
+        budget_s=budget_s,
+        retire=s.retire,
+        on_round=s.on_round,
+        lock_path=s.lock_path,
+        label=f"generation {type(model).__name__}",
+    )
     _outcome_meta(meta, w, outcome, budget_s=budget_s, min_rounds=s.min_rounds, hard_factor=eng.hard_budget_factor)
-    if st is not None:
-        meta["store"] = str(st.path)
-        st.finish_run(run.run_id, run.status)
-        st.save_run(run)
+    _save(st, run)
     return run
 
 
-def _quality_context(model: Any, tokenizer: Any, real_weights: bool, batch: Callable[[int, Any], Any], *, b: int,
-                     meta: dict[str, Any]) -> tuple[dict[str, Any], Any]:  # fmt: skip
+def _engine_settings(s: GenerationSettings, win: float) -> EngineSettings:
+    """The engine's settings for generation: windows of ``win`` s, one warm-up, no round past the budget."""
+    return EngineSettings(
+        block_s=win,
+        warmup=1,
+        min_rounds=s.min_rounds,
+        max_rounds=s.max_rounds,
+        target_rel=s.target_rel,
+        seed=s.seed,
+        lock_timeout_s=s.lock_timeout_s,
+        stop_before_overrun=True,
+    )
+
+
+def _save(st: Any, run: GenerationRun) -> None:
+    """Finish the stored run and write its whole record (nothing when the run is kept out of the store)."""
+    if st is not None:
+        run.meta["store"] = str(st.path)
+        st.finish_run(run.run_id, run.status)
+        st.save_run(run)
+
+
+def _quality_context(
+    model: Any, tokenizer: Any, real_weights: bool, batch: Callable[[int, Any], Any], *, b: int, meta: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
     """What the quality probes need (the baseline's perplexity, the fidelity inputs), and the model's device."""
     qctx = {"real_weights": real_weights, "tokenizer": tokenizer, "per_variant": {}, "base_ppl": None}
     if real_weights and tokenizer is not None:
@@ -594,8 +668,16 @@ class _Work:
     t_engine: float | None = None
 
 
-def _measure(run: GenerationRun, w: _Work, eng: EngineSettings, *, st: Any, method: str | None,
-             max_perplexity_ratio: float | None, **engine_kw: Any) -> Any:  # fmt: skip
+def _measure(
+    run: GenerationRun,
+    w: _Work,
+    eng: EngineSettings,
+    *,
+    st: Any,
+    method: str | None,
+    max_perplexity_ratio: float | None,
+    **engine_kw: Any,
+) -> Any:
     """Probe quality, run the engine, and turn what it measured into the run's results (stored per batch size).
 
     On Ctrl-C (the engine's: every finished round kept) or an error too, what was measured is kept and stored.
@@ -611,18 +693,24 @@ def _measure(run: GenerationRun, w: _Work, eng: EngineSettings, *, st: Any, meth
     finally:
         _close_batches(w, outcome)
         for bt in w.layout.batches:
-            run.results += _derive_batch(bt, ["baseline", *w.ids], n_new=w.n_new, method=method, qctx=w.qctx,
-                                         loads=w.layout.loads)  # fmt: skip
+            run.results += _derive_batch(
+                bt, ["baseline", *w.ids], n_new=w.n_new, method=method, qctx=w.qctx, loads=w.layout.loads
+            )
             _store_results(st, run, bt.b)
     if run.status == "interrupted":
         done = {(r.technique, r.batch_size) for r in run.results}
-        run.results += [GenerationResult(v, bt.b, "interrupted", "interrupted (Ctrl-C) before it was measured")
-                        for bt in w.layout.batches for v in ["baseline", *w.ids] if (v, bt.b) not in done]  # fmt: skip
+        run.results += [
+            GenerationResult(v, bt.b, "interrupted", "interrupted (Ctrl-C) before it was measured")
+            for bt in w.layout.batches
+            for v in ["baseline", *w.ids]
+            if (v, bt.b) not in done
+        ]
     return outcome
 
 
-def _resolve_meters(meters: Sequence[Any] | None, tdp_w: float | None
-                    ) -> tuple[Sequence[Any], dict[str, str], str | None, bool]:  # fmt: skip
+def _resolve_meters(
+    meters: Sequence[Any] | None, tdp_w: float | None
+) -> tuple[Sequence[Any], dict[str, str], str | None, bool]:
     """The meters (default: what this machine can read), those unavailable, the energy method, whether NVML."""
     from advisor.measurement.energy import get_meters
 
@@ -633,8 +721,17 @@ def _resolve_meters(meters: Sequence[Any] | None, tdp_w: float | None
     return meters, unavailable, method, any(getattr(m, "method", "") == "measured-nvml" for m in meters)
 
 
-def _on_engine(w: _Work, eng: EngineSettings, *, meters: Sequence[Any], budget_s: float, retire: bool,
-               on_round: Callable[[int, int], None] | None, lock_path: Any, label: str) -> Any:  # fmt: skip
+def _on_engine(
+    w: _Work,
+    eng: EngineSettings,
+    *,
+    meters: Sequence[Any],
+    budget_s: float,
+    retire: bool,
+    on_round: Callable[[int, int], None] | None,
+    lock_path: Any,
+    label: str,
+) -> Any:
     """Every window a variant of one engine run; generation's rule settles batch sizes (:class:`Settle`).
 
     The baseline's prefill window at the smallest batch size is the engine's baseline (set up here: its failure
@@ -647,9 +744,18 @@ def _on_engine(w: _Work, eng: EngineSettings, *, meters: Sequence[Any], budget_s
     baseline = specs.pop(0).setup()
     rule = Settle(w.layout, eng.min_rounds, eng.target_rel, retire=retire, quality_bad=_quality_bad(w.qctx))
     w.t_engine = time.perf_counter()
-    return run_engine(baseline, specs, meters=meters, settings=eng, budget_s=max(budget_s - (w.t_engine - w.t0), 0.0),
-                      sync=w.sync, label=label, on_round=lambda r: w.layout.on_round(r, on_round),
-                      lock_path=lock_path, settle=rule)  # fmt: skip
+    return run_engine(
+        baseline,
+        specs,
+        meters=meters,
+        settings=eng,
+        budget_s=max(budget_s - (w.t_engine - w.t0), 0.0),
+        sync=w.sync,
+        label=label,
+        on_round=lambda r: w.layout.on_round(r, on_round),
+        lock_path=lock_path,
+        settle=rule,
+    )
 
 
 def _specs(w: _Work) -> list[VariantSpec]:
@@ -665,8 +771,9 @@ def _specs(w: _Work) -> list[VariantSpec]:
                 continue
             s = w.setups[name]
             if s.max_batch is not None and bt.b > s.max_batch:
-                bt.out[name] = _not_run(name, bt.b, "not-applicable", f"batch size {bt.b}: supported up to "
-                                        f"{s.max_batch}", s.settings)  # fmt: skip
+                bt.out[name] = _not_run(
+                    name, bt.b, "not-applicable", f"batch size {bt.b}: supported up to {s.max_batch}", s.settings
+                )
                 continue
             specs += _window_specs(w, bt, name, inp, mask)
     return specs
@@ -679,8 +786,9 @@ def _window_specs(w: _Work, bt: Batch, name: str, inp: Any, mask: Any) -> list[V
 
     def set_up_prefill() -> Variant:
         if name != "baseline" and bt.get("baseline") is None:
-            bt.out[name] = _not_run(name, bt.b, "failed", f"the baseline could not be set up at batch size {bt.b}",
-                                    s.settings)  # fmt: skip
+            bt.out[name] = _not_run(
+                name, bt.b, "failed", f"the baseline could not be set up at batch size {bt.b}", s.settings
+            )
             raise NotApplicable(bt.out[name].reason)
         try:
             live = _set_up_live(name, s, ids=inp, mask=mask, n_new=w.n_new, sync=w.sync, warmup=w.warmup)
@@ -701,8 +809,10 @@ def _window_specs(w: _Work, bt: Batch, name: str, inp: Any, mask: Any) -> list[V
 
     # the generation window is set up whenever the prefill window was (it only wraps the set-up variant), so a
     # budget running out between the two never leaves half a pair timed
-    return [VariantSpec(pre, set_up_prefill, essential=name == "baseline"),
-            VariantSpec(gen, set_up_generation, essential=True)]  # fmt: skip
+    return [
+        VariantSpec(pre, set_up_prefill, essential=name == "baseline"),
+        VariantSpec(gen, set_up_generation, essential=True),
+    ]
 
 
 def _close_batches(w: _Work, outcome: Any) -> None:
@@ -722,8 +832,9 @@ def _close_batches(w: _Work, outcome: Any) -> None:
             bt.stopped = "interrupted" if outcome.status == "interrupted" else (outcome.stopped_by or ["budget"])[-1]
 
 
-def _outcome_meta(meta: dict[str, Any], w: _Work, outcome: Any, *, budget_s: float, min_rounds: int,
-                  hard_factor: float) -> None:  # fmt: skip
+def _outcome_meta(
+    meta: dict[str, Any], w: _Work, outcome: Any, *, budget_s: float, min_rounds: int, hard_factor: float
+) -> None:
     """The run's plan, elapsed time, load and allocator, from the engine's outcome."""
     meta["elapsed_s"] = round(time.perf_counter() - w.t0, 1)
     rounds = outcome.rounds if outcome is not None else []
@@ -755,9 +866,19 @@ def _store_results(st: Any, run: GenerationRun, b: int) -> None:
             st.add_result(run.run_id, f"{r.technique} [batch {b}]", r.status, r.to_dict())
 
 
-def _meta(model: Any, ids: list[str], *, metering: tuple[Sequence[Any], dict[str, str], str | None, bool],
-          win: float, pr: _Prompts, real_weights: bool, tokenizer: bool, bs: list[int], n_new: int,
-          budget_s: float) -> dict[str, Any]:  # fmt: skip
+def _meta(
+    model: Any,
+    ids: list[str],
+    *,
+    metering: tuple[Sequence[Any], dict[str, str], str | None, bool],
+    win: float,
+    pr: _Prompts,
+    real_weights: bool,
+    tokenizer: bool,
+    bs: list[int],
+    n_new: int,
+    budget_s: float,
+) -> dict[str, Any]:
     """The run's meta: model, weights, machine, settings, meters (``metering``: meters, unavailable, method, nvml)."""
     from advisor.profile import detect_hardware
 
@@ -789,13 +910,27 @@ def _meta(model: Any, ids: list[str], *, metering: tuple[Sequence[Any], dict[str
     }
 
 
-def _not_run(name: str, b: int, status: str, reason: str, settings: dict[str, Any] | None = None, *,
-             quality: dict[str, Any] | None = None) -> GenerationResult:  # fmt: skip
+def _not_run(
+    name: str,
+    b: int,
+    status: str,
+    reason: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    quality: dict[str, Any] | None = None,
+) -> GenerationResult:
     return GenerationResult(name, b, status, reason, settings=settings or {}, quality=quality)
 
 
-def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None, qctx: dict[str, Any],
-                  loads: dict[int, dict[str, Any]]) -> list[GenerationResult]:  # fmt: skip
+def _derive_batch(
+    bt: Batch,
+    names: list[str],
+    *,
+    n_new: int,
+    method: str | None,
+    qctx: dict[str, Any],
+    loads: dict[int, dict[str, Any]],
+) -> list[GenerationResult]:
     """Every variant's result at one batch size, in ``names`` order: figures and comparisons from its rounds."""
     out = dict(bt.out)
     measured = [v for v in bt.live if v.records]
@@ -807,29 +942,42 @@ def _derive_batch(bt: Batch, names: list[str], *, n_new: int, method: str | None
     out.update({v.name: _not_run(v.name, bt.b, status, why, v.setup.settings) for v in bt.live if not v.records})
     if measured:
         phases = phase_rounds(measured, bt.b, bt.in_tokens, n_new, loads)
-        comps = {ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
-                 for ph, rs in phases.items()}  # fmt: skip
+        comps = {
+            ph: derive(rs, "baseline", [v.name for v in measured[1:]], energy_method=method)
+            for ph, rs in phases.items()
+        }
         for v in measured:
             out[v.name] = _result(v, bt, comps, n_new=n_new, method=method, qctx=qctx)
     return [out[n] for n in names if n in out]
 
 
-def _result(v: Live, bt: Batch, comps: dict[str, Any], *, n_new: int, method: str | None, qctx: dict[str, Any]
-            ) -> GenerationResult:  # fmt: skip
+def _result(
+    v: Live, bt: Batch, comps: dict[str, Any], *, n_new: int, method: str | None, qctx: dict[str, Any]
+) -> GenerationResult:
     stopped = bt.stopped or "interrupted"
     done = stopped != "interrupted" or v.retired is not None
-    r = GenerationResult(v.name, bt.b, "ok" if done else "interrupted",
-                         None if done else f"interrupted after {len(v.records)} rounds; figures kept",
-                         settings=v.setup.settings)  # fmt: skip
+    r = GenerationResult(
+        v.name,
+        bt.b,
+        "ok" if done else "interrupted",
+        None if done else f"interrupted after {len(v.records)} rounds; figures kept",
+        settings=v.setup.settings,
+    )
     r.figures = _figures(v, bt.b, bt.in_tokens, n_new, method)
     r.comparison = {ph: comps[ph][v.name] for ph in comps if v.name in comps[ph]}
     r.acceptance = v.acceptance
     r.quality = _quality(bt.live[0], v, qctx)
     r.memory = v.memory
     r.rounds = len(v.records)
-    r.tokens = {"input_tokens": bt.in_tokens, "new_tokens_per_prompt": n_new, "batch_size": bt.b,
-                "calls_per_prefill_window": v.calls_prefill, "calls_per_generation_window": v.calls_full,
-                "stopped_by": "retired" if v.retired else stopped, "pilot_round_s": round(v.cost_s, 4)}  # fmt: skip
+    r.tokens = {
+        "input_tokens": bt.in_tokens,
+        "new_tokens_per_prompt": n_new,
+        "batch_size": bt.b,
+        "calls_per_prefill_window": v.calls_prefill,
+        "calls_per_generation_window": v.calls_full,
+        "stopped_by": "retired" if v.retired else stopped,
+        "pilot_round_s": round(v.cost_s, 4),
+    }
     if v.retired:
         r.tokens["retired_because"] = v.retired
     return r

@@ -18,8 +18,10 @@ from typing import Any
 
 __all__ = ["eval_text", "greedy_agreement", "logit_fidelity", "perplexity", "prompts_from_text"]
 
-RANDOM_WEIGHTS_NOTE = ("random weights: only logit fidelity was measured; quality effects on a real model are not "
-                       "known from this run, speed and energy effects are what it measured")  # fmt: skip
+RANDOM_WEIGHTS_NOTE = (
+    "random weights: only logit fidelity was measured; quality effects on a real model are not "
+    "known from this run, speed and energy effects are what it measured"
+)
 
 
 def _text_path() -> Path:
@@ -82,5 +84,8 @@ def logit_fidelity(base: Any, variant: Any, input_ids: Any, attention_mask: Any 
     cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).mean()
     rel = (a - b).abs().max() / a.abs().max().clamp_min(1e-12)
     top1 = (a.argmax(-1) == b.argmax(-1)).float().mean()
-    return {"logit_cosine": round(float(cos), 6), "logit_max_rel_diff": round(float(rel), 6),
-            "logit_top1_agreement": round(float(top1), 4)}  # fmt: skip
+    return {
+        "logit_cosine": round(float(cos), 6),
+        "logit_max_rel_diff": round(float(rel), 6),
+        "logit_top1_agreement": round(float(top1), 4),
+    }

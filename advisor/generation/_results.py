@@ -121,8 +121,14 @@ class GenerationResult:
         """One flat row (medians and interval ends) for tables."""
         f = self.figures or GenerationFigures()
         row: dict[str, Any] = {"technique": self.technique, "batch_size": self.batch_size, "status": self.status}
-        for name in ("ttft_ms", "prefill_j_per_input_token", "decode_tokens_per_s", "decode_j_per_output_token",
-                     "j_per_output_token", "request_latency_s"):  # fmt: skip
+        for name in (
+            "ttft_ms",
+            "prefill_j_per_input_token",
+            "decode_tokens_per_s",
+            "decode_j_per_output_token",
+            "j_per_output_token",
+            "request_latency_s",
+        ):
             iv = getattr(f, name)
             row[name] = iv.median if iv else None
             row[f"{name}_low"] = iv.low if iv else None
@@ -176,9 +182,14 @@ class GenerationRun:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``schema_version`` and ``kind``."""
-        return {"schema_version": GENERATION_SCHEMA_VERSION, "kind": "generation", "run_id": self.run_id,
-                "status": self.status, "meta": self.meta,
-                "results": [r.to_dict() for r in self.results]}  # fmt: skip
+        return {
+            "schema_version": GENERATION_SCHEMA_VERSION,
+            "kind": "generation",
+            "run_id": self.run_id,
+            "status": self.status,
+            "meta": self.meta,
+            "results": [r.to_dict() for r in self.results],
+        }
 
     def to_json(self) -> str:
         """The dict as JSON text."""
@@ -187,5 +198,9 @@ class GenerationRun:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GenerationRun:
         """The run from :meth:`to_dict`."""
-        return cls(d["run_id"], d.get("status", "finished"), [GenerationResult.from_dict(r) for r in d["results"]],
-                   d.get("meta") or {})  # fmt: skip
+        return cls(
+            d["run_id"],
+            d.get("status", "finished"),
+            [GenerationResult.from_dict(r) for r in d["results"]],
+            d.get("meta") or {},
+        )

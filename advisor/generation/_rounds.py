@@ -133,8 +133,9 @@ def collect(layout: Layout, rounds: Sequence[Round]) -> None:
                     v.calls_prefill, v.calls_full = p.calls, f.calls
 
 
-def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int,
-                 loads: dict[int, dict[str, Any]] | None = None) -> dict[str, list[Round]]:  # fmt: skip
+def phase_rounds(
+    live: list[Live], b: int, in_tokens: int, n_new: int, loads: dict[int, dict[str, Any]] | None = None
+) -> dict[str, list[Round]]:
     """The recorded windows as per-phase rounds (per-token items), with each round's load, for ``derive``.
 
     With the load, :func:`advisor.measurement.derive` sets busy rounds aside as for any measurement.
@@ -148,8 +149,10 @@ def phase_rounds(live: list[Live], b: int, in_tokens: int, n_new: int,
             dec_e = max(fe / fc - pe / pc, 0.0) if fe is not None and pe is not None else None
             by_round["decode"].setdefault(i, {})[v.name] = Block(1, dec_s, b * (n_new - 1), dec_e)
     loads = loads or {}
-    return {ph: [Round(i, 0, list(blocks), blocks, dict(loads.get(i) or {})) for i, blocks in sorted(rs.items())]
-            for ph, rs in by_round.items()}  # fmt: skip
+    return {
+        ph: [Round(i, 0, list(blocks), blocks, dict(loads.get(i) or {})) for i, blocks in sorted(rs.items())]
+        for ph, rs in by_round.items()
+    }
 
 
 def dominates(w: Live, v: Live) -> bool:
@@ -217,8 +220,10 @@ def retire(rule: Settle, bt: Batch) -> None:
             continue
         w = next((w for w in refs if w is not v and w.retired is None and dominates(w, v)), None)
         if w is not None:
-            v.retired = (f"retired after {len(v.records)} rounds: significantly slower and costlier per token than "
-                         f"{w.name} (95 % paired intervals above 1)")  # fmt: skip
+            v.retired = (
+                f"retired after {len(v.records)} rounds: significantly slower and costlier per token than "
+                f"{w.name} (95 % paired intervals above 1)"
+            )
 
 
 def stop_reason(rule: Settle, bt: Batch) -> str | None:
@@ -233,8 +238,9 @@ def stop_reason(rule: Settle, bt: Batch) -> str | None:
     return "interval" if ready_to_stop(rounds, act[0].name, [v.name for v in act[1:]], rule.target_rel) else None
 
 
-def plan_meta(batches: list[Batch], setup_s: float, budget_s: float, min_rounds: int, hard_factor: float
-              ) -> dict[str, Any]:  # fmt: skip
+def plan_meta(
+    batches: list[Batch], setup_s: float, budget_s: float, min_rounds: int, hard_factor: float
+) -> dict[str, Any]:
     """The budget plan from the pilot times: one round's cost per batch size and the rounds the budget affords."""
     cost = {str(bt.b): round(sum(v.cost_s for v in bt.live), 3) for bt in batches}
     per_cycle = sum(cost.values())
@@ -250,7 +256,9 @@ def plan_meta(batches: list[Batch], setup_s: float, budget_s: float, min_rounds:
         "call; set-up counts in the budget",
     }
     if afford is not None and afford < min_rounds:
-        out["note"] = (f"the budget ({budget_s:g} s) affords about {afford} round(s) after {setup_s:.0f} s of "
-                       f"set-up; {min_rounds} rounds (a 95 % interval) need about {need:.0f} s; the rounds run on "
-                       f"to {min_rounds} or {hard_factor:g}x the budget")  # fmt: skip
+        out["note"] = (
+            f"the budget ({budget_s:g} s) affords about {afford} round(s) after {setup_s:.0f} s of "
+            f"set-up; {min_rounds} rounds (a 95 % interval) need about {need:.0f} s; the rounds run on "
+            f"to {min_rounds} or {hard_factor:g}x the budget"
+        )
     return out

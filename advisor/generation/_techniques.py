@@ -128,8 +128,11 @@ def _sdpa(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
     except Exception as exc:
         raise NotApplicable(f"this model cannot run {target!r} attention ({_first_line(exc)})") from exc
     s.changes_weights = True  # kernels differ: logits may differ in the last bits
-    note = ("the baseline runs SDPA: this row is eager attention (the counterfactual); a ratio above 1 is what SDPA "
-            "saves") if target == "eager" else "switched from eager attention to SDPA"  # fmt: skip
+    note = (
+        ("the baseline runs SDPA: this row is eager attention (the counterfactual); a ratio above 1 is what SDPA saves")
+        if target == "eager"
+        else "switched from eager attention to SDPA"
+    )
     s.settings["attention"] = {"from": current, "to": target, "note": note}
 
 
@@ -172,16 +175,21 @@ def _torchao(config_name: str, label: str) -> Callable[[GenSetup, str | None, di
         except Exception as exc:
             raise NotApplicable(f"torchao quantize_ failed ({_first_line(exc)})") from exc
         s.changes_weights = True
-        s.settings[label] = {"library": f"torchao {torchao.__version__}",
-                             "call": f"quantize_(model, {config_name}())", "compiled": False}  # fmt: skip
+        s.settings[label] = {
+            "library": f"torchao {torchao.__version__}",
+            "call": f"quantize_(model, {config_name}())",
+            "compiled": False,
+        }
 
     return apply
 
 
 def _int4(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
     if setting not in (None, "int4"):
-        raise NotApplicable(f"weight-only-llm-quantization@{setting}: only @int4 is built here (int8: use "
-                            "torchao-int8-weight-only-quantization)")  # fmt: skip
+        raise NotApplicable(
+            f"weight-only-llm-quantization@{setting}: only @int4 is built here (int8: use "
+            "torchao-int8-weight-only-quantization)"
+        )
     try:
         with _quiet():
             import torch
@@ -204,9 +212,13 @@ def _int4(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
     except Exception as exc:
         raise NotApplicable(f"torchao int4 quantize_ failed ({_first_line(exc)})") from exc
     s.changes_weights = True
-    s.settings["int4"] = {"library": f"torchao {torchao.__version__}", "call": call,
-                          "note": None if cuda else "no int4 CPU kernel in this torchao: int4 values unpacked to "
-                          "int8 storage, dequantized per matmul"}  # fmt: skip
+    s.settings["int4"] = {
+        "library": f"torchao {torchao.__version__}",
+        "call": call,
+        "note": None
+        if cuda
+        else "no int4 CPU kernel in this torchao: int4 values unpacked to int8 storage, dequantized per matmul",
+    }
 
 
 def _openvino(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
@@ -214,8 +226,10 @@ def _openvino(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
     import tempfile
 
     if importlib.util.find_spec("optimum") is None or importlib.util.find_spec("optimum.intel") is None:
-        raise NotApplicable("OpenVINO runs a decoder's generate() (KV cache as model state) through optimum-intel's "
-                            "OVModelForCausalLM, which is not installed: pip install optimum-intel")  # fmt: skip
+        raise NotApplicable(
+            "OpenVINO runs a decoder's generate() (KV cache as model state) through optimum-intel's "
+            "OVModelForCausalLM, which is not installed: pip install optimum-intel"
+        )
     try:
         from optimum.intel import OVModelForCausalLM
 
@@ -239,13 +253,17 @@ def _prompt_lookup(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> Non
 def _assisted(s: GenSetup, setting: str | None, ctx: dict[str, Any]) -> None:
     draft = ctx.get("draft_model")
     if draft is None:
-        raise NotApplicable("assisted generation needs a draft model: pass draft_model= (or --draft SPEC), a small "
-                            "decoder sharing the model's tokenizer")  # fmt: skip
+        raise NotApplicable(
+            "assisted generation needs a draft model: pass draft_model= (or --draft SPEC), a small "
+            "decoder sharing the model's tokenizer"
+        )
     v_main = getattr(getattr(s.model, "config", None), "vocab_size", None)
     v_draft = getattr(getattr(draft, "config", None), "vocab_size", None)
     if v_main is not None and v_draft is not None and v_main != v_draft:
-        raise NotApplicable(f"the draft model's vocabulary ({v_draft}) differs from the model's ({v_main}): "
-                            "assisted generation needs a shared tokenizer")  # fmt: skip
+        raise NotApplicable(
+            f"the draft model's vocabulary ({v_draft}) differs from the model's ({v_main}): "
+            "assisted generation needs a shared tokenizer"
+        )
     s.generate_kwargs["assistant_model"] = draft.eval()
     s.max_batch, s.speculative = 1, True
     n_params = sum(p.numel() for p in draft.parameters())
@@ -282,8 +300,10 @@ def build_variant(variant_id: str, model: Any, *, draft_model: Any = None) -> Ge
     for part in VariantId.parse(variant_id).parts:
         fn = GENERATION_TECHNIQUES.get(part.technique)
         if fn is None:
-            raise UnknownTechniqueError(f"{part.technique!r} (in {variant_id!r}) is not a generation technique; "
-                                        f"expected one of {', '.join(sorted(GENERATION_TECHNIQUES))}")  # fmt: skip
+            raise UnknownTechniqueError(
+                f"{part.technique!r} (in {variant_id!r}) is not a generation technique; "
+                f"expected one of {', '.join(sorted(GENERATION_TECHNIQUES))}"
+            )
         fn(s, part.setting, ctx)
     return s
 

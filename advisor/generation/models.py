@@ -19,8 +19,7 @@ from typing import Any
 
 from advisor._errors import MissingExtraError
 
-__all__ = ["SMOLLM2_GGUF", "gpt2_decoder", "smollm2", "smollm2_folder", "tiny_gpt2",
-           "tiny_llama"]  # fmt: skip
+__all__ = ["SMOLLM2_GGUF", "gpt2_decoder", "smollm2", "smollm2_folder", "tiny_gpt2", "tiny_llama"]
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -36,8 +35,15 @@ def gpt2_decoder(n_embd: int = 256, n_layer: int = 4, n_head: int = 4, vocab_siz
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=vocab_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head, n_positions=512,
-                     bos_token_id=0, eos_token_id=0)  # fmt: skip
+    cfg = GPT2Config(
+        vocab_size=vocab_size,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        n_positions=512,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     return GPT2LMHeadModel(cfg).eval()
 
 
@@ -48,8 +54,15 @@ def tiny_llama() -> dict[str, Any]:
 
     def build(hidden: int, layers: int, seed: int) -> Any:
         torch.manual_seed(seed)
-        cfg = LlamaConfig(vocab_size=256, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)  # fmt: skip
+        cfg = LlamaConfig(
+            vocab_size=256,
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+        )
         return LlamaForCausalLM(cfg).eval()
 
     return {"model": build(64, 2, 0), "draft_model": build(32, 1, 1)}

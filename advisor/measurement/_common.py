@@ -80,8 +80,10 @@ def check_args(budget_s: float, tdp_w: float | None) -> None:
     if isinstance(budget_s, bool) or not isinstance(budget_s, int | float) or not budget_s > 0:
         raise ConstraintError(f"budget_s: expected a positive number of seconds, got {budget_s!r}; e.g. budget_s=60")
     if tdp_w is not None and not tdp_w > 0:
-        raise ConstraintError(f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}; e.g. tdp_w=65, "
-                              "or leave it out for the default per-thread power")  # fmt: skip
+        raise ConstraintError(
+            f"tdp_w: expected the CPU's TDP in watts (> 0), got {tdp_w!r}; e.g. tdp_w=65, "
+            "or leave it out for the default per-thread power"
+        )
 
 
 def meter_notes(meter: Any) -> tuple[str, ...]:

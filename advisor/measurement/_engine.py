@@ -287,8 +287,9 @@ def device_sync(model: Any = None, inputs: Sequence[Any] = ()) -> Callable[[], N
     return torch.cuda.synchronize if cuda else None
 
 
-def _calls_per_block(v: Variant, sync: Callable[[], None] | None, warmup: int, block_s: float, cap: int
-                     ) -> tuple[int, float]:  # fmt: skip
+def _calls_per_block(
+    v: Variant, sync: Callable[[], None] | None, warmup: int, block_s: float, cap: int
+) -> tuple[int, float]:
     """Warm up, then choose calls per block so a block lasts at least ``block_s``: (calls, time of one call)."""
     times = []
     for _ in range(max(warmup, 1)):

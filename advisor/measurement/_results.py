@@ -41,8 +41,12 @@ ENERGY_VERDICTS = ("less energy", "more energy", "no significant difference", "i
 
 
 # Field names before 0.2 said MB/GB for MiB/GiB values; files written then still load.
-RENAMED_FIELDS = {"peak_rss_mb": "peak_rss_mib", "peak_memory_mb": "peak_memory_mib",
-                  "peak_call_memory_mb": "peak_call_memory_mib", "activation_mb": "activation_mib"}  # fmt: skip
+RENAMED_FIELDS = {
+    "peak_rss_mb": "peak_rss_mib",
+    "peak_memory_mb": "peak_memory_mib",
+    "peak_call_memory_mb": "peak_call_memory_mib",
+    "activation_mb": "activation_mib",
+}
 
 
 def _pick(cls: type, d: dict[str, Any]) -> dict[str, Any]:
@@ -268,8 +272,13 @@ class Round:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"index": self.index, "group": self.group, "order": list(self.order),
-                "blocks": {k: b.to_dict() for k, b in self.blocks.items()}, "load": dict(self.load)}  # fmt: skip
+        return {
+            "index": self.index,
+            "group": self.group,
+            "order": list(self.order),
+            "blocks": {k: b.to_dict() for k, b in self.blocks.items()},
+            "load": dict(self.load),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Round:
@@ -790,8 +799,9 @@ class MeasureRun(RunRecord):
             )
         ok = [r.technique for r in self.results if r.status == "ok"]
         if technique not in ok:
-            raise SaveError(f"technique: expected a variant this run measured ({', '.join(ok) or 'none'}), "
-                            f"got {technique!r}")  # fmt: skip
+            raise SaveError(
+                f"technique: expected a variant this run measured ({', '.join(ok) or 'none'}), got {technique!r}"
+            )
         model, inputs, calibration_data = source
         return save_variant(technique, model, inputs, directory, calibration_data=calibration_data)
 

@@ -94,8 +94,14 @@ def _predictions(cat: Any, model_profile: Any, hardware: Any, ids: list[str]) ->
     from advisor.recommendation.estimate import estimate
     from advisor.recommendation.rules import adjust
 
-    c = Constraints(phase="inference", objective="latency", retraining="full", data="labelled", effort="high",
-                    max_accuracy_drop_pp=100)  # fmt: skip
+    c = Constraints(
+        phase="inference",
+        objective="latency",
+        retraining="full",
+        data="labelled",
+        effort="high",
+        max_accuracy_drop_pp=100,
+    )
     out = {}
     for vid in ids:
         v = VariantId.parse(vid)
@@ -174,11 +180,18 @@ def _spec(
         try:
             out = applied()
         except Exception as exc:  # noqa: BLE001 - a variant that breaks the forward pass is reported
-            return Variant(vid, applied, items, teardown=applied.restore, info={"settings": applied.settings},
-                           failed=f"forward pass failed: {type(exc).__name__}: {exc}")  # fmt: skip
+            return Variant(
+                vid,
+                applied,
+                items,
+                teardown=applied.restore,
+                info={"settings": applied.settings},
+                failed=f"forward pass failed: {type(exc).__name__}: {exc}",
+            )
         quality = _quality(applied, out, q)
-        return Variant(vid, applied, items, process_state(), applied.restore,
-                       {"settings": applied.settings, "quality": quality})  # fmt: skip
+        return Variant(
+            vid, applied, items, process_state(), applied.restore, {"settings": applied.settings, "quality": quality}
+        )
 
     return VariantSpec(vid, setup, size_bytes)
 
@@ -195,24 +208,54 @@ def _variant_ids(techniques: Any, catalog: Any) -> list[str]:
     return ids
 
 
-def _results_from(outcome: EngineOutcome, ids: list[str], predictions: dict[str, Any], *, idle: float | None,
-                  method: str | None, notes: tuple[str, ...], flops: float | None,
-                  target_rel: float, history: Any = None) -> dict[str, TechniqueResult]:  # fmt: skip
+def _results_from(
+    outcome: EngineOutcome,
+    ids: list[str],
+    predictions: dict[str, Any],
+    *,
+    idle: float | None,
+    method: str | None,
+    notes: tuple[str, ...],
+    flops: float | None,
+    target_rel: float,
+    history: Any = None,
+) -> dict[str, TechniqueResult]:
     """Every variant's result from the engine's rounds and set-up records."""
     measured = [v for v in ids if outcome.setups.get(v, ("",))[0] == "ok"]
-    comps = derive(outcome.rounds, "baseline", measured, predicted=predictions, idle_w=idle,
-                   energy_method=method, target_rel=target_rel, history=history)  # fmt: skip
+    comps = derive(
+        outcome.rounds,
+        "baseline",
+        measured,
+        predicted=predictions,
+        idle_w=idle,
+        energy_method=method,
+        target_rel=target_rel,
+        history=history,
+    )
     stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
     last_group = outcome.rounds[-1].group if outcome.rounds else None
     out = {}
     for vid in ids:
         status, reason, info = outcome.setups.get(vid, ("interrupted", "interrupted before it was measured", {}))
-        r = TechniqueResult(vid, status, reason, predicted=predictions.get(vid), settings=info.get("settings") or {},
-                            quality=info.get("quality"))  # fmt: skip
+        r = TechniqueResult(
+            vid,
+            status,
+            reason,
+            predicted=predictions.get(vid),
+            settings=info.get("settings") or {},
+            quality=info.get("quality"),
+        )
         if status == "ok":
-            r.timing = summarize_timing(outcome.rounds, vid, idle_w=idle, energy_method=method, notes=notes,
-                                        flops_per_call=flops, peak_rss_mib=peak_rss_mib(),
-                                        stopped_by=stopped)  # fmt: skip
+            r.timing = summarize_timing(
+                outcome.rounds,
+                vid,
+                idle_w=idle,
+                energy_method=method,
+                notes=notes,
+                flops_per_call=flops,
+                peak_rss_mib=peak_rss_mib(),
+                stopped_by=stopped,
+            )
             r.comparison = comps.get(vid)
             in_last = any(vid in rd.blocks for rd in outcome.rounds if rd.group == last_group)
             if r.timing is None:
@@ -329,18 +372,37 @@ def measure(
             _spec(v, model, inputs, q=q, calibration_data=calib, size_bytes=2 * (prof.size_bytes or 0), items=items)
             for v in ids
         ]
-        outcome = run_engine(Variant("baseline", base, items, process_state()), specs, meters=meters,
-                             settings=settings, budget_s=budget_s, sync=sync, progress=progress,
-                             label=f"measure {prof.name}")  # fmt: skip
+        outcome = run_engine(
+            Variant("baseline", base, items, process_state()),
+            specs,
+            meters=meters,
+            settings=settings,
+            budget_s=budget_s,
+            sync=sync,
+            progress=progress,
+            label=f"measure {prof.name}",
+        )
         status = outcome.status
         method = "+".join(sorted({m.method for m in meters})) or None
         notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
         flops = prof.forward_flops
-        btiming = summarize_timing(outcome.rounds, "baseline", idle_w=idle, energy_method=method, notes=notes,
-                                   flops_per_call=flops, peak_rss_mib=peak_rss_mib(),
-                                   stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget")  # fmt: skip
-        baseline = TechniqueResult("baseline", "ok" if btiming else "interrupted", None if btiming else
-                                   "interrupted before the first round", timing=btiming, quality=base_q)  # fmt: skip
+        btiming = summarize_timing(
+            outcome.rounds,
+            "baseline",
+            idle_w=idle,
+            energy_method=method,
+            notes=notes,
+            flops_per_call=flops,
+            peak_rss_mib=peak_rss_mib(),
+            stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget",
+        )
+        baseline = TechniqueResult(
+            "baseline",
+            "ok" if btiming else "interrupted",
+            None if btiming else "interrupted before the first round",
+            timing=btiming,
+            quality=base_q,
+        )
         results = _results_from(
             outcome,
             ids,
@@ -372,8 +434,18 @@ def measure(
             on_result(r)
     store.finish_run(run_id, status)
     carbon = _carbon_summary(intensity, pue, what_if, ordered)
-    run = MeasureRun(run_id, status, baseline, list(results.values()), [m.describe() for m in meters], unavailable,
-                     str(store.path), meta, carbon, outcome.rounds)  # fmt: skip
+    run = MeasureRun(
+        run_id,
+        status,
+        baseline,
+        list(results.values()),
+        [m.describe() for m in meters],
+        unavailable,
+        str(store.path),
+        meta,
+        carbon,
+        outcome.rounds,
+    )
     run._source = (model, inputs, calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save, not stored
     store.save_run(run)
     return run
@@ -397,8 +469,11 @@ def _carbon_setup(region: str | None, pue: float, what_if: list[str] | None) -> 
     resolved = resolve_region(region)
     intensity = get_intensity(resolved) if resolved else None
     carbon_summary(intensity, {}, pue=pue, what_if_regions=what_if)  # raises on a bad PUE or unknown what-if region
-    meta: dict[str, Any] = {"region": intensity.region if intensity else None, "pue": pue,
-                            "what_if": list(what_if or [])}  # fmt: skip
+    meta: dict[str, Any] = {
+        "region": intensity.region if intensity else None,
+        "pue": pue,
+        "what_if": list(what_if or []),
+    }
     if intensity:
         meta.update(g_co2e_per_kwh=intensity.g_co2e_per_kwh, year=intensity.year, source=intensity.source)
     return intensity, meta

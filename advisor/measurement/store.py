@@ -156,8 +156,15 @@ class ResultStore:
         by_run: dict[str, list[dict[str, Any]]] = {}
         for run_id, technique, status, blob in rows:
             by_run.setdefault(run_id, []).append({**json.loads(blob), "technique": technique, "status": status})
-        return [{"run_id": run_id, "model_fingerprint": fp, "meta": json.loads(meta) if meta else {},
-                 "results": by_run.get(run_id, [])} for run_id, fp, meta in heads]  # fmt: skip
+        return [
+            {
+                "run_id": run_id,
+                "model_fingerprint": fp,
+                "meta": json.loads(meta) if meta else {},
+                "results": by_run.get(run_id, []),
+            }
+            for run_id, fp, meta in heads
+        ]
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """The results of one run, in the order they were written."""
@@ -171,8 +178,10 @@ class ResultStore:
         if run.run_id is None:
             return
         d = run.to_dict()
-        self._exec("INSERT OR REPLACE INTO run_records VALUES (?, ?, ?)",
-                   (run.run_id, d.get("schema_version"), json.dumps(d, default=str)))  # fmt: skip
+        self._exec(
+            "INSERT OR REPLACE INTO run_records VALUES (?, ?, ?)",
+            (run.run_id, d.get("schema_version"), json.dumps(d, default=str)),
+        )
 
     def load_run(self, run_id: str) -> Any:
         """The run with this id as a ``MeasureRun``, ``TrainingRun`` or ``GenerationRun``.
@@ -189,18 +198,25 @@ class ResultStore:
         head = self._db.execute("SELECT status, meta_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if head is None:
             latest = ", ".join(r["run_id"] for r in self.runs(5)) or "none"
-            raise StoreError(f"no run {run_id!r} in {self.path}; the latest are: {latest}. "
-                             "List them with `green-advisor history`.")  # fmt: skip
+            raise StoreError(
+                f"no run {run_id!r} in {self.path}; the latest are: {latest}. List them with `green-advisor history`."
+            )
         results = self.results(run_id)
         meta = json.loads(head[1]) if head[1] else {}
         if meta.get("kind") in RUN_READERS:  # e.g. generation, ended before its record: rebuild from its results
             return RUN_READERS[meta["kind"]]({"run_id": run_id, "status": head[0], "meta": meta, "results": results})
         base = next((r for r in results if r["technique"] == "baseline"), None)
         meta = json.loads(head[1]) if head[1] else {}
-        d = {"schema_version": 1 if not any("comparison" in r for r in results) else 2, "run_id": run_id,
-             "status": head[0], "meta": meta, "baseline": base, "store": str(self.path),
-             "results": [r for r in results if r["technique"] != "baseline"],
-             "meters": meta.get("meters", [])}  # fmt: skip
+        d = {
+            "schema_version": 1 if not any("comparison" in r for r in results) else 2,
+            "run_id": run_id,
+            "status": head[0],
+            "meta": meta,
+            "baseline": base,
+            "store": str(self.path),
+            "results": [r for r in results if r["technique"] != "baseline"],
+            "meters": meta.get("meters", []),
+        }
         return run_from_dict(d)
 
     def _exec(self, sql: str, args: tuple[Any, ...]) -> None:

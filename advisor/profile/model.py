@@ -225,8 +225,11 @@ def _counted_forward(model: Any, inputs: tuple[Any, ...], torch: Any) -> tuple[d
 
     nn = torch.nn
     rnn_flops: dict[str, int] = {}  # FlopCounterMode does not see inside aten::lstm/gru: count those here
-    hooks = [m.register_forward_hook(_rnn_hook(n, rnn_flops, torch)) for n, m in model.named_modules()
-             if isinstance(m, nn.RNNBase)]  # fmt: skip
+    hooks = [
+        m.register_forward_hook(_rnn_hook(n, rnn_flops, torch))
+        for n, m in model.named_modules()
+        if isinstance(m, nn.RNNBase)
+    ]
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)

@@ -233,17 +233,21 @@ def _check(fields_: dict[str, Any], source: str, torch: Any) -> None:
     model = fields_.get("model")
     if not isinstance(model, torch.nn.Module):
         got = "no model" if model is None else _describe(model)
-        raise ProfileError(f"model spec {source}: expected a torch.nn.Module as the model, got {got}; "
-                           f"a factory returns {EXPECTED}")  # fmt: skip
+        raise ProfileError(
+            f"model spec {source}: expected a torch.nn.Module as the model, got {got}; a factory returns {EXPECTED}"
+        )
     checks = (
         ("eval_fn", callable, "a callable eval_fn(model) -> accuracy"),
-        ("example_inputs", lambda x: _is_inputs(x, torch) or (isinstance(x, list) and _is_inputs(tuple(x), torch)),
-         "a tensor or tuple of tensors"),
+        (
+            "example_inputs",
+            lambda x: _is_inputs(x, torch) or (isinstance(x, list) and _is_inputs(tuple(x), torch)),
+            "a tensor or tuple of tensors",
+        ),
         ("tokenizer", is_tokenizer, "a tokenizer (with encode and decode)"),
         ("prompts", _is_prompts, "a list of strings or of token-id lists"),
         ("draft_model", lambda x: isinstance(x, torch.nn.Module), "a torch.nn.Module"),
         ("training", lambda x: isinstance(x, TrainingSetup), "an advisor.TrainingSetup"),
-    )  # fmt: skip
+    )
     for name, ok, expected in checks:
         value = fields_.get(name)
         if value is not None and not ok(value):

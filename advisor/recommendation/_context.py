@@ -33,8 +33,28 @@ CPU_GPU_WEIGHT = 0.35
 OTHER_WEIGHT = 0.5
 SIMULATED_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.7
-DATACENTER_GPUS = ("a100", "h100", "h200", "h800", "a800", "v100", "p100", "a10", "a30", "a40", "l4", "l40",
-                   "t4", "b100", "b200", "gh200", "mi100", "mi210", "mi250", "mi300")  # fmt: skip
+DATACENTER_GPUS = (
+    "a100",
+    "h100",
+    "h200",
+    "h800",
+    "a800",
+    "v100",
+    "p100",
+    "a10",
+    "a30",
+    "a40",
+    "l4",
+    "l40",
+    "t4",
+    "b100",
+    "b200",
+    "gh200",
+    "mi100",
+    "mi210",
+    "mi250",
+    "mi300",
+)
 SERVER_CPU_WORDS = ("xeon", "epyc", "graviton", "ampere", "neoverse", "opteron")
 
 

@@ -77,8 +77,12 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the id, its rank and score, and its children."""
-        return {"id": self.rec.id, "rank": self.rec.rank, "score": self.rec.score,
-                "children": [c.to_dict() for c in self.children]}  # fmt: skip
+        return {
+            "id": self.rec.id,
+            "rank": self.rec.rank,
+            "score": self.rec.score,
+            "children": [c.to_dict() for c in self.children],
+        }
 
 
 @dataclass

@@ -360,8 +360,16 @@ def recommend(
     for t in catalog:
         got = _assess(t, cx)
         (recs if isinstance(got, Recommendation) else excluded).append(got)
-    result = Recommendations(recs, sorted(excluded, key=lambda e: e.id), model, hardware, constraints, catalog,
-                             cx.machine_class, sum(bool(r.estimate.measured) for r in recs))  # fmt: skip
+    result = Recommendations(
+        recs,
+        sorted(excluded, key=lambda e: e.id),
+        model,
+        hardware,
+        constraints,
+        catalog,
+        cx.machine_class,
+        sum(bool(r.estimate.measured) for r in recs),
+    )
     ordered = [r for g in result.groups() for _, r in g.rows()]
     result.recommended = [replace(r, rank=i + 1) for i, r in enumerate(ordered)]
     return result

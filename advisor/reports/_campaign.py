@@ -43,8 +43,16 @@ def _keeps_fidelity(r: Any) -> bool:
 
 def _winner(results: list[Any]) -> Any:
     """The fastest variant measured significantly faster that keeps fidelity (None: keep the baseline)."""
-    faster = [r for r in results if r.technique != "baseline" and r.status == "ok" and r.comparison
-              and r.comparison.verdict == "faster" and r.comparison.latency_ratio and _keeps_fidelity(r)]  # fmt: skip
+    faster = [
+        r
+        for r in results
+        if r.technique != "baseline"
+        and r.status == "ok"
+        and r.comparison
+        and r.comparison.verdict == "faster"
+        and r.comparison.latency_ratio
+        and _keeps_fidelity(r)
+    ]
     return min(faster, key=lambda r: r.comparison.latency_ratio.median, default=None)
 
 
@@ -299,8 +307,17 @@ def _g(x: float | None) -> str | None:
 
 def _co2_rows(data: dict[str, Any]) -> list[list[Any]]:
     """One row per node group: region, PUE, cells, and gCO2e per 1000 calls of the baselines and the winners."""
-    return [[r["node_group"], r["region"] or "-", r["pue"], r["cells"], _g(r["co2e_g_per_1k_calls_baseline"]),
-             _g(r["co2e_g_per_1k_calls_with_winners"])] for r in data["co2e_by_group"]]  # fmt: skip
+    return [
+        [
+            r["node_group"],
+            r["region"] or "-",
+            r["pue"],
+            r["cells"],
+            _g(r["co2e_g_per_1k_calls_baseline"]),
+            _g(r["co2e_g_per_1k_calls_with_winners"]),
+        ]
+        for r in data["co2e_by_group"]
+    ]
 
 
 REPORTING_HEADERS = ["cell", "run id", "attempts", "CPU", "hardware fingerprint", "energy counters", "energy method"]

@@ -275,10 +275,15 @@ def recommendations_from_dict(d: dict[str, Any], catalog: Any = None) -> Any:
         return Recommendation(**kw)
 
     excluded = [Excluded(e["id"], e.get("name", e["id"]), findings(e.get("reasons", ()))) for e in d["excluded"]]
-    return Recommendations([recommendation(r) for r in d["recommended"]], excluded,
-                           ModelProfile.model_validate(d["model"]), HardwareProfile.model_validate(d["hardware"]),
-                           Constraints.model_validate(d["constraints"]), catalog,
-                           machine_class=d.get("machine_class"))  # fmt: skip
+    return Recommendations(
+        [recommendation(r) for r in d["recommended"]],
+        excluded,
+        ModelProfile.model_validate(d["model"]),
+        HardwareProfile.model_validate(d["hardware"]),
+        Constraints.model_validate(d["constraints"]),
+        catalog,
+        machine_class=d.get("machine_class"),
+    )
 
 
 def _fields(cls: type) -> list[str]:

@@ -52,8 +52,10 @@ def _rounds(r: Any) -> str:
 
 def _header(run: Any) -> str:
     f = RunFacts.of(run)
-    return (f"Model {f.model} ({f.weights} weights) on {f.cpu}; {f.max_new_tokens} new tokens per prompt; "
-            f"energy: {f.energy_method}.")  # fmt: skip
+    return (
+        f"Model {f.model} ({f.weights} weights) on {f.cpu}; {f.max_new_tokens} new tokens per prompt; "
+        f"energy: {f.energy_method}."
+    )
 
 
 def _vs_baseline(r: Any) -> str:
@@ -123,8 +125,9 @@ def frontier_plot(run: Any) -> str | None:
     for r in run.results:
         f = r.figures
         if r.status == "ok" and f and f.j_per_output_token and f.request_latency_s:
-            pts.setdefault(r.technique, []).append((r.batch_size, f.request_latency_s.median,
-                                                    f.j_per_output_token.median))  # fmt: skip
+            pts.setdefault(r.technique, []).append(
+                (r.batch_size, f.request_latency_s.median, f.j_per_output_token.median)
+            )
     if not pts:
         return None
     fig = Figure(figsize=(7, 4.5))
@@ -160,16 +163,23 @@ def generation_html(run: Any) -> str:
     rows = generation_rows(run)
     cols = list(rows[0]) if rows else []
     e = html.escape
-    parts = ['<section class="generation"><h2>Generation: energy per token</h2>', f"<p>{e(_header(run))}</p>",
-             "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>"]  # fmt: skip
+    parts = [
+        '<section class="generation"><h2>Generation: energy per token</h2>',
+        f"<p>{e(_header(run))}</p>",
+        "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>",
+    ]
     parts += ["<tr>" + "".join(f"<td>{e(r[c])}</td>" for c in cols) + "</tr>" for r in rows]
     parts.append("</tbody></table>")
     uri = frontier_plot(run)
     if uri:
         parts.append(f'<img alt="time vs energy per token frontier" src="{uri}">')
     adv = generation_advice(run)
-    parts.append("<ul>" + "".join(f"<li>batch {b}: use <b>{e(t)}</b></li>" for b, t in adv.best.items())
-                 + "".join(f"<li>{e(x)}</li>" for x in adv.lines) + "</ul>")  # fmt: skip
+    parts.append(
+        "<ul>"
+        + "".join(f"<li>batch {b}: use <b>{e(t)}</b></li>" for b, t in adv.best.items())
+        + "".join(f"<li>{e(x)}</li>" for x in adv.lines)
+        + "</ul>"
+    )
     facts = RunFacts.of(run)
     if facts.plan_note:
         parts.append(f"<p>Budget: {e(facts.plan_note)}.</p>")
@@ -188,9 +198,14 @@ def frontier_points(run: Any) -> list[dict[str, Any]]:
     for r in _run(run).results:
         f = r.figures
         if r.status == "ok" and f and f.j_per_output_token and f.request_latency_s:
-            pts.append({"technique": r.technique, "batch_size": r.batch_size,
-                        "request_latency_s": f.request_latency_s.median,
-                        "j_per_output_token": f.j_per_output_token.median})  # fmt: skip
+            pts.append(
+                {
+                    "technique": r.technique,
+                    "batch_size": r.batch_size,
+                    "request_latency_s": f.request_latency_s.median,
+                    "j_per_output_token": f.j_per_output_token.median,
+                }
+            )
     best = set(pareto_frontier([(p["request_latency_s"], p["j_per_output_token"]) for p in pts]))
     return [{**p, "on_frontier": i in best} for i, p in enumerate(pts)]
 
@@ -200,5 +215,10 @@ def generation_json(run: Any) -> dict[str, Any]:
     from advisor.generation import generation_advice
 
     run = _run(run)
-    return {"run": run.to_dict(), "advice": generation_advice(run).to_dict(), "rows": generation_rows(run),
-            "frontier": frontier_points(run), "reporting": RunFacts.of(run).reporting or ""}  # fmt: skip
+    return {
+        "run": run.to_dict(),
+        "advice": generation_advice(run).to_dict(),
+        "rows": generation_rows(run),
+        "frontier": frontier_points(run),
+        "reporting": RunFacts.of(run).reporting or "",
+    }

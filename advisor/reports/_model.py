@@ -231,8 +231,14 @@ def _generation_model(facts: RunFacts) -> Any:
     """The profile a generation run records: its model's class name and parameters, a generative decoder."""
     from advisor.profile import ModelProfile
 
-    return ModelProfile(name=facts.model or "model", family="llm", phase="inference", n_parameters=facts.parameters
-                        or 0, architectures=["generative-decoder"], can_generate=True)  # fmt: skip
+    return ModelProfile(
+        name=facts.model or "model",
+        family="llm",
+        phase="inference",
+        n_parameters=facts.parameters or 0,
+        architectures=["generative-decoder"],
+        can_generate=True,
+    )
 
 
 def _report_versions() -> dict[str, str]:

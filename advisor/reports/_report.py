@@ -122,8 +122,9 @@ def report(
     targets = _targets(Path(out), formats)
     if run_id is not None:
         measurement, training, generation = _from_store(run_id, store, measurement, training, generation)
-    data = build_data(measurement, recommendations, training=training, title=title, catalog=catalog,
-                      generation=generation)  # fmt: skip
+    data = build_data(
+        measurement, recommendations, training=training, title=title, catalog=catalog, generation=generation
+    )
     written = {}
     for fmt, path in targets.items():
         text = render(data, fmt)

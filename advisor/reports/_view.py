@@ -108,8 +108,9 @@ def _recommendations(rec: Any, refs: Any) -> dict[str, Any] | None:
             key = f.ref or f.kind or "?"
             slot = by_reason.setdefault(key, {"reason": key, "count": 0, "example": f.text})
             slot["count"] += 1
-    stacks = [{"ids": " + ".join(s.ids), "ratio": fmt_num(s.ratio), "naive": fmt_num(s.naive_ratio)}
-              for s in rec.stacks()]  # fmt: skip
+    stacks = [
+        {"ids": " + ".join(s.ids), "ratio": fmt_num(s.ratio), "naive": fmt_num(s.naive_ratio)} for s in rec.stacks()
+    ]
     c = rec.constraints
     return {
         "constraints": ", ".join(f"{k} {v}" for k, v in c.model_dump().items()) or "not recorded",
@@ -193,8 +194,11 @@ def _table(rows: list[dict[str, Any]], caption: str | None = None) -> dict[str, 
 
 def _settings_cols(settings: dict[str, Any]) -> dict[str, Any]:
     """What an applier set, one ``settings.<name>`` column each (lists joined)."""
-    return {f"settings.{k}": ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v for k, v in settings.items()
-            if not isinstance(v, dict)}  # fmt: skip
+    return {
+        f"settings.{k}": ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        for k, v in settings.items()
+        if not isinstance(v, dict)
+    }
 
 
 def _step_training(run: Any) -> list[dict[str, Any]]:
@@ -222,8 +226,15 @@ def view(data: Any) -> dict[str, Any]:
     references = []
     for k, ref in data.references.items():
         link = reference_link(ref)
-        references.append({"n": numbers[k], "key": k, "text": reference_text(ref),
-                           "link_label": link[0] if link else None, "url": link[1] if link else None})  # fmt: skip
+        references.append(
+            {
+                "n": numbers[k],
+                "key": k,
+                "text": reference_text(ref),
+                "link_label": link[0] if link else None,
+                "url": link[1] if link else None,
+            }
+        )
     return {
         "title": data.title or "Energy report",
         "generated_at": data.generated_at,

@@ -13,14 +13,53 @@ from advisor.training import ToTargetRun
 
 __all__ = ["md_table", "render_markdown"]
 
-REC_HEADERS = ["#", "technique", "id", "expected saving", "ratio (range)", "confidence", "accuracy risk", "effort",
-               "measurable here", "warnings", "sources"]  # fmt: skip
+REC_HEADERS = [
+    "#",
+    "technique",
+    "id",
+    "expected saving",
+    "ratio (range)",
+    "confidence",
+    "accuracy risk",
+    "effort",
+    "measurable here",
+    "warnings",
+    "sources",
+]
 REC_KEYS = ["rank", "name", "id", "expected", "ratio", "confidence", "risk", "effort", "measurable"]
-MEASURE_HEADERS = ["technique", "status", "latency ms (median)", "IQR ms", "speed-up (95% interval)", "energy J/call",
-                   "IQR J", "energy method", "energy ratio (95% interval)", "CO2e g / 1k calls", "quality",
-                   "predicted latency ratio", "measured latency ratio (95%)", "vs prediction", "settings"]  # fmt: skip
-MEASURE_KEYS = ["technique", "status", "latency", "latency_iqr", "speedup", "energy", "energy_iqr", "method",
-                "energy_ratio", "co2e_1k", "quality", "predicted", "measured_ratio", "outside"]  # fmt: skip
+MEASURE_HEADERS = [
+    "technique",
+    "status",
+    "latency ms (median)",
+    "IQR ms",
+    "speed-up (95% interval)",
+    "energy J/call",
+    "IQR J",
+    "energy method",
+    "energy ratio (95% interval)",
+    "CO2e g / 1k calls",
+    "quality",
+    "predicted latency ratio",
+    "measured latency ratio (95%)",
+    "vs prediction",
+    "settings",
+]
+MEASURE_KEYS = [
+    "technique",
+    "status",
+    "latency",
+    "latency_iqr",
+    "speedup",
+    "energy",
+    "energy_iqr",
+    "method",
+    "energy_ratio",
+    "co2e_1k",
+    "quality",
+    "predicted",
+    "measured_ratio",
+    "outside",
+]
 
 
 def _text(x: Any) -> str:
@@ -70,9 +109,15 @@ def _recommendations_md(rec: dict[str, Any]) -> list[str]:
     for t in rec["top"]:
         out += _explained_md(t)
     if rec["stacks"]:
-        out += ["### Compatible stacks", "",
-                md_table(["techniques", "combined ratio", "naive product"],
-                         [[s["ids"], s["ratio"], s["naive"]] for s in rec["stacks"]]), ""]  # fmt: skip
+        out += [
+            "### Compatible stacks",
+            "",
+            md_table(
+                ["techniques", "combined ratio", "naive product"],
+                [[s["ids"], s["ratio"], s["naive"]] for s in rec["stacks"]],
+            ),
+            "",
+        ]
     out += [
         "### Exclusions",
         "",

@@ -55,15 +55,19 @@ def _bars(rows: list[dict[str, Any]], value: str, spread: str | None, xlabel: st
 
 def latency_plot(rows: list[dict[str, Any]]) -> str | None:
     """Median latency per variant, error bars = the IQR centred on the median."""
-    return _bars(rows, "latency_ms", "latency_ms_iqr", "latency per call (ms), median; bar = IQR",
-                 "Latency per call")  # fmt: skip
+    return _bars(rows, "latency_ms", "latency_ms_iqr", "latency per call (ms), median; bar = IQR", "Latency per call")
 
 
 def energy_plot(rows: list[dict[str, Any]]) -> str | None:
     """Energy per call per variant, error bars = its IQR where one was measured."""
     methods = sorted({r["energy_method"] for r in rows if r["energy_method"]})
-    return _bars(rows, "energy_j_per_call", "energy_j_per_call_iqr", "energy per call (J); bar = IQR where known",
-                 f"Energy per call ({', '.join(methods) or 'no method'})")  # fmt: skip
+    return _bars(
+        rows,
+        "energy_j_per_call",
+        "energy_j_per_call_iqr",
+        "energy per call (J); bar = IQR where known",
+        f"Energy per call ({', '.join(methods) or 'no method'})",
+    )
 
 
 def prediction_plot(rows: list[dict[str, Any]]) -> str | None:
@@ -77,14 +81,25 @@ def prediction_plot(rows: list[dict[str, Any]]) -> str | None:
         lo = r["predicted_low"]
         hi = r["predicted_high"] if r["predicted_high"] is not None else lo
         width = max(hi - lo, lo * 0.03)  # a point prediction still shows as a narrow bar
-        ax.barh([i], [width], left=[lo - (width - (hi - lo)) / 2], height=0.5, color="#95a5a6",
-                label="predicted range" if i == 0 else None)  # fmt: skip
+        ax.barh(
+            [i],
+            [width],
+            left=[lo - (width - (hi - lo)) / 2],
+            height=0.5,
+            color="#95a5a6",
+            label="predicted range" if i == 0 else None,
+        )
         if r["predicted_latency_ratio"] is not None:
-            ax.plot([r["predicted_latency_ratio"]], [i], "|", color="#34495e", markersize=14,
-                    label="predicted" if i == 0 else None)  # fmt: skip
+            ax.plot(
+                [r["predicted_latency_ratio"]],
+                [i],
+                "|",
+                color="#34495e",
+                markersize=14,
+                label="predicted" if i == 0 else None,
+            )
         color = _OUT if r["outside_prediction"] else _OK
-        ax.plot([r["latency_ratio"]], [i], "o", color=color, markersize=7,
-                label="measured" if i == 0 else None)  # fmt: skip
+        ax.plot([r["latency_ratio"]], [i], "o", color=color, markersize=7, label="measured" if i == 0 else None)
     ax.axvline(1.0, color="#222", linewidth=0.8, linestyle="--")
     ax.set_ylim(-0.6, len(pts) - 0.4)
     ax.set_yticks(range(len(pts)), [r["technique"] for r in pts[::-1]], fontsize=8)

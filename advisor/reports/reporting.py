@@ -61,8 +61,16 @@ def carbon_facts(m: Any) -> dict[str, Any]:
     c = m.carbon if m is not None else None
     if c is None:
         return {}
-    return {"region": c.region, "region_name": c.name, "g_co2e_per_kwh": c.g_co2e_per_kwh, "year": c.year,
-            "source": c.source, "pue": c.pue, "co2e_method": c.co2e_method, "note": c.note or None}  # fmt: skip
+    return {
+        "region": c.region,
+        "region_name": c.name,
+        "g_co2e_per_kwh": c.g_co2e_per_kwh,
+        "year": c.year,
+        "source": c.source,
+        "pue": c.pue,
+        "co2e_method": c.co2e_method,
+        "note": c.note or None,
+    }
 
 
 def _energy_texts(m: Any, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -241,8 +249,12 @@ def _to_target_items(run: Any) -> list[tuple[str, str]]:
     """An energy-to-target run (``ToTargetRun``): its outcome, what the projection assumes, its run id."""
     if run is None:
         return []
-    out = [("Training to a target", run.outcome or f"every variant trained from scratch to {run.target:g} "
-            f"{run.metric} over interleaved seeds")]  # fmt: skip
+    out = [
+        (
+            "Training to a target",
+            run.outcome or f"every variant trained from scratch to {run.target:g} {run.metric} over interleaved seeds",
+        )
+    ]
     if run.projection_note:
         out.append(("Projection", run.projection_note))
     out.append(("Training run", f"run id {run.run_id or '-'}, status {run.status}."))

@@ -53,8 +53,9 @@ __all__ = [
 ]
 
 
-def generation_order(model: Any, prof: Any, hw: Any, catalog: Any, *, constraints: Any = None,
-                     draft_model: Any = None) -> list[str]:  # fmt: skip
+def generation_order(
+    model: Any, prof: Any, hw: Any, catalog: Any, *, constraints: Any = None, draft_model: Any = None
+) -> list[str]:
     """The generation variants measurable here for this model, most promising first (the Generate tab's default).
 
     First tune's shortlist (``recommend``'s group "apply now", in its order), then the other measurable ids.
@@ -86,18 +87,23 @@ def _how(r: Any, catalog: Any) -> list[str]:
     lines = []
     for part in VariantId.parse(r.technique).techniques:
         if part in catalog:
-            lines += [f"{i.call}" + (f": {' '.join(i.note.split())}" if i.note else "")
-                      for i in catalog.get(part).implementations[:2]]  # fmt: skip
+            lines += [
+                f"{i.call}" + (f": {' '.join(i.note.split())}" if i.note else "")
+                for i in catalog.get(part).implementations[:2]
+            ]
     if r.settings:
         lines.append(f"as measured: {r.settings}")
-    lines.append(f"measure it again: advisor.measure_generation(model, techniques=[{r.technique!r}], "
-                 f"batch_sizes=[{r.batch_size}])")  # fmt: skip
+    lines.append(
+        f"measure it again: advisor.measure_generation(model, techniques=[{r.technique!r}], "
+        f"batch_sizes=[{r.batch_size}])"
+    )
     return lines
 
 
 def _candidate(r: Any, c: Any, catalog: Any, run_id: str, real_weights: bool) -> Candidate:
-    cand = Candidate(variant=r.technique, status=r.status, run_id=run_id, how_to_apply=_how(r, catalog),
-                     batch_size=r.batch_size)  # fmt: skip
+    cand = Candidate(
+        variant=r.technique, status=r.status, run_id=run_id, how_to_apply=_how(r, catalog), batch_size=r.batch_size
+    )
     comp = r.comparison.get("end_to_end")
     if r.status != "ok" or comp is None or comp.latency_ratio is None:
         cand.reason = r.reason or r.status
@@ -166,8 +172,9 @@ def _overall(picks: list[BatchPick]) -> Candidate | None:
     return max(won, key=lambda w: (counts[w.variant], -won.index(w)))
 
 
-def tune_generation(spec: Any, settings: Any, *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any,
-                    budget_s: float, t0: float) -> TunePlan:  # fmt: skip
+def tune_generation(
+    spec: Any, settings: Any, *, prof: Any, hw: Any, c: Any, catalog: Any, store: Any, budget_s: float, t0: float
+) -> TunePlan:
     """Tune a generative decoder per output token at a few batch sizes (see the module docstring).
 
     ``spec`` is the :class:`advisor.ModelSpec` (its tokenizer, prompts and draft model), ``settings`` tune's
@@ -186,30 +193,57 @@ def tune_generation(spec: Any, settings: Any, *, prof: Any, hw: Any, c: Any, cat
         prompts = x.tolist()  # the example input ids are the prompts
     gen_opts = {"max_perplexity_ratio": MAX_PERPLEXITY_RATIO, **g.measure_options}
     run = measure_generation(
-        model, spec.tokenizer, prompts, max_new_tokens=g.max_new_tokens, batch_sizes=list(g.batch_sizes),
-        techniques=variants, draft_model=draft, budget_s=budget_s, store=store, name=prof.name, **gen_opts,
-    )  # fmt: skip
+        model,
+        spec.tokenizer,
+        prompts,
+        max_new_tokens=g.max_new_tokens,
+        batch_sizes=list(g.batch_sizes),
+        techniques=variants,
+        draft_model=draft,
+        budget_s=budget_s,
+        store=store,
+        name=prof.name,
+        **gen_opts,
+    )
     real = run.meta.get("weights") == "real"
     cands = [_candidate(r, c, catalog, run.run_id, real) for r in run.results if r.technique != "baseline"]
     adv = generation_advice(run)
     picks = _picks(run, adv, cands, c.objective)
     winner = _overall(picks)
     picked = {id(p.winner) for p in picks if p.winner is not None}
-    notes = [f"generation: measured per output token at batch sizes {run.batch_sizes}, "
-             f"{run.meta.get('max_new_tokens')} new tokens per prompt ({run.meta.get('weights')} weights)"]  # fmt: skip
+    notes = [
+        f"generation: measured per output token at batch sizes {run.batch_sizes}, "
+        f"{run.meta.get('max_new_tokens')} new tokens per prompt ({run.meta.get('weights')} weights)"
+    ]
     if run.meta.get("weights_note"):
         notes.append(run.meta["weights_note"])
     if winner is not None:
-        notes.append("generation variants change the model or the generate() call: apply them with the code "
-                     "above (no artifact is saved)")  # fmt: skip
+        notes.append(
+            "generation variants change the model or the generate() call: apply them with the code "
+            "above (no artifact is saved)"
+        )
     plan = TunePlan(
-        model_name=prof.name, phase="inference", objective=c.objective, winner=winner,
+        model_name=prof.name,
+        phase="inference",
+        objective=c.objective,
+        winner=winner,
         runners_up=[x for x in cands if x.pays_off and x is not winner],
-        no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=known_no_payoff(rec),
-        more_effort=more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
-        elapsed_s=0.0, budget_s=float(budget_s), run=run, run_ids=[run.run_id], store_path=str(store.path),
-        knowledge_used=len(knowledge), recommendations=rec, notes=notes, per_batch=picks, crossover=list(adv.lines),
-    )  # fmt: skip
+        no_payoff=[x for x in cands if not x.pays_off],
+        known_no_payoff=known_no_payoff(rec),
+        more_effort=more_effort(rec),
+        artifact=None,
+        measured=sum(1 for x in cands if x.latency_ratio is not None),
+        elapsed_s=0.0,
+        budget_s=float(budget_s),
+        run=run,
+        run_ids=[run.run_id],
+        store_path=str(store.path),
+        knowledge_used=len(knowledge),
+        recommendations=rec,
+        notes=notes,
+        per_batch=picks,
+        crossover=list(adv.lines),
+    )
     plan.runners_up.sort(key=lambda x: (id(x) not in picked, x.batch_size or 0))
     if not variants:
         plan.notes.append("nothing in the catalog can be measured for generation here for this model and constraints")

@@ -239,14 +239,18 @@ def _parse(path: Path) -> list[Observation]:
         raise KnowledgeError(f"{path}: expected a JSON object with 'format' and 'entries', got {type(data).__name__}")
     version = data.get("schema_version")
     if isinstance(version, int) and version > KNOWLEDGE_VERSION:
-        raise KnowledgeError(f"{path}: schema_version {version} is newer than this green-dl-advisor reads "
-                             f"({KNOWLEDGE_VERSION}); upgrade it (pip install -U green-dl-advisor)")  # fmt: skip
+        raise KnowledgeError(
+            f"{path}: schema_version {version} is newer than this green-dl-advisor reads "
+            f"({KNOWLEDGE_VERSION}); upgrade it (pip install -U green-dl-advisor)"
+        )
     try:
         head = _File.model_validate(data)
     except ValidationError as exc:
         e = first_error(exc)
-        raise KnowledgeError(f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
-                             "Write the file with `green-advisor knowledge export FILE`.") from None  # fmt: skip
+        raise KnowledgeError(
+            f"{path}: field {e.field!r}: expected {e.expected}, got {e.got}. "
+            "Write the file with `green-advisor knowledge export FILE`."
+        ) from None
     out = []
     for i, raw in enumerate(head.entries):
         try:
@@ -271,8 +275,12 @@ def export_knowledge(store: Any, path: str | Path) -> int:
         if (o.run_id, o.technique) not in seen:
             seen.add((o.run_id, o.technique))
             entries.append(o.to_dict())
-    payload = {"format": KNOWLEDGE_FORMAT, "schema_version": KNOWLEDGE_VERSION,
-               "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "entries": entries}  # fmt: skip
+    payload = {
+        "format": KNOWLEDGE_FORMAT,
+        "schema_version": KNOWLEDGE_VERSION,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "entries": entries,
+    }
     try:
         Path(path).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     except OSError as exc:
@@ -291,8 +299,11 @@ def import_knowledge(store: Any, path: str | Path) -> tuple[int, int]:
     keys = {(o.run_id, o.technique) for o in [*known, *observations_from_store(store)]}
     new = [o for o in incoming if (o.run_id, o.technique) not in keys]
     merged = [*known, *new]
-    payload = {"format": KNOWLEDGE_FORMAT, "schema_version": KNOWLEDGE_VERSION,
-               "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "entries": [o.to_dict() for o in merged]}  # fmt: skip
+    payload = {
+        "format": KNOWLEDGE_FORMAT,
+        "schema_version": KNOWLEDGE_VERSION,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "entries": [o.to_dict() for o in merged],
+    }
     _imported_path(store).write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return len(new), len(incoming) - len(new)

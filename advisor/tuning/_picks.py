@@ -45,19 +45,30 @@ def more_effort(rec: Any) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         why = next((f.text for f in r.why if f.kind in ("measurement", "evidence")), "")
-        out.append({"id": r.id, "name": r.name, "expected": r.expected_text(), "group": r.group,
-                    "why": why[:160] + ("..." if len(why) > 160 else "")})  # fmt: skip
+        out.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "expected": r.expected_text(),
+                "group": r.group,
+                "why": why[:160] + ("..." if len(why) > 160 else ""),
+            }
+        )
     return out
 
 
 def known_no_payoff(rec: Any) -> list[dict[str, str]]:
     """Techniques the recommendation left out because earlier measurements here found them not paying off."""
-    return [{"id": e.id, "reason": e.reasons[0].text} for e in rec.excluded_items
-            if e.reasons and e.reasons[0].kind == "measurement"]  # fmt: skip
+    return [
+        {"id": e.id, "reason": e.reasons[0].text}
+        for e in rec.excluded_items
+        if e.reasons and e.reasons[0].kind == "measurement"
+    ]
 
 
-def save_winner(winner: Candidate, model: Any, inputs: tuple[Any, ...], calibration_data: Any, out: Path
-                ) -> dict[str, Any]:  # fmt: skip
+def save_winner(
+    winner: Candidate, model: Any, inputs: tuple[Any, ...], calibration_data: Any, out: Path
+) -> dict[str, Any]:
     """Save the winner as a deployable artifact (the runtimes' ``save_variant``); an error is returned, not raised."""
     from advisor.measurement import appliers
 
@@ -69,20 +80,34 @@ def save_winner(winner: Candidate, model: Any, inputs: tuple[Any, ...], calibrat
     except AdvisorError as exc:
         return {"error": f"not saved: {exc}"}
     files = [str(f) for f in getattr(art, "files", [])]
-    return {"path": str(getattr(art, "path", out)), "format": getattr(art, "format", None), "files": files,
-            "snippet": str(getattr(art, "snippet", ""))}  # fmt: skip
+    return {
+        "path": str(getattr(art, "path", out)),
+        "format": getattr(art, "format", None),
+        "files": files,
+        "snippet": str(getattr(art, "snippet", "")),
+    }
 
 
 def finish(  # noqa: PLR0917 - one call per tune path, in the order the plan is built
-    plan: TunePlan, store: Any, prof: Any, model: Any, inputs: tuple[Any, ...], calibration_data: Any,
-    save: bool, save_dir: str | Path | None,
-) -> None:  # fmt: skip
+    plan: TunePlan,
+    store: Any,
+    prof: Any,
+    model: Any,
+    inputs: tuple[Any, ...],
+    calibration_data: Any,
+    save: bool,
+    save_dir: str | Path | None,
+) -> None:
     """Store the plan, then save the winner under the plan's id (``save``), and mark the plan's run finished."""
-    plan.plan_id = store.start_run(prof.name, "", {"kind": "tune", "tune_phase": plan.phase, "model": prof.model_dump(),
-                                                   "measure_runs": plan.run_ids})  # fmt: skip
+    plan.plan_id = store.start_run(
+        prof.name,
+        "",
+        {"kind": "tune", "tune_phase": plan.phase, "model": prof.model_dump(), "measure_runs": plan.run_ids},
+    )
     if save and plan.winner is not None:
         out = Path(save_dir) if save_dir else Path(store.path).parent / "artifacts" / plan.plan_id
-        plan.artifact = save_winner(plan.winner, model, inputs, calibration_data,
-                                    out / plan.winner.variant.replace("@", "_"))  # fmt: skip
+        plan.artifact = save_winner(
+            plan.winner, model, inputs, calibration_data, out / plan.winner.variant.replace("@", "_")
+        )
     store.add_result(plan.plan_id, "plan", "ok", plan.to_dict())
     store.finish_run(plan.plan_id, "finished")

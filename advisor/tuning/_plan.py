@@ -187,8 +187,12 @@ class BatchPick:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return {"batch_size": self.batch_size, "winner": self.winner.to_dict() if self.winner else None,
-                "objective": self.objective, "text": self.text()}  # fmt: skip
+        return {
+            "batch_size": self.batch_size,
+            "winner": self.winner.to_dict() if self.winner else None,
+            "objective": self.objective,
+            "text": self.text(),
+        }
 
 
 @dataclass
@@ -273,17 +277,29 @@ class TunePlan:
             return f"{head}; {fast}" if fast else head
         if u is not None:
             return f"{fast}; no variant with verified quality pays off here"
-        unproven = sorted((c for c in self.no_payoff if c.verdict == "inconclusive" and c.quality_ok is not False
-                           and c.latency_ratio is not None and c.latency_ratio.median < 1),
-                          key=lambda c: c.latency_ratio.median)  # fmt: skip
+        unproven = sorted(
+            (
+                c
+                for c in self.no_payoff
+                if c.verdict == "inconclusive"
+                and c.quality_ok is not False
+                and c.latency_ratio is not None
+                and c.latency_ratio.median < 1
+            ),
+            key=lambda c: c.latency_ratio.median,
+        )
         if unproven:
             u = unproven[0]
-            return (f"not proven within the budget: {u.variant} looked faster ({u.speed_text()}), but the interval "
-                    "is too wide to say; measure again with a larger budget or on a quieter machine")  # fmt: skip
+            return (
+                f"not proven within the budget: {u.variant} looked faster ({u.speed_text()}), but the interval "
+                "is too wide to say; measure again with a larger budget or on a quieter machine"
+            )
         tried = len([c for c in self.no_payoff if c.latency_ratio is not None])
-        return (f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "
-                f"within the quality gate ({tried} compared); keep the model as it is, or see "
-                "'worth trying with more effort'")  # fmt: skip
+        return (
+            f"nothing pays off here: of {self.measured} variants measured, none was better on {self.objective} "
+            f"within the quality gate ({tried} compared); keep the model as it is, or see "
+            "'worth trying with more effort'"
+        )
 
     def lines(self) -> list[str]:
         """The plan as text lines (what the CLI prints)."""
@@ -312,11 +328,14 @@ class TunePlan:
             out.append("")
         if self.more_effort:
             out.append("worth trying with more effort (from the literature, not measured here):")
-            out += [f"  - {m['id']}: {m['expected']}" + (f" ({m['why']})" if m.get("why") else "")
-                    for m in self.more_effort]  # fmt: skip
+            out += [
+                f"  - {m['id']}: {m['expected']}" + (f" ({m['why']})" if m.get("why") else "") for m in self.more_effort
+            ]
             out.append("")
-        out.append(f"measured {self.measured} variants in {self.elapsed_s:.0f} s (budget {self.budget_s:g} s); "
-                   f"runs {', '.join(self.run_ids) or 'none'}; plan {self.plan_id}")  # fmt: skip
+        out.append(
+            f"measured {self.measured} variants in {self.elapsed_s:.0f} s (budget {self.budget_s:g} s); "
+            f"runs {', '.join(self.run_ids) or 'none'}; plan {self.plan_id}"
+        )
         if self.knowledge_used:
             out.append(f"{self.knowledge_used} earlier measurement(s) on this machine informed the ranking")
         out += [f"note: {n}" for n in self.notes]

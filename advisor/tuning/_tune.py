@@ -48,9 +48,14 @@ def _constraints(constraints: Constraints | dict[str, Any] | None, phase: str) -
     if isinstance(constraints, Constraints):
         return constraints
     training = phase == "training"  # you are training anyway: retraining and labelled data are given
-    base = {"phase": phase, "objective": "energy", "max_accuracy_drop_pp": 1.0,
-            "retraining": "full" if training else "none", "data": "labelled" if training else "calibration",
-            "effort": "high"}  # fmt: skip
+    base = {
+        "phase": phase,
+        "objective": "energy",
+        "max_accuracy_drop_pp": 1.0,
+        "retraining": "full" if training else "none",
+        "data": "labelled" if training else "calibration",
+        "effort": "high",
+    }
     return Constraints.make(**{**base, **(constraints or {})})
 
 
@@ -257,8 +262,10 @@ def _training_kw(s: TuneSettings, store: Any) -> dict[str, Any]:
     """measure_training's keywords from the settings (raises when the projection's figures are missing)."""
     missing = [k for k in ("steps_per_epoch", "epochs") if getattr(s, k) is None]
     if missing:
-        raise TuneError(f"phase='training' needs {' and '.join(missing)} to project the whole run, e.g. "
-                        "tune(model, batch, phase='training', steps_per_epoch=500, epochs=3)")  # fmt: skip
+        raise TuneError(
+            f"phase='training' needs {' and '.join(missing)} to project the whole run, e.g. "
+            "tune(model, batch, phase='training', steps_per_epoch=500, epochs=3)"
+        )
     given = {"steps_per_epoch": s.steps_per_epoch, "epochs": s.epochs, "targets": s.targets, "loss_fn": s.loss_fn}
     out = {"store": store, "region": s.region, "pue": s.pue, "progress": s.progress}
     return {**out, **{k: v for k, v in given.items() if v is not None}}
@@ -326,15 +333,17 @@ def tune(  # noqa: PLR0917 - the issue fixes the positional order (model, inputs
     if phase == "training" and spec.training is not None:  # energy to a target, not per step (issue 22)
         from advisor.tuning._to_target import tune_to_target
 
-        return tune_to_target(spec, c, budget_s=budget_s, store=env.store, hw=env.hw, catalog=env.catalog, t0=t0,
-                              region=s.region)  # fmt: skip
+        return tune_to_target(
+            spec, c, budget_s=budget_s, store=env.store, hw=env.hw, catalog=env.catalog, t0=t0, region=s.region
+        )
     from advisor.profile.model import profile_model
 
     prof = profile_model(spec.model, spec.inputs, name=spec.name, phase=phase)
     path = path_for(prof, spec.model, phase, s)  # a registered path (generation) that claims this model
     if path is not None:
-        return path.run(spec, s, prof=prof, hw=env.hw, c=c, catalog=env.catalog, store=env.store, budget_s=budget_s,
-                        t0=t0)  # fmt: skip
+        return path.run(
+            spec, s, prof=prof, hw=env.hw, c=c, catalog=env.catalog, store=env.store, budget_s=budget_s, t0=t0
+        )
     return _tune_measured(spec, prof, phase, c, budget_s, s, env, t0)
 
 
@@ -346,8 +355,16 @@ def _tune_measured(  # noqa: PLR0917 - tune()'s own path, called once
     knowledge = knowledge_for(env.store, env.hw)
     rec = recommend(prof, env.hw, c, env.catalog, measurable=measurable, knowledge=knowledge)
     queue = _candidates(rec, measurable)
-    kw = {"eval_fn": spec.eval_fn, "calibration_data": spec.calibration_data, "store": env.store, "region": s.region,
-          "pue": s.pue, "name": spec.name, "progress": s.progress, "on_result": s.on_result}  # fmt: skip
+    kw = {
+        "eval_fn": spec.eval_fn,
+        "calibration_data": spec.calibration_data,
+        "store": env.store,
+        "region": s.region,
+        "pue": s.pue,
+        "name": spec.name,
+        "progress": s.progress,
+        "on_result": s.on_result,
+    }
     job = _Job(spec.model, spec.inputs, kw, c, env.catalog)
     limit = s.max_variants or _default_limit(budget_s)
     if phase == "training":
@@ -371,14 +388,27 @@ def _plan(  # noqa: PLR0917 - a private step of tune(), called once
     recoveries = recovery_records(cands, {r.technique: r.settings for run in runs for r in run.results})
     winner, fastest_unverified, cands_ok = _pick(cands, c.objective)
     return TunePlan(
-        model_name=prof.name, phase=phase, objective=c.objective, winner=winner,
-        runners_up=[x for x in cands_ok if x is not winner], fastest_unverified=fastest_unverified,
-        recoveries=recoveries, no_payoff=[x for x in cands if not x.pays_off], known_no_payoff=known_no_payoff(rec),
-        more_effort=more_effort(rec), artifact=None, measured=sum(1 for x in cands if x.latency_ratio is not None),
-        elapsed_s=0.0, budget_s=float(budget_s), run=_merge(runs) if runs else None,
-        run_ids=[r.run_id for r in runs if r.run_id], store_path=str(store.path), knowledge_used=n_knowledge,
-        recommendations=rec, notes=list(staged.notes),
-    )  # fmt: skip
+        model_name=prof.name,
+        phase=phase,
+        objective=c.objective,
+        winner=winner,
+        runners_up=[x for x in cands_ok if x is not winner],
+        fastest_unverified=fastest_unverified,
+        recoveries=recoveries,
+        no_payoff=[x for x in cands if not x.pays_off],
+        known_no_payoff=known_no_payoff(rec),
+        more_effort=more_effort(rec),
+        artifact=None,
+        measured=sum(1 for x in cands if x.latency_ratio is not None),
+        elapsed_s=0.0,
+        budget_s=float(budget_s),
+        run=_merge(runs) if runs else None,
+        run_ids=[r.run_id for r in runs if r.run_id],
+        store_path=str(store.path),
+        knowledge_used=n_knowledge,
+        recommendations=rec,
+        notes=list(staged.notes),
+    )
 
 
 def _pick(cands: list[Candidate], objective: str) -> tuple[Candidate | None, Candidate | None, list[Candidate]]:
@@ -407,8 +437,10 @@ def _recover(job: _Job, cands: list[Candidate], left_s: float) -> tuple[Any, lis
         return None, [], None
     ids = [r for r, _ in queue]
     if left_s < MIN_REFILL_S:
-        note = (f"recoveries {', '.join(ids)} of failed int8 variants not measured: {max(left_s, 0):.0f} s "
-                "of the budget left (give a larger budget)")  # fmt: skip
+        note = (
+            f"recoveries {', '.join(ids)} of failed int8 variants not measured: {max(left_s, 0):.0f} s "
+            "of the budget left (give a larger budget)"
+        )
         return None, [], note
     run = job.measure(ids, left_s)
     return run, job.judged(run), None

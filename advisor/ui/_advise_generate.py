@@ -26,8 +26,17 @@ class GeneratePanel:
         draft_model: A draft model for assisted generation, if any.
     """
 
-    def __init__(self, model: Any = None, tokenizer: Any = None, draft_model: Any = None, *, profile: Any = None,
-                 hardware: Any = None, catalog: Any = None, app: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any = None,
+        tokenizer: Any = None,
+        draft_model: Any = None,
+        *,
+        profile: Any = None,
+        hardware: Any = None,
+        catalog: Any = None,
+        app: Any = None,
+    ) -> None:
         import ipywidgets as w
 
         from advisor.ui._app_mode import app_mode
@@ -39,15 +48,26 @@ class GeneratePanel:
         self.batch_sizes = w.Text(value="1,4,16", description="Batch sizes")
         self.max_new_tokens = w.BoundedIntText(value=32, min=2, max=4096, description="New tokens")
         self.techniques = w.SelectMultiple(options=options, value=selected, rows=6, description="Techniques")
-        self.budget_s = w.BoundedFloatText(value=min(60.0, self.app.max_budget_s), min=1.0, max=7200.0,
-                                           description="Budget (s)")  # fmt: skip
-        self.button = w.Button(description="Measure generation", button_style="primary",
-                               disabled=not hasattr(model, "generate"))  # fmt: skip
+        self.budget_s = w.BoundedFloatText(
+            value=min(60.0, self.app.max_budget_s), min=1.0, max=7200.0, description="Budget (s)"
+        )
+        self.button = w.Button(
+            description="Measure generation", button_style="primary", disabled=not hasattr(model, "generate")
+        )
         self.status = w.HTML(self._status_text())
         self.result = w.HTML()
         self.button.on_click(self.measure)
-        self.widget = w.VBox([self.batch_sizes, self.max_new_tokens, self.techniques, self.budget_s, self.button,
-                              self.status, self.result])  # fmt: skip
+        self.widget = w.VBox(
+            [
+                self.batch_sizes,
+                self.max_new_tokens,
+                self.techniques,
+                self.budget_s,
+                self.button,
+                self.status,
+                self.result,
+            ]
+        )
 
     def _techniques(self, profile: Any, hardware: Any, catalog: Any) -> tuple[list[str], list[str]]:
         """(every option in the advice's order, the default selection: measurable here, capped in app mode)."""
@@ -60,15 +80,22 @@ class GeneratePanel:
             from advisor.profile.hardware import detect_hardware
             from advisor.tuning import generation_order
 
-            ranked = generation_order(self.model, profile, hardware or detect_hardware(), catalog or load_catalog(),
-                                      draft_model=self.draft_model)  # fmt: skip
+            ranked = generation_order(
+                self.model,
+                profile,
+                hardware or detect_hardware(),
+                catalog or load_catalog(),
+                draft_model=self.draft_model,
+            )
         options = ranked + [v for v in every if v not in ranked]
         return options, ranked[: self.app.max_techniques] if self.app.enabled else ranked
 
     def _status_text(self) -> str:
         if not hasattr(self.model, "generate"):
-            return ("This model has no <code>generate()</code>: the Generate tab measures text generation of "
-                    "causal LMs (pass one to <code>advise()</code>).")  # fmt: skip
+            return (
+                "This model has no <code>generate()</code>: the Generate tab measures text generation of "
+                "causal LMs (pass one to <code>advise()</code>)."
+            )
         return "Measures prefill and decode, J per token, per batch size and technique."
 
     def measure(self, _button: Any = None) -> None:
@@ -86,10 +113,14 @@ class GeneratePanel:
         try:
             self.app.check_request(len(self.techniques.value), float(self.budget_s.value))  # app mode: the caps
             self.run = measure_generation(
-                self.model, self.tokenizer, max_new_tokens=int(self.max_new_tokens.value), batch_sizes=sizes,
-                techniques=list(self.techniques.value), draft_model=self.draft_model,
+                self.model,
+                self.tokenizer,
+                max_new_tokens=int(self.max_new_tokens.value),
+                batch_sizes=sizes,
+                techniques=list(self.techniques.value),
+                draft_model=self.draft_model,
                 budget_s=float(self.budget_s.value),
-            )  # fmt: skip
+            )
         except AdvisorError as exc:
             self.status.value = f"error: {exc}"
             return

@@ -18,9 +18,13 @@ COLUMNS = ["variant", "result", "quality", "pays off", "why not"]
 
 def _row(c: Any) -> dict[str, Any]:
     name = c.variant if getattr(c, "batch_size", None) is None else f"{c.variant} [batch {c.batch_size}]"
-    return {"variant": name, "result": c.summary().split(": ", 1)[-1] if c.latency_ratio is not None else c.status,
-            "quality": getattr(c, "quality_status", None) or "-", "pays off": "yes" if c.pays_off else "no",
-            "why not": c.reason or ""}  # fmt: skip
+    return {
+        "variant": name,
+        "result": c.summary().split(": ", 1)[-1] if c.latency_ratio is not None else c.status,
+        "quality": getattr(c, "quality_status", None) or "-",
+        "pays off": "yes" if c.pays_off else "no",
+        "why not": c.reason or "",
+    }
 
 
 def _per_batch_html(plan: Any) -> str:
@@ -30,8 +34,9 @@ def _per_batch_html(plan: Any) -> str:
         return ""
     picks = "".join(f"<li>{esc(p.text())}</li>" for p in plan.per_batch)
     lines = "".join(f"<li>{esc(x)}</li>" for x in plan.crossover)
-    return (f"<b>Per batch size (generation, per output token)</b><ul>{picks}</ul>"
-            + (f"<b>Where each technique pays off (measured here)</b><ul>{lines}</ul>" if lines else ""))  # fmt: skip
+    return f"<b>Per batch size (generation, per output token)</b><ul>{picks}</ul>" + (
+        f"<b>Where each technique pays off (measured here)</b><ul>{lines}</ul>" if lines else ""
+    )
 
 
 def plan_html(plan: Any) -> str:
@@ -54,16 +59,21 @@ def plan_html(plan: Any) -> str:
         parts.append("<b>Measured here</b>" + _html.table([_row(c) for c in measured], COLUMNS))
     if plan.known_no_payoff:
         rows = [{"technique": k["id"], "why": k["reason"]} for k in plan.known_no_payoff]
-        parts.append("<b>Not re-measured: earlier runs here say it does not pay off</b>"
-                     + _html.table(rows, ["technique", "why"]))  # fmt: skip
+        parts.append(
+            "<b>Not re-measured: earlier runs here say it does not pay off</b>"
+            + _html.table(rows, ["technique", "why"])
+        )
     if plan.more_effort:
         rows = [{"technique": m["id"], "expected": m["expected"], "group": m["group"]} for m in plan.more_effort]
-        parts.append("<b>Worth trying with more effort (literature)</b>"
-                     + _html.table(rows, ["technique", "expected", "group"]))  # fmt: skip
+        parts.append(
+            "<b>Worth trying with more effort (literature)</b>" + _html.table(rows, ["technique", "expected", "group"])
+        )
     notes = "".join(f"<li>{esc(n)}</li>" for n in plan.notes)
-    parts.append(f"<small>measured {plan.measured} variants in {plan.elapsed_s:.0f} s; runs "
-                 f"{esc(', '.join(plan.run_ids) or 'none')}; plan {esc(str(plan.plan_id))}</small>"
-                 + (f"<ul>{notes}</ul>" if notes else ""))  # fmt: skip
+    parts.append(
+        f"<small>measured {plan.measured} variants in {plan.elapsed_s:.0f} s; runs "
+        f"{esc(', '.join(plan.run_ids) or 'none')}; plan {esc(str(plan.plan_id))}</small>"
+        + (f"<ul>{notes}</ul>" if notes else "")
+    )
     return "".join(parts)
 
 
@@ -82,8 +92,9 @@ class TunePanel:
         self.live: list[Any] = []
         self.budget_s = w.BoundedFloatText(value=60.0, min=1.0, max=24 * 3600, description="budget (s)")
         tip = "needs a model: advise(model, example_inputs)"
-        self.button = w.Button(description="Tune", button_style="success", icon="magic", disabled=form.model is None,
-                               tooltip=tip)  # fmt: skip
+        self.button = w.Button(
+            description="Tune", button_style="success", icon="magic", disabled=form.model is None, tooltip=tip
+        )
         self.status = w.HTML(
             "Recommends, measures the most promising variants on this machine, re-ranks on the measurements and "
             "says what to do."
@@ -98,8 +109,15 @@ class TunePanel:
         if r.technique == "baseline":
             return
         self.live.append(r)
-        rows = [{"variant": x.technique, "result": x.comparison.text() if x.comparison else x.status,
-                 "pays off": "?", "why not": x.reason or ""} for x in self.live]  # fmt: skip
+        rows = [
+            {
+                "variant": x.technique,
+                "result": x.comparison.text() if x.comparison else x.status,
+                "pays off": "?",
+                "why not": x.reason or "",
+            }
+            for x in self.live
+        ]
         self.result.value = "<b>Measured so far</b>" + _html.table(rows, COLUMNS)
 
     def tune(self, _button: Any = None) -> None:
@@ -118,9 +136,23 @@ class TunePanel:
             region, pue = f.carbon_settings()
             c = f.constraints()
             phase = "training" if c.phase == "training" else "inference"
-            self.plan = tune(f.model, f.example_inputs, f.eval_fn, None, c, float(self.budget_s.value), phase=phase,
-                             store=f.store, region=region, pue=pue, name=f.name.value or None, progress=False,
-                             hardware=f.hardware, catalog=f.catalog, on_result=self._on_result)  # fmt: skip
+            self.plan = tune(
+                f.model,
+                f.example_inputs,
+                f.eval_fn,
+                None,
+                c,
+                float(self.budget_s.value),
+                phase=phase,
+                store=f.store,
+                region=region,
+                pue=pue,
+                name=f.name.value or None,
+                progress=False,
+                hardware=f.hardware,
+                catalog=f.catalog,
+                on_result=self._on_result,
+            )
         except AdvisorError as exc:
             self.status.value = _html.message(str(exc), "err")
             return

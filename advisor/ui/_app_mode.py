@@ -95,9 +95,11 @@ class AppMode:
 
     def note(self) -> str:
         """One line for the form: what this server allows."""
-        return (f"Shared server ({self.why}): at most {self.max_techniques} techniques and {self.max_budget_s:g} s "
-                "per run; one measurement at a time on this machine (others wait in a queue); exports are "
-                "downloads.")  # fmt: skip
+        return (
+            f"Shared server ({self.why}): at most {self.max_techniques} techniques and {self.max_budget_s:g} s "
+            "per run; one measurement at a time on this machine (others wait in a queue); exports are "
+            "downloads."
+        )
 
 
 def app_mode() -> AppMode:
@@ -166,8 +168,7 @@ def waited_text(run: Any) -> str:
     waited = RunFacts.of(run).lock_waited_s or 0.0
     if waited < 0.05:
         return ""
-    return (f"waited {waited:.1f} s for the machine (another measurement was timing; the budget excludes the "
-            "wait)")  # fmt: skip
+    return f"waited {waited:.1f} s for the machine (another measurement was timing; the budget excludes the wait)"
 
 
 def queue_messages(fn: Callable[..., Any], listener: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:

@@ -50,8 +50,9 @@ def results_png(results: list[Any], dpi: int = 90) -> bytes:
         ax_pred.plot([lo, hi], [i, i], color="#999999", linewidth=6, solid_capstyle="butt")
         colour = "#c44e52" if r.outside_prediction else "#1b5e20"
         iv = r.comparison.latency_ratio  # the measured median with its 95 % interval
-        ax_pred.errorbar([iv.median], [i], xerr=[[iv.median - iv.low], [iv.high - iv.median]], fmt="o",
-                         color=colour, capsize=3)  # fmt: skip
+        ax_pred.errorbar(
+            [iv.median], [i], xerr=[[iv.median - iv.low], [iv.high - iv.median]], fmt="o", color=colour, capsize=3
+        )
     ax_pred.set_yticks(range(len(pred)), [r.technique for r, _ in pred], fontsize=8)
     ax_pred.invert_yaxis()
     ax_pred.axvline(1.0, color="black", linewidth=0.8)

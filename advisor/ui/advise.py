@@ -324,8 +324,14 @@ class AdvisorUI:
         from advisor.tuning import knowledge_for
 
         knowledge = knowledge_for(ResultStore(self.store), self.hardware)  # this machine's earlier runs
-        rec = recommend(self.model_profile(), self.hardware, constraints, self.catalog, measurable=available_ids(),
-                        knowledge=knowledge)  # fmt: skip
+        rec = recommend(
+            self.model_profile(),
+            self.hardware,
+            constraints,
+            self.catalog,
+            measurable=available_ids(),
+            knowledge=knowledge,
+        )
         self.recommendations = rec
         rows = [
             {
@@ -487,8 +493,10 @@ def _result_row(r: Any) -> dict[str, Any]:
     low, high = row["predicted_low"], row["predicted_high"]
     energy = row["energy_ratio"]
     if row["energy_ratio_low"] is not None:  # e.g. "x0.71 (0.66-0.77), less energy"
-        energy = (f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-{row['energy_ratio_high']:.2f}), "
-                  f"{row['energy_verdict']}")  # fmt: skip
+        energy = (
+            f"x{row['energy_ratio']:.2f} ({row['energy_ratio_low']:.2f}-{row['energy_ratio_high']:.2f}), "
+            f"{row['energy_verdict']}"
+        )
     return {
         **row,
         "energy_ratio_interval": energy,

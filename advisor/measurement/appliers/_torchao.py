@@ -138,8 +138,10 @@ def _prepare_convert(
     except Exception as first:  # noqa: BLE001 - retried on the decomposed graph below
         try:
             graph = torch.export.export(wrapped, tuple(inputs)).run_decompositions({}).module()
-            note = (f"torch.export + run_decompositions({{}}): the annotator failed on the raw graph "
-                    f"({type(first).__name__}: {_first_line(first)})")  # fmt: skip
+            note = (
+                f"torch.export + run_decompositions({{}}): the annotator failed on the raw graph "
+                f"({type(first).__name__}: {_first_line(first)})"
+            )
             return run(graph), note
         except Exception as exc:
             raise NotApplicable(f"PT2E quantization failed ({type(exc).__name__}: {_first_line(exc)})") from exc
@@ -201,8 +203,9 @@ def pt2e_x86(
         "calibration": note,
     }
     if not compile:
-        return Applied(Adapted(converted, adapter), inputs, no_grad_eval, {**settings, "compiled": False},
-                       eager=converted)  # fmt: skip
+        return Applied(
+            Adapted(converted, adapter), inputs, no_grad_eval, {**settings, "compiled": False}, eager=converted
+        )
     from advisor.measurement.appliers.compiled import compile_module
 
     with _quiet():

@@ -20,8 +20,15 @@ from typing import Any
 from advisor.measurement.appliers._deps import REQUIRES, need
 from advisor.measurement.appliers.base import Applied, NotApplicable, register
 
-__all__ = ["INT8_OP_TYPES", "INT8_VARIANT", "STATIC_INT8_VARIANT", "OrtModel", "ort_fp32", "ort_int8",
-           "ort_static_int8"]  # fmt: skip
+__all__ = [
+    "INT8_OP_TYPES",
+    "INT8_VARIANT",
+    "STATIC_INT8_VARIANT",
+    "OrtModel",
+    "ort_fp32",
+    "ort_int8",
+    "ort_static_int8",
+]
 
 INT8_VARIANT = "onnx-runtime-inference+int8"
 STATIC_INT8_VARIANT = "onnx-runtime-inference+static-int8"
@@ -125,11 +132,14 @@ def _quantize_dynamic(path: Path, int8_ops: tuple[str, ...]) -> tuple[Path, dict
     quant = need("onnxruntime.quantization", "onnx", _PURPOSE)
     qpath = path.with_suffix(".int8.onnx")
     with _quiet_quant():
-        quant.quantize_dynamic(str(path), str(qpath), weight_type=quant.QuantType.QInt8,
-                               op_types_to_quantize=list(int8_ops))  # fmt: skip
-    return qpath, {"quantization": "onnxruntime.quantization.quantize_dynamic (int8 weights, dynamic "
-                   "activation scales)", "quantized_op_types": present,
-                   "onnx_int8_bytes": qpath.stat().st_size}  # fmt: skip
+        quant.quantize_dynamic(
+            str(path), str(qpath), weight_type=quant.QuantType.QInt8, op_types_to_quantize=list(int8_ops)
+        )
+    return qpath, {
+        "quantization": "onnxruntime.quantization.quantize_dynamic (int8 weights, dynamic activation scales)",
+        "quantized_op_types": present,
+        "onnx_int8_bytes": qpath.stat().st_size,
+    }
 
 
 class _Reader:
@@ -156,15 +166,24 @@ def _quantize_static(path: Path, names: list[str], batches: list[tuple[Any, ...]
             pre = f"none (quant_pre_process failed: {type(exc).__name__})"
         qpath = path.with_suffix(".qdq.onnx")
         try:
-            quant.quantize_static(str(src), str(qpath), _Reader(names, batches), quant_format=quant.QuantFormat.QDQ,
-                                  per_channel=True, activation_type=quant.QuantType.QInt8,
-                                  weight_type=quant.QuantType.QInt8)  # fmt: skip
+            quant.quantize_static(
+                str(src),
+                str(qpath),
+                _Reader(names, batches),
+                quant_format=quant.QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=quant.QuantType.QInt8,
+                weight_type=quant.QuantType.QInt8,
+            )
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise NotApplicable(f"onnxruntime quantize_static failed ({type(exc).__name__}: {first[:300]})") from exc
-    return qpath, {"quantization": "onnxruntime.quantization.quantize_static, QDQ format, int8 activations "
-                   "(calibrated, MinMax) and int8 per-channel weights", "pre_processing": pre,
-                   "onnx_int8_bytes": qpath.stat().st_size}  # fmt: skip
+    return qpath, {
+        "quantization": "onnxruntime.quantization.quantize_static, QDQ format, int8 activations "
+        "(calibrated, MinMax) and int8 per-channel weights",
+        "pre_processing": pre,
+        "onnx_int8_bytes": qpath.stat().st_size,
+    }
 
 
 def _applied(
@@ -180,8 +199,12 @@ def _applied(
     with tempfile.TemporaryDirectory(prefix="green-advisor-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
         names = _export(wrapped, inputs, path)  # grad mode on: no_grad would trace fused fast paths ONNX lacks
-        settings: dict[str, Any] = {"exporter": "torch.onnx.export (TorchScript, dynamo=False)", "opset": 17,
-                                    "dynamic_axes": "batch (dim 0)", "onnx_bytes": path.stat().st_size}  # fmt: skip
+        settings: dict[str, Any] = {
+            "exporter": "torch.onnx.export (TorchScript, dynamo=False)",
+            "opset": 17,
+            "dynamic_axes": "batch (dim 0)",
+            "onnx_bytes": path.stat().st_size,
+        }
         if wrapped is not m:
             settings["wrapper"] = f"inputs passed by name, output {adapter.field or 'tensor'} returned"
         if int8_ops:
@@ -195,9 +218,13 @@ def _applied(
         except Exception as exc:
             raise NotApplicable(f"onnxruntime could not load the exported model ({type(exc).__name__}: {exc})") from exc
         model_bytes = path.read_bytes()
-    settings |= {"providers": session.get_providers(), "onnxruntime": ort.__version__,
-                 "graph_optimization": "ORT_ENABLE_ALL", "intra_op_threads": torch.get_num_threads(),
-                 "allow_spinning": "0 (idle workers would burn CPU into the next measured block)"}  # fmt: skip
+    settings |= {
+        "providers": session.get_providers(),
+        "onnxruntime": ort.__version__,
+        "graph_optimization": "ORT_ENABLE_ALL",
+        "intra_op_threads": torch.get_num_threads(),
+        "allow_spinning": "0 (idle workers would burn CPU into the next measured block)",
+    }
     wrapper = OrtModel(session, names, len(model_bytes), model_bytes, adapter)
     return Applied(wrapper, inputs, contextlib.nullcontext, settings)
 

@@ -82,8 +82,11 @@ def filter_pruning(model: Any, inputs: tuple[Any, ...], *, ratio: float = DEFAUL
     m = copy.deepcopy(model).eval()
     # attention blocks stay whole: nn.MultiheadAttention and Hugging Face ``...Attention`` modules (their
     # reshapes into heads break when a projection loses channels)
-    attention = [a for a in m.modules() if isinstance(a, nn.MultiheadAttention)
-                 or type(a).__name__.endswith(("Attention", "SelfAttention"))]  # fmt: skip
+    attention = [
+        a
+        for a in m.modules()
+        if isinstance(a, nn.MultiheadAttention) or type(a).__name__.endswith(("Attention", "SelfAttention"))
+    ]
     try:
         graph = tp.DependencyGraph().build_dependency(m, example_inputs=inputs)
         keep = output_layers(graph, prunable)

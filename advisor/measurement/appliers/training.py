@@ -170,8 +170,9 @@ def make_setup(
         return TrainSetup(inputs, targets, user, "user loss_fn(output, targets)", optimizer_fn, batch)
     if targets is not None:
         if isinstance(targets, torch.Tensor) and not targets.is_floating_point():
-            return TrainSetup(inputs, targets, _cross_entropy, "cross-entropy against the given targets",
-                              optimizer_fn, batch)  # fmt: skip
+            return TrainSetup(
+                inputs, targets, _cross_entropy, "cross-entropy against the given targets", optimizer_fn, batch
+            )
         return TrainSetup(inputs, targets, _mse, "mean squared error against the given targets", optimizer_fn, batch)
     was_training = model.training
     try:
@@ -184,8 +185,10 @@ def make_setup(
         n, c = out.shape
         gen = torch.Generator().manual_seed(DEFAULT_LOSS_SEED)
         labels = torch.randint(0, c, (n,), generator=gen).to(out.device)
-        desc = (f"default: cross-entropy against random labels of {c} classes (seed {DEFAULT_LOSS_SEED}); "
-                "measures the compute of a step, not learning")  # fmt: skip
+        desc = (
+            f"default: cross-entropy against random labels of {c} classes (seed {DEFAULT_LOSS_SEED}); "
+            "measures the compute of a step, not learning"
+        )
         return TrainSetup(inputs, labels, _cross_entropy, desc, optimizer_fn, batch)
     desc = "default: output.float().pow(2).mean(); measures the compute of a step, not learning"
     return TrainSetup(inputs, None, _mean_square, desc, optimizer_fn, batch)
@@ -274,8 +277,13 @@ def mixed_precision(model: Any, setup: TrainSetup) -> TrainStep:
         extra = {"gpu": torch.cuda.get_device_name(device)}
     else:
         raise NotApplicable(f"autocast training is set up for cpu (bf16) and cuda (fp16), not {device.type!r}")
-    settings = {"autocast": str(dtype).removeprefix("torch."), "device": device.type,
-                "grad_scaler": scaler is not None, "master_weights": "float32", **extra}  # fmt: skip
+    settings = {
+        "autocast": str(dtype).removeprefix("torch."),
+        "device": device.type,
+        "grad_scaler": scaler is not None,
+        "master_weights": "float32",
+        **extra,
+    }
     ctx = functools.partial(torch.autocast, device.type, dtype=dtype)
     return _build(_copy_for_training(model), setup, settings, context=ctx, scaler=scaler)
 
@@ -320,8 +328,7 @@ def checkpoint_blocks(model: Any) -> tuple[list[dict[str, Any]], list[Any]]:
 
             mod.forward = seq_forward
             patched.append(mod)
-            done.append({"module": label, "kind": "sequential-segments", "blocks": len(children),
-                         "segments": segments})  # fmt: skip
+            done.append({"module": label, "kind": "sequential-segments", "blocks": len(children), "segments": segments})
             continue
         if isinstance(mod, nn.ModuleList) and sum(_has_params(c) for c in children) >= 2:
             for block in children:
@@ -332,8 +339,14 @@ def checkpoint_blocks(model: Any) -> tuple[list[dict[str, Any]], list[Any]]:
 
                 block.forward = block_forward
                 patched.append(block)
-            done.append({"module": label, "kind": "per-block", "blocks": len(children),
-                         "block_type": type(children[0]).__name__})  # fmt: skip
+            done.append(
+                {
+                    "module": label,
+                    "kind": "per-block",
+                    "blocks": len(children),
+                    "block_type": type(children[0]).__name__,
+                }
+            )
             continue
         queue.extend((f"{name}.{n}" if name else n, c) for n, c in mod.named_children())
     return done, patched
