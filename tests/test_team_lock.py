@@ -21,14 +21,14 @@ import pytest
 
 from advisor import MachineBusyError
 from advisor.measurement import lock_log, lock_status, machine_lock
-from advisor.measurement._lock import default_lock_path
+from advisor.measurement.engine._lock import default_lock_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from advisor.measurement._lock import machine_lock
+    from advisor.measurement.engine._lock import machine_lock
     path, hold_s, label = sys.argv[1], float(sys.argv[2]), sys.argv[3]
     with machine_lock(path=path, label=label, expected_s=hold_s,
                       on_wait=lambda i: print("WAIT", i["message"], flush=True)):

@@ -10,18 +10,6 @@ Ratios are stored as variant / baseline (lower is better) with a 95 % interval; 
 derived for display. See ``docs/measurement.md`` for the engine's design.
 """
 
-from advisor.measurement._allocator import steady_allocator
-from advisor.measurement._derive import MIN_ROUNDS, derive, median_interval, ratios, ready_to_stop, summarize_timing
-from advisor.measurement._engine import (
-    EngineSettings,
-    LoadSampler,
-    Variant,
-    VariantSpec,
-    device_sync,
-    load_summary,
-    run_engine,
-)
-from advisor.measurement._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement._results import (
     RESULT_SCHEMA_VERSION,
     Block,
@@ -39,6 +27,27 @@ from advisor.measurement._results import (
     TrainingRun,
     result_row,
     run_from_dict,
+)
+from advisor.measurement.engine import (
+    MIN_ROUNDS,
+    EngineSettings,
+    LoadSampler,
+    LockGrant,
+    Variant,
+    VariantSpec,
+    derive,
+    device_sync,
+    load_summary,
+    lock_log,
+    lock_status,
+    machine_lock,
+    median_interval,
+    ratios,
+    ready_to_stop,
+    run_engine,
+    steady_allocator,
+    summarize_timing,
+    wait_listener,
 )
 from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep

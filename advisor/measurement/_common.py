@@ -98,7 +98,7 @@ def run_history(store: Any, meta: dict[str, Any], model_fingerprint: str, run_id
     """This machine's earlier runs in ``store``, for the run-to-run spread (an empty history if unreadable)."""
     import sqlite3
 
-    from advisor.measurement._spread import History, history_from_rows
+    from advisor.measurement.engine import History, history_from_rows
     from advisor.profile import hardware_fingerprint
 
     if not meta.get("hardware"):

@@ -1,7 +1,7 @@
 """Timing one callable alone: warm-up, repeats until the estimate is tight, spread, memory, energy.
 
 Comparisons between variants do not use this: they go through the interleaved, paired rounds of
-:mod:`advisor.measurement._engine`. :func:`benchmark` stays for timing a single callable.
+:mod:`advisor.measurement.engine`. :func:`benchmark` stays for timing a single callable.
 
 :func:`benchmark` runs ``fn`` a few times to warm up, then in repeats until the 95 % confidence
 interval of the median latency is within ``rel_ci`` of it or ``budget_s`` runs out (at least

@@ -2,8 +2,8 @@
 
 The variants (technique ids, ``+`` stacks, ``@`` settings) are applied to copies of the model
 through :func:`advisor.measurement.appliers.apply_technique`, checked for quality, and timed with
-the baseline in interleaved, paired rounds by :mod:`advisor.measurement._engine`; the ratios, their
-95 % intervals and the verdicts come from :func:`advisor.measurement._derive.derive`. A variant
+the baseline in interleaved, paired rounds by :mod:`advisor.measurement.engine`; the ratios, their
+95 % intervals and the verdicts come from :func:`advisor.measurement.engine.derive`. A variant
 that cannot apply or fails is recorded with its reason and the run goes on; Ctrl-C ends the run
 and keeps every finished round.
 """
@@ -28,16 +28,6 @@ from advisor.measurement._common import (
     start_load,
     versions,
 )
-from advisor.measurement._derive import derive, summarize_timing
-from advisor.measurement._engine import (
-    EngineOutcome,
-    EngineSettings,
-    Variant,
-    VariantSpec,
-    device_sync,
-    load_summary,
-    run_engine,
-)
 from advisor.measurement._held_out import HeldOut, held_out, like
 from advisor.measurement._results import MeasureRun, RunRecord, TechniqueResult
 from advisor.measurement.appliers import REGISTRY, Applied, NotedBatches, apply_technique, no_grad_eval
@@ -51,6 +41,17 @@ from advisor.measurement.carbon import (
 )
 from advisor.measurement.carbon import summarize as carbon_summary
 from advisor.measurement.energy import get_meters
+from advisor.measurement.engine import (
+    EngineOutcome,
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    derive,
+    device_sync,
+    load_summary,
+    run_engine,
+    summarize_timing,
+)
 from advisor.measurement.harness import idle_power_w
 from advisor.measurement.quality import Quality, fidelity_over, with_accuracy
 from advisor.measurement.store import ResultStore

@@ -21,10 +21,17 @@ from typing import Any
 
 from advisor._errors import ConstraintError, NotApplicable, ProfileError
 from advisor.measurement._common import peak_rss_mib
-from advisor.measurement._derive import derive, summarize_timing
-from advisor.measurement._engine import EngineSettings, Variant, VariantSpec, device_sync, run_engine
 from advisor.measurement._results import Comparison
 from advisor.measurement.energy import EnergyMeter, get_meters
+from advisor.measurement.engine import (
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    derive,
+    device_sync,
+    run_engine,
+    summarize_timing,
+)
 from advisor.measurement.harness import idle_power_w
 
 __all__ = ["SweepRow", "batch_sweep", "resize_batch"]

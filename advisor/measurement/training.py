@@ -37,20 +37,21 @@ from advisor.measurement._common import (
     start_load,
     versions,
 )
-from advisor.measurement._derive import derive, summarize_timing
-from advisor.measurement._engine import (
-    EngineOutcome,
-    EngineSettings,
-    Variant,
-    VariantSpec,
-    device_sync,
-    load_summary,
-    run_engine,
-)
 from advisor.measurement._results import Projection, Timing, TrainingQuality, TrainingResult, TrainingRun
 from advisor.measurement.appliers.base import NotApplicable
 from advisor.measurement.appliers.training import TRAINING_REGISTRY, TrainSetup, TrainStep, baseline_step, make_setup
 from advisor.measurement.energy import get_meters
+from advisor.measurement.engine import (
+    EngineOutcome,
+    EngineSettings,
+    Variant,
+    VariantSpec,
+    derive,
+    device_sync,
+    load_summary,
+    run_engine,
+    summarize_timing,
+)
 from advisor.measurement.harness import idle_power_w
 from advisor.measurement.store import ResultStore
 

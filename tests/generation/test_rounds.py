@@ -306,7 +306,7 @@ def test_a_run_records_its_plan_rounds_and_why_each_variant_stopped(tmp_path) ->
 # --- load per round ------------------------------------------------------------------------------------------
 def test_generation_rounds_carry_their_load_and_busy_ones_are_set_aside() -> None:
     from advisor.generation._rounds import phase_rounds
-    from advisor.measurement._derive import derive
+    from advisor.measurement.engine._derive import derive
 
     base = _live("baseline", [1.0] * 12)
     v = _live("v", [0.5] * 8 + [0.9] * 4)  # rounds 8-11: contention shifted the ratio

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from advisor.measurement import Block, Comparison, Interval, MeasureRun, Round, TechniqueResult, derive, result_row
-from advisor.measurement._derive import (
+from advisor.measurement.engine._derive import (
     MIN_ROUNDS,
     median_interval,
     outside_prediction,
@@ -235,7 +235,7 @@ def test_a_round_a_burst_overlapped_partly_is_set_aside_with_its_busy_neighbours
               for r in rounds_of(per)]  # fmt: skip
     c = derive(rounds, "baseline")["v"]
     assert c.latency_ratio.high == 0.5 and c.rounds_set_aside == 5  # rounds 6-10: busy 7-9 and both neighbours
-    from advisor.measurement._derive import select_rounds
+    from advisor.measurement.engine._derive import select_rounds
 
     few = rounds[:9]  # rounds 0-8: without neighbours 7 quiet remain, with them 6 (0-5): still enough
     used, aside, contended = select_rounds(few, ("baseline", "v"))
@@ -243,7 +243,7 @@ def test_a_round_a_burst_overlapped_partly_is_set_aside_with_its_busy_neighbours
 
 
 def test_steal_time_counts_as_busy() -> None:
-    from advisor.measurement._derive import is_busy
+    from advisor.measurement.engine._derive import is_busy
 
     r = Round(0, 0, [], {}, {"other_cpu_frac": 0.05, "steal_frac": 0.2})
     assert is_busy(r) and not is_busy(Round(0, 0, [], {}, {"other_cpu_frac": 0.05, "steal_frac": 0.0}))
@@ -257,7 +257,7 @@ def test_timing_reports_page_faults_per_call_from_quiet_rounds() -> None:
 
 
 def test_drift_within_the_run_widens_the_interval_to_both_half_medians() -> None:
-    from advisor.measurement._derive import ratio_interval
+    from advisor.measurement.engine._derive import ratio_interval
 
     n = 40
     per = {"baseline": [1.0] * n, "v": [0.5 + 0.1 * i / n for i in range(n)]}  # the ratio drifts 0.50 -> 0.60

@@ -9,7 +9,7 @@ import pytest
 
 from advisor._errors import NotApplicable
 from advisor.measurement import EngineSettings, Variant, VariantSpec, load_summary, run_engine
-from advisor.measurement._engine import LoadSampler, device_sync, plan_groups
+from advisor.measurement.engine._rounds import LoadSampler, device_sync, plan_groups
 
 
 def spin(seconds: float):
@@ -148,7 +148,7 @@ def test_measure_synchronises_a_cuda_model(monkeypatch: pytest.MonkeyPatch, tmp_
     """measure() hands the CUDA sync to the engine: a model claiming CUDA gets torch.cuda.synchronize per call."""
     import torch
 
-    from advisor.measurement import _engine
+    from advisor.measurement.engine import _rounds as _engine
     from advisor.measurement.run import measure
 
     seen = {}
@@ -206,7 +206,7 @@ def test_load_sampler_and_summary() -> None:
 def test_allocator_is_pinned_once_and_every_block_counts_its_page_faults(tmp_path: Path) -> None:
     import platform
 
-    from advisor.measurement._allocator import steady_allocator
+    from advisor.measurement.engine._allocator import steady_allocator
 
     out = run_engine(Variant("baseline", spin(0.0002)), [], settings=FAST, budget_s=10, lock_path=tmp_path / "l")
     assert out.allocator is not None and out.allocator == steady_allocator()  # idempotent: same state again
@@ -220,7 +220,7 @@ def test_allocator_is_pinned_once_and_every_block_counts_its_page_faults(tmp_pat
 
 
 def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from advisor.measurement import _allocator
+    from advisor.measurement.engine import _allocator
 
     monkeypatch.setattr(_allocator, "_STATE", {})
     monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")

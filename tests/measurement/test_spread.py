@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from advisor.measurement import Comparison, Interval, derive
-from advisor.measurement._spread import MIN_RUNS, History, history_from_rows, run_to_run, widen
+from advisor.measurement.engine._spread import MIN_RUNS, History, history_from_rows, run_to_run, widen
 from advisor.measurement.run import measure
 from advisor.measurement.store import ResultStore
 from tests.measurement.test_derive import rounds_of

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from advisor.measurement._results import Block, Comparison, Interval, Round, RunToRun, Timing
-from advisor.measurement._spread import History, run_to_run, widen
+from advisor.measurement.engine._spread import History, run_to_run, widen
 
 __all__ = [
     "BUSY_FRAC",

@@ -17,7 +17,7 @@ generation window per technique and batch size) passes ``settle``: after each ro
 variants (the baseline too) that leave the rounds, and why; the group stops (``settled``) when none is
 left. The lock, the budget, ``max_rounds`` and Ctrl-C stay the engine's.
 
-Ratios, intervals and verdicts are not computed here: :func:`advisor.measurement._derive.derive`
+Ratios, intervals and verdicts are not computed here: :func:`advisor.measurement.engine._derive.derive`
 computes them from the recorded rounds. GPU work is synchronised after every call (``sync``).
 """
 
@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from advisor.measurement._allocator import minor_faults, steady_allocator
-from advisor.measurement._derive import BUSY_FRAC, MIN_ROUNDS, is_busy, ready_to_stop
 from advisor.measurement._results import Block, Round
+from advisor.measurement.engine._allocator import minor_faults, steady_allocator
+from advisor.measurement.engine._derive import BUSY_FRAC, MIN_ROUNDS, is_busy, ready_to_stop
 
 __all__ = [
     "EngineOutcome",
@@ -239,7 +239,7 @@ def load_summary(rounds: Sequence[Round], busy_frac: float = BUSY_FRAC) -> dict[
 
     A round is *busy* when other processes (or a hypervisor's steal) took more than ``busy_frac``
     of the CPUs. Nothing is dropped: busy rounds stay in the data; the estimates set them aside when
-    enough quiet rounds remain (:func:`advisor.measurement._derive.select_rounds`), and the warning
+    enough quiet rounds remain (:func:`advisor.measurement.engine._derive.select_rounds`), and the warning
     says how many there were.
     """
     other = sorted(r.load.get("other_cpu_frac") or 0.0 for r in rounds if r.load)
@@ -417,7 +417,7 @@ def _budget(ctx: _Ctx, g: _Group, r: Round, elapsed: float, compared: bool) -> s
 
 def _stretch(ctx: _Ctx, g: _Group) -> str | None:
     """Rounds under one hold of the machine lock (at most ``lock_hold_s``, so others can queue in between)."""
-    from advisor.measurement._lock import machine_lock
+    from advisor.measurement.engine._lock import machine_lock
 
     elapsed = time.perf_counter() - ctx.t_start  # for the waiters' message: since when, about how long left
     with machine_lock(
