@@ -30,6 +30,7 @@ from advisor.measurement._results import (
 )
 from advisor.measurement.engine import (
     MIN_ROUNDS,
+    DeriveSettings,
     EngineSettings,
     LoadSampler,
     LockGrant,
@@ -57,6 +58,7 @@ __all__ = [
     "RESULT_SCHEMA_VERSION",
     "Block",
     "Comparison",
+    "DeriveSettings",
     "EngineSettings",
     "Interval",
     "LoadSampler",

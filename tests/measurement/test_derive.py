@@ -270,3 +270,16 @@ def test_drift_within_the_run_widens_the_interval_to_both_half_medians() -> None
     assert c.latency_ratio == iv and "drifted" in c.note
     steady = rounds_of({"baseline": [1.0] * n, "v": [0.5] * n})
     assert ratio_interval(steady, "v", "baseline")[1] is False
+
+
+def test_derive_takes_its_knobs_as_settings_or_keywords() -> None:
+    """DeriveSettings and the keywords give the same comparison; a wrong keyword is one ConstraintError."""
+    from advisor import ConstraintError
+    from advisor.measurement import DeriveSettings
+
+    rs = rounds_of({"baseline": [0.01] * 12, "v": [0.008, 0.0125] * 6})
+    loose = derive(rs, "baseline", wide_rel=1.0)["v"]
+    assert loose == derive(rs, "baseline", settings=DeriveSettings(wide_rel=1.0))["v"]
+    assert (derive(rs, "baseline")["v"].verdict, loose.verdict) == ("inconclusive", "no significant difference")
+    with pytest.raises(ConstraintError, match=r"derive\(\).*wide_rels.*wide_rel"):
+        derive(rs, "baseline", wide_rels=0.5)

@@ -18,6 +18,7 @@ The typed results the rounds produce (``Round``, ``Block``, ``Comparison``) live
 from advisor.measurement.engine._allocator import steady_allocator
 from advisor.measurement.engine._derive import (
     MIN_ROUNDS,
+    DeriveSettings,
     derive,
     median_interval,
     ratios,
@@ -39,6 +40,7 @@ from advisor.measurement.engine._spread import History, history_from_rows
 
 __all__ = [
     "MIN_ROUNDS",
+    "DeriveSettings",
     "EngineOutcome",
     "EngineSettings",
     "History",

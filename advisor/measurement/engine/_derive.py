@@ -35,14 +35,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from advisor._settings import merged
 from advisor.measurement._results import Block, Comparison, Interval, Round, RunToRun, Timing
 from advisor.measurement.engine._spread import History, run_to_run, widen
 
 __all__ = [
     "BUSY_FRAC",
     "MIN_ROUNDS",
+    "DeriveSettings",
     "derive",
     "energy_verdict",
     "is_busy",
@@ -265,6 +268,23 @@ def _rounds_note(
     return aside.removeprefix("; ") or None
 
 
+@dataclass(frozen=True)
+class DeriveSettings:
+    """The knobs of :func:`derive`'s statistics.
+
+    Attributes:
+        confidence: Interval coverage.
+        wide_rel: Half-width (relative) above which an interval containing 1 is inconclusive.
+        target_rel: The half-width the run aimed for; a wider interval gets a note.
+        busy_frac: Share of the CPUs other processes may take before a round counts as busy.
+    """
+
+    confidence: float = CONFIDENCE
+    wide_rel: float = WIDE_REL
+    target_rel: float = 0.03
+    busy_frac: float = BUSY_FRAC
+
+
 def derive(
     rounds: Sequence[Round],
     baseline: str,
@@ -273,11 +293,9 @@ def derive(
     predicted: dict[str, dict[str, Any] | None] | None = None,
     idle_w: float | None = None,
     energy_method: str | None = None,
-    confidence: float = CONFIDENCE,
-    wide_rel: float = WIDE_REL,
-    target_rel: float = 0.03,
-    busy_frac: float = BUSY_FRAC,
     history: History | None = None,
+    settings: DeriveSettings | None = None,
+    **overrides: Any,
 ) -> dict[str, Comparison]:
     """Every variant's :class:`Comparison` against ``baseline`` from the recorded rounds (pure).
 
@@ -293,12 +311,15 @@ def derive(
             "outside the prediction".
         idle_w: Idle power to subtract from *measured* energy per block (None for estimates). Units: W.
         energy_method: The energy method label, carried into each comparison.
-        confidence: Interval coverage.
-        wide_rel: Half-width (relative) above which an interval containing 1 is inconclusive.
-        target_rel: The half-width the run aimed for; a wider interval gets a note.
-        busy_frac: Share of the CPUs other processes may take before a round counts as busy.
         history: Earlier runs' within-run intervals on this machine (None: this run's rounds only).
+        settings: The statistics' knobs (:class:`DeriveSettings`; default: its defaults).
+        **overrides: Any :class:`DeriveSettings` field by keyword (``target_rel=0.05``).
+
+    Raises:
+        ConstraintError: A keyword is not a :class:`DeriveSettings` field.
     """
+    s = merged(DeriveSettings, settings, overrides, "derive()")
+    confidence, wide_rel, target_rel, busy_frac = s.confidence, s.wide_rel, s.target_rel, s.busy_frac
     if variants is None:
         variants = sorted({k for r in rounds for k in r.blocks if k != baseline})
     out = {}
