@@ -226,3 +226,16 @@ def test_a_preloaded_allocator_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
     s = _allocator.steady_allocator()
     assert s["allocator"] == "jemalloc" and s["pinned"] is False and "left as it is" in s["note"]
+
+
+def test_run_engine_takes_its_hooks_as_an_object_or_keywords(tmp_path) -> None:
+    """EngineHooks(lock_path=...) and lock_path=... run the same; a wrong keyword is one ConstraintError."""
+    from advisor import ConstraintError
+    from advisor.measurement.engine import EngineHooks
+
+    seen: list[int] = []
+    hooks = EngineHooks(lock_path=tmp_path / "l", on_round=lambda r: seen.append(r.index))
+    out = run_engine(Variant("baseline", spin(0.0002)), [], settings=FAST, budget_s=10, hooks=hooks)
+    assert out.rounds and len(seen) == len(out.rounds)
+    with pytest.raises(ConstraintError, match=r"run_engine\(\).*lock_pth.*lock_path"):
+        run_engine(Variant("baseline", spin(0.0002)), [], settings=FAST, budget_s=10, lock_pth=tmp_path / "l")

@@ -27,6 +27,7 @@ from advisor.measurement.engine._derive import (
 )
 from advisor.measurement.engine._lock import LockGrant, lock_log, lock_status, machine_lock, wait_listener
 from advisor.measurement.engine._rounds import (
+    EngineHooks,
     EngineOutcome,
     EngineSettings,
     LoadSampler,
@@ -41,6 +42,7 @@ from advisor.measurement.engine._spread import History, history_from_rows
 __all__ = [
     "MIN_ROUNDS",
     "DeriveSettings",
+    "EngineHooks",
     "EngineOutcome",
     "EngineSettings",
     "History",

@@ -30,11 +30,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from advisor._settings import merged
 from advisor.measurement._results import Block, Round
 from advisor.measurement.engine._allocator import minor_faults, steady_allocator
 from advisor.measurement.engine._derive import BUSY_FRAC, MIN_ROUNDS, is_busy, ready_to_stop
 
 __all__ = [
+    "EngineHooks",
     "EngineOutcome",
     "EngineSettings",
     "LoadSampler",
@@ -511,6 +513,59 @@ def _run_groups(ctx: _Ctx, baseline: Variant, specs: list[VariantSpec], groups: 
                 baseline.enter()
 
 
+@dataclass(frozen=True)
+class EngineHooks:
+    """How :func:`run_engine` talks to its caller and the machine (not the rounds' statistics).
+
+    Attributes:
+        sync: Called after every call (``torch.cuda.synchronize`` for CUDA models).
+        progress: Show a tqdm bar of the budget's seconds.
+        label: What is measured, for the machine lock's waiting message.
+        on_round: Called with each finished round.
+        lock_path: The machine lock file (default: the lock module's default).
+        available_bytes: Free memory for the groups (default: psutil's available memory).
+        settle: ``settle(group's rounds, names still timed) -> {name: why}``, called after each round: the named
+            variants (the baseline too) leave the rounds (``outcome.retired``); replaces the interval rule; the
+            group stops (``settled``) when none is left. None: the engine's interval rule.
+    """
+
+    sync: Callable[[], None] | None = None
+    progress: bool = False
+    label: str = ""
+    on_round: Callable[[Round], None] | None = None
+    lock_path: Any = None
+    available_bytes: int | None = None
+    settle: Callable[[Sequence[Round], Sequence[str]], dict[str, str]] | None = None
+
+
+def _plan(
+    outcome: EngineOutcome,
+    baseline: Variant,
+    specs: list[VariantSpec],
+    settings: EngineSettings,
+    available_bytes: int | None,
+) -> None:
+    """The memory groups (each led by the baseline) into ``outcome.groups``."""
+    import psutil
+
+    avail = available_bytes if available_bytes is not None else psutil.virtual_memory().available
+    sizes = [s.size_bytes for s in specs]
+    planned = plan_groups([s.name for s in specs], sizes, avail, settings.max_variants_in_memory)
+    outcome.groups = [[baseline.name, *g] for g in planned] if specs else [[baseline.name]]
+
+
+def _bar(budget_s: float) -> Any:
+    """A tqdm bar of the budget's seconds."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=round(budget_s, 1),
+        desc="measuring (interleaved rounds)",
+        unit="s",
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}",
+    )
+
+
 def run_engine(
     baseline: Variant,
     specs: Sequence[VariantSpec],
@@ -518,13 +573,8 @@ def run_engine(
     meters: Sequence[Any] = (),
     settings: EngineSettings | None = None,
     budget_s: float = 60.0,
-    sync: Callable[[], None] | None = None,
-    progress: bool = False,
-    label: str = "",
-    on_round: Callable[[Round], None] | None = None,
-    lock_path: Any = None,
-    available_bytes: int | None = None,
-    settle: Callable[[Sequence[Round], Sequence[str]], dict[str, str]] | None = None,
+    hooks: EngineHooks | None = None,
+    **overrides: Any,
 ) -> EngineOutcome:
     """Set up every variant (in memory groups) and time them in interleaved, paired rounds.
 
@@ -539,57 +589,35 @@ def run_engine(
         meters: Energy meters read per block.
         settings: Round settings (default :class:`EngineSettings`).
         budget_s: Wall-clock budget. Units: s.
-        sync: Called after every call (``torch.cuda.synchronize`` for CUDA models).
-        progress: Show a tqdm bar of the budget's seconds.
-        label: What is measured, for the machine lock's waiting message.
-        on_round: Called with each finished round.
-        lock_path: The machine lock file (default: the lock module's default).
-        available_bytes: Free memory for the groups (default: psutil's available memory).
-        settle: ``settle(group's rounds, names still timed) -> {name: why}``, called after each round: the named
-            variants (the baseline too) leave the rounds (``outcome.retired``); replaces the interval rule; the
-            group stops (``settled``) when none is left. None: the engine's interval rule.
-    """
-    import psutil
+        hooks: Sync, progress, label, callbacks, lock file, memory (:class:`EngineHooks`; default: its defaults).
+        **overrides: Any :class:`EngineHooks` field by keyword (``lock_path=...``, ``progress=True``).
 
+    Raises:
+        ConstraintError: A keyword is not an :class:`EngineHooks` field.
+    """
+    h = merged(EngineHooks, hooks, overrides, "run_engine()")
     settings = settings or EngineSettings()
     specs = list(specs)
     resolution = max([getattr(m, "min_block_s", 0.0) for m in meters] or [0.0])
     outcome = EngineOutcome(block_s=max(settings.block_s, resolution))
     if settings.steady_allocator:
         outcome.allocator = steady_allocator()
-    avail = available_bytes if available_bytes is not None else psutil.virtual_memory().available
-    outcome.groups = [
-        [baseline.name, *g]
-        for g in plan_groups(
-            [s.name for s in specs], [s.size_bytes for s in specs], avail, settings.max_variants_in_memory
-        )
-    ]
-    if not specs:
-        outcome.groups = [[baseline.name]]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=round(budget_s, 1),
-            desc="measuring (interleaved rounds)",
-            unit="s",
-            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}",
-        )
+    _plan(outcome, baseline, specs, settings, h.available_bytes)
+    bar = _bar(budget_s) if h.progress else None
     ctx = _Ctx(
         meters,
         settings,
-        sync,
-        label or baseline.name,
+        h.sync,
+        h.label or baseline.name,
         bar,
-        on_round,
-        lock_path,
+        h.on_round,
+        h.lock_path,
         LoadSampler(),
         outcome,
         random.Random(settings.seed),  # noqa: S311 - a seeded round order, not cryptography
         time.perf_counter(),
         budget_s,
-        settle,
+        h.settle,
     )
     try:
         _run_groups(ctx, baseline, specs, [g[1:] for g in outcome.groups])
