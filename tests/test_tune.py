@@ -179,3 +179,34 @@ def test_the_form_has_a_tune_tab_with_the_same_plan(tmp_path: Path) -> None:
     assert "Measured here" in ui.tune_panel.result.value or plan.measured == 0
     assert "Worth trying with more effort" in ui.tune_panel.result.value
     assert advise().tune_panel.button.disabled  # no model, nothing to tune
+
+
+def test_the_saved_winner_is_calibrated_as_the_measured_variant_was(tmp_path: Path, monkeypatch) -> None:
+    """A split example batch: the artifact's quantizers see the first half, as the measured variant's did."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from advisor.measurement import ResultStore, appliers, held_out
+    from advisor.tuning import _picks
+
+    seen: dict[str, object] = {}
+
+    def record(variant, model, inputs, out, *, calibration_data=None):
+        seen["calibration"] = calibration_data
+        return SimpleNamespace(path=out, format="test", files=[], snippet="")
+
+    monkeypatch.setattr(appliers, "save_variant", record)
+    m, x = small_cnn()
+    big = torch.cat([x] * (64 // x.shape[0] + 1))[:64]
+    plan = SimpleNamespace(winner=SimpleNamespace(variant="post-training-static-quantization"), phase="inference",
+                           run_ids=[], plan_id=None, artifact=None, to_dict=dict)  # fmt: skip
+    prof = SimpleNamespace(name="cnn", model_dump=dict)
+    _picks.finish(plan, ResultStore(tmp_path / "s.sqlite"), prof, m, (big,), None, True, tmp_path / "out")
+    expected = held_out((big,)).calibration
+    cal = seen["calibration"][0][0]
+    assert expected is not None and torch.equal(cal, expected[0][0])
+    assert torch.equal(cal[:32], big[:32]) and torch.equal(cal[32:], big[:32])  # only first-half rows, not the batch
+    given = [(big[:8],)]
+    _picks.finish(plan, ResultStore(tmp_path / "s2.sqlite"), prof, m, (big,), given, True, tmp_path / "out2")
+    assert seen["calibration"] is given  # the caller's calibration data when there is some

@@ -10,6 +10,7 @@ Ratios are stored as variant / baseline (lower is better) with a 95 % interval; 
 derived for display. See ``docs/measurement.md`` for the engine's design.
 """
 
+from advisor.measurement._held_out import HeldOut, held_out
 from advisor.measurement._results import (
     RESULT_SCHEMA_VERSION,
     Block,
@@ -60,6 +61,7 @@ __all__ = [
     "Comparison",
     "DeriveSettings",
     "EngineSettings",
+    "HeldOut",
     "Interval",
     "LoadSampler",
     "LockGrant",
@@ -80,6 +82,7 @@ __all__ = [
     "batch_sweep",
     "derive",
     "device_sync",
+    "held_out",
     "load_summary",
     "lock_log",
     "lock_status",

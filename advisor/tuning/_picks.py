@@ -105,9 +105,13 @@ def finish(  # noqa: PLR0917 - one call per tune path, in the order the plan is 
         {"kind": "tune", "tune_phase": plan.phase, "model": prof.model_dump(), "measure_runs": plan.run_ids},
     )
     if save and plan.winner is not None:
+        from advisor.measurement import held_out
+
         out = Path(save_dir) if save_dir else Path(store.path).parent / "artifacts" / plan.plan_id
-        plan.artifact = save_winner(
-            plan.winner, model, inputs, calibration_data, out / plan.winner.variant.replace("@", "_")
-        )
+        # calibrated as the measured variant was: the caller's data, else the example batch's first half when it
+        # was split into calibration and held-out halves, else the example batch
+        calibration = calibration_data if calibration_data is not None else held_out(inputs).calibration
+        where = out / plan.winner.variant.replace("@", "_")
+        plan.artifact = save_winner(plan.winner, model, inputs, calibration, where)
     store.add_result(plan.plan_id, "plan", "ok", plan.to_dict())
     store.finish_run(plan.plan_id, "finished")
