@@ -51,12 +51,14 @@ from advisor.measurement.engine import (
     summarize_timing,
     wait_listener,
 )
+from advisor.measurement.harness import BenchmarkSettings
 from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
 
 __all__ = [
     "MIN_ROUNDS",
     "RESULT_SCHEMA_VERSION",
+    "BenchmarkSettings",
     "Block",
     "Comparison",
     "DeriveSettings",

@@ -18,12 +18,14 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from advisor._settings import merged
 from advisor.measurement._results import Timing
 from advisor.measurement.energy import EnergyMeter, EnergyReading
 
-__all__ = ["CHUNK_S", "Timing", "benchmark", "idle_power_w"]
+__all__ = ["CHUNK_S", "BenchmarkSettings", "Timing", "benchmark", "idle_power_w"]
 
 CHUNK_S = 0.25  # energy is read in chunks of at least this long: counters and CPU clocks tick coarsely
 
@@ -69,26 +71,11 @@ def _combine(readings: list[EnergyReading]) -> tuple[float, str, tuple[str, ...]
     return energy, "+".join(methods), notes
 
 
-def benchmark(
-    fn: Callable[[], Any],
-    *,
-    meters: list[EnergyMeter] | None = None,
-    items_per_call: int = 1,
-    flops_per_call: float | None = None,
-    warmup: int = 3,
-    min_repeats: int = 10,
-    max_repeats: int = 100_000,
-    budget_s: float = 5.0,
-    min_time_s: float = 1.0,
-    rel_ci: float = 0.02,
-    idle_w: float | None = None,
-    sync: Callable[[], None] | None = None,
-) -> Timing:
-    """Time ``fn`` (see module docstring).
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """The knobs of :func:`benchmark` (each may also be passed to it as a keyword).
 
-    Args:
-        fn: The call to time (e.g. one forward pass on a batch).
-        meters: Energy meters to read over the timed block.
+    Attributes:
         items_per_call: Items (samples) one call processes, for throughput.
         flops_per_call: FLOPs of one call, for achieved GFLOP/s.
         warmup: Untimed calls first.
@@ -100,92 +87,156 @@ def benchmark(
         idle_w: Idle power to subtract from measured energy. Units: W.
         sync: Called after each call (e.g. ``torch.cuda.synchronize``) so GPU work is counted.
     """
-    import psutil
 
-    proc = psutil.Process()
-    for _ in range(warmup):
-        fn()
-    if sync:
-        sync()
-    meters = meters or []
-    cpu0 = proc.cpu_times()
+    items_per_call: int = 1
+    flops_per_call: float | None = None
+    warmup: int = 3
+    min_repeats: int = 10
+    max_repeats: int = 100_000
+    budget_s: float = 5.0
+    min_time_s: float = 1.0
+    rel_ci: float = 0.02
+    idle_w: float | None = None
+    sync: Callable[[], None] | None = None
+
+
+class _Chunks:
+    """Energy read in chunks of at least :data:`CHUNK_S` over the timed calls: (calls, joules, seconds) each."""
+
+    def __init__(self, meters: list[EnergyMeter]) -> None:
+        self.meters = meters
+        self.done: list[tuple[int, float, float]] = []
+        self.method: str | None = None
+        self.notes: tuple[str, ...] = ()
+        self._open()
+
+    def _open(self) -> None:
+        self.tokens = [m.begin() for m in self.meters]
+        self.calls, self.t0 = 0, time.perf_counter()
+
+    def _close(self) -> tuple[int, float, float]:
+        readings = [m.end(tk) for m, tk in zip(self.meters, self.tokens, strict=True)]
+        joules, self.method, self.notes = _combine(readings)
+        return self.calls, joules, time.perf_counter() - self.t0
+
+    def count(self, t1: float) -> None:
+        """One more call, ended at ``t1``; closes the chunk once it is long enough for coarse counters."""
+        self.calls += 1
+        if self.meters and t1 - self.t0 >= CHUNK_S:
+            self.done.append(self._close())
+            self._open()
+
+    def finish(self) -> None:
+        """Close the last chunk; one too short to stand alone is folded into the previous one."""
+        if not (self.meters and self.calls):
+            return
+        last = self._close()
+        if self.done and last[2] < CHUNK_S / 2:
+            last = tuple(a + b for a, b in zip(self.done.pop(), last, strict=True))  # type: ignore[assignment]
+        self.done.append(last)
+
+
+def _timed_calls(fn: Callable[[], Any], s: BenchmarkSettings, chunks: _Chunks) -> tuple[list[float], str]:
+    """Time ``fn`` until the median's interval is tight, the budget ends or ``max_repeats``: (times, stopped_by)."""
     times: list[float] = []
-    chunks: list[tuple[int, float, float]] = []  # (calls, joules, seconds) per energy chunk
-    method: str | None = None
-    notes: tuple[str, ...] = ()
-    tokens = [m.begin() for m in meters]
-
-    def close_chunk(calls: int, t0: float) -> tuple[int, float, float]:
-        nonlocal method, notes
-        joules, method, notes = _combine([m.end(tk) for m, tk in zip(meters, tokens, strict=True)])
-        return calls, joules, time.perf_counter() - t0
-
-    chunk_calls, chunk_t0 = 0, time.perf_counter()
     start = time.perf_counter()
-    stopped = "max_repeats"
-    while len(times) < max_repeats:
+    while len(times) < s.max_repeats:
         t0 = time.perf_counter()
         fn()
-        if sync:
-            sync()
+        if s.sync:
+            s.sync()
         t1 = time.perf_counter()
         times.append(t1 - t0)
-        chunk_calls += 1
-        if meters and t1 - chunk_t0 >= CHUNK_S:  # energy in chunks long enough for coarse counters
-            chunks.append(close_chunk(chunk_calls, chunk_t0))
-            tokens = [m.begin() for m in meters]
-            chunk_calls, chunk_t0 = 0, time.perf_counter()
+        chunks.count(t1)
         elapsed = t1 - start
-        long_enough = elapsed >= min_time_s or elapsed >= budget_s
+        long_enough = elapsed >= s.min_time_s or elapsed >= s.budget_s
         # the CI sorts all times: check it every ~2 % of calls so long runs of fast calls stay linear
-        check = len(times) >= min_repeats and long_enough and len(times) % max(1, len(times) // 50) == 0
-        if check and _median_ci(times) <= rel_ci * statistics.median(times):
-            stopped = "ci"
-            break
-        if elapsed >= budget_s:
-            stopped = "budget"
-            break
-    if meters and chunk_calls:
-        last = close_chunk(chunk_calls, chunk_t0)
-        if chunks and last[2] < CHUNK_S / 2:  # too short to stand alone: fold into the previous chunk
-            last = tuple(a + b for a, b in zip(chunks.pop(), last, strict=True))  # type: ignore[assignment]
-        chunks.append(last)
+        check = len(times) >= s.min_repeats and long_enough and len(times) % max(1, len(times) // 50) == 0
+        if check and _median_ci(times) <= s.rel_ci * statistics.median(times):
+            return times, "ci"
+        if elapsed >= s.budget_s:
+            return times, "budget"
+    return times, "max_repeats"
+
+
+def _energy_per_call(
+    chunks: _Chunks, idle_w: float | None, wall: float, n: int
+) -> tuple[float | None, float | None, float | None, tuple[str, ...]]:
+    """(energy per call, its IQR over chunks, the idle power subtracted, notes) from the closed chunks."""
+    notes = chunks.notes
+    if not chunks.done:
+        return None, None, None, notes
+    method = chunks.method
+    subtract = idle_w is not None and method is not None and method.startswith("measured-")
+    per_call = []
+    total_j = 0.0
+    for calls, joules, secs in chunks.done:
+        net = max(joules - idle_w * secs, 0.0) if subtract else joules  # type: ignore[operator]
+        total_j += net
+        per_call.append(net / calls)
+    idle_used = None
+    if subtract:
+        idle_used = idle_w
+        notes = (*notes, f"idle power {idle_w:.1f} W subtracted over {wall:.2f} s")
+    energy_iqr = None
+    if len(per_call) >= 2:
+        eq = statistics.quantiles(per_call, n=4)
+        energy_iqr = eq[2] - eq[0]
+    return total_j / n, energy_iqr, idle_used, notes
+
+
+def benchmark(
+    fn: Callable[[], Any],
+    *,
+    meters: list[EnergyMeter] | None = None,
+    settings: BenchmarkSettings | None = None,
+    **overrides: Any,
+) -> Timing:
+    """Time ``fn`` (see module docstring).
+
+    Args:
+        fn: The call to time (e.g. one forward pass on a batch).
+        meters: Energy meters to read over the timed block.
+        settings: Repeats, budget, stopping rule, idle power, sync (:class:`BenchmarkSettings`; default: its
+            defaults).
+        **overrides: Any :class:`BenchmarkSettings` field by keyword (``budget_s=1.0``, ``warmup=0``).
+
+    Raises:
+        ConstraintError: A keyword is not a :class:`BenchmarkSettings` field.
+    """
+    import psutil
+
+    s = merged(BenchmarkSettings, settings, overrides, "benchmark()")
+    proc = psutil.Process()
+    for _ in range(s.warmup):
+        fn()
+    if s.sync:
+        s.sync()
+    cpu0 = proc.cpu_times()
+    chunks = _Chunks(meters or [])
+    start = time.perf_counter()
+    times, stopped = _timed_calls(fn, s, chunks)
+    chunks.finish()
     wall = time.perf_counter() - start
     cpu1 = proc.cpu_times()
     n = len(times)
     med = statistics.median(times)
     q = statistics.quantiles(times, n=4) if n >= 2 else [med, med, med]
-    energy = energy_iqr = None
-    idle_used = None
-    if chunks:
-        subtract = idle_w is not None and method is not None and method.startswith("measured-")
-        per_call = []
-        total_j = 0.0
-        for calls, joules, secs in chunks:
-            net = max(joules - idle_w * secs, 0.0) if subtract else joules  # type: ignore[operator]
-            total_j += net
-            per_call.append(net / calls)
-        if subtract:
-            idle_used = idle_w
-            notes = (*notes, f"idle power {idle_w:.1f} W subtracted over {wall:.2f} s")
-        energy = total_j / n
-        if len(per_call) >= 2:
-            eq = statistics.quantiles(per_call, n=4)
-            energy_iqr = eq[2] - eq[0]
+    energy, energy_iqr, idle_used, notes = _energy_per_call(chunks, s.idle_w, wall, n)
     cpu_ms = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) * 1000 / n
     return Timing(
         repeats=n,
         latency_ms_median=med * 1000,
         latency_ms_iqr=(q[2] - q[0]) * 1000,
         latency_ms_ci95=_median_ci(times) * 1000 if n >= 6 else float("nan"),
-        throughput_per_s=items_per_call / med if med > 0 else float("inf"),
+        throughput_per_s=s.items_per_call / med if med > 0 else float("inf"),
         cpu_time_ms_per_call=cpu_ms,
         peak_rss_mib=_peak_rss_mib(),
         energy_j_per_call=energy,
-        energy_method=method,
+        energy_method=chunks.method,
         energy_j_per_call_iqr=energy_iqr,
         idle_power_w=idle_used,
-        achieved_gflops=(flops_per_call / med / 1e9) if flops_per_call and med > 0 else None,
+        achieved_gflops=(s.flops_per_call / med / 1e9) if s.flops_per_call and med > 0 else None,
         stopped_by=stopped,
         notes=notes,
     )

@@ -148,13 +148,11 @@ def _repeats_text(m: Any, rows: list[dict[str, Any]]) -> str:
 
 def _harness_defaults() -> dict[str, Any]:
     try:
-        import inspect
-
-        from advisor.measurement.harness import benchmark
+        from advisor.measurement.harness import BenchmarkSettings
     except ImportError:  # pragma: no cover - the measure package ships with the core
         return {}
-    params = inspect.signature(benchmark).parameters
-    return {k: params[k].default for k in ("warmup", "min_repeats", "rel_ci") if k in params}
+    defaults = BenchmarkSettings()
+    return {k: getattr(defaults, k) for k in ("warmup", "min_repeats", "rel_ci")}
 
 
 def _carbon_text(m: Any, rows: list[dict[str, Any]], *, hint: bool = True) -> str:

@@ -63,3 +63,17 @@ def test_throughput_and_gflops() -> None:
     t = benchmark(sleeper(0.001), items_per_call=32, flops_per_call=2e9, budget_s=0.3, min_time_s=0.1, warmup=1)
     assert t.throughput_per_s == pytest.approx(32 / (t.latency_ms_median / 1000))
     assert t.achieved_gflops == pytest.approx(2.0 / (t.latency_ms_median / 1000))
+
+
+def test_settings_object_equals_keywords_and_a_wrong_keyword_fails() -> None:
+    from advisor import ConstraintError
+    from advisor.measurement import BenchmarkSettings
+
+    calls: list[int] = []
+    s = BenchmarkSettings(warmup=2, min_repeats=100, max_repeats=7, budget_s=1e9, min_time_s=0.0)  # no CI stop
+    by_object = benchmark(lambda: calls.append(1), settings=s)
+    assert by_object.repeats == 7 and len(calls) == 2 + 7 and by_object.stopped_by == "max_repeats"
+    by_keyword = benchmark(lambda: calls.append(1), settings=s, max_repeats=12)  # a keyword overrides the object
+    assert by_keyword.repeats == 12
+    with pytest.raises(ConstraintError, match="budget_s"):
+        benchmark(lambda: None, budget=1.0)
