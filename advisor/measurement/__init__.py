@@ -52,6 +52,7 @@ from advisor.measurement.engine import (
     wait_listener,
 )
 from advisor.measurement.harness import BenchmarkSettings
+from advisor.measurement.run import MeasureSettings
 from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
 
@@ -68,6 +69,7 @@ __all__ = [
     "LoadSampler",
     "LockGrant",
     "MeasureRun",
+    "MeasureSettings",
     "Projection",
     "ResultStore",
     "Round",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import difflib
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, UnknownTechniqueError
+from advisor._settings import merged
 from advisor.catalog import VariantId
 from advisor.measurement._common import (
     check_args,
@@ -55,9 +56,9 @@ from advisor.measurement.engine import (
 from advisor.measurement.harness import idle_power_w
 from advisor.measurement.quality import Quality, fidelity_over, with_accuracy
 from advisor.measurement.store import ResultStore
-from advisor.profile.spec import spec_from_call
+from advisor.profile.spec import ModelSpec, spec_from_call
 
-__all__ = ["MeasureRun", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
+__all__ = ["MeasureRun", "MeasureSettings", "RunRecord", "TechniqueResult", "check_variant_ids", "measure"]
 
 SPLIT_NOTE = (
     "calibration: the first half of the example batch (its second half is held out for the quality "
@@ -267,6 +268,200 @@ def _results_from(
     return out
 
 
+@dataclass(frozen=True)
+class MeasureSettings:
+    """The knobs of :func:`measure` (each may also be passed to it as a keyword).
+
+    Attributes:
+        budget_s: Wall-clock budget for setting the variants up and timing the rounds (profiling the
+            model, loading the catalog and idle power come first and do not count). Units: s.
+        store: A :class:`ResultStore`, a path, or None for the default store.
+        tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
+        progress: Show a tqdm progress bar.
+        on_result: Called with each result (the baseline first) once the rounds are done, e.g. to
+            fill a table in a notebook. An exception it raises is not caught.
+        region: Where the energy is drawn, for CO2e (``FRA``, ``US-CA``, ``gcp:europe-west1``; see
+            ``green-advisor regions``); default ``$GREEN_ADVISOR_REGION``; None: CO2e is reported as None.
+        pue: Power usage effectiveness of the facility (>= 1.0; 1.0 for a desktop).
+        what_if: Other regions to compare the CO2e of the baseline and each variant in.
+        engine: The rounds' settings (block length, target interval, seed; default :class:`EngineSettings`).
+    """
+
+    budget_s: float = 120.0
+    store: ResultStore | str | None = None
+    tdp_w: float | None = None
+    progress: bool = True
+    on_result: Callable[[TechniqueResult], None] | None = None
+    region: str | None = None
+    pue: float = 1.0
+    what_if: list[str] | None = None
+    engine: EngineSettings | None = None
+
+
+@dataclass
+class _Job:
+    """One measure() run in the making: the spec, its settings, the store's run, the meters, the figures so far."""
+
+    spec: ModelSpec
+    s: MeasureSettings
+    eng: EngineSettings
+    ids: list[str]
+    store: ResultStore
+    prof: Any
+    predictions: dict[str, dict[str, Any]]
+    meters: list[Any]
+    unavailable: Any
+    idle: float | None
+    meta: dict[str, Any]
+    model_fp: str = ""
+    run_id: Any = None
+    outcome: EngineOutcome = field(default_factory=EngineOutcome)
+    baseline: TechniqueResult | None = None
+    results: dict[str, TechniqueResult] = field(default_factory=dict)
+    status: str = "finished"
+
+
+def _settings(settings: MeasureSettings | EngineSettings | None, overrides: dict[str, Any]) -> MeasureSettings:
+    """The run's settings; an :class:`EngineSettings` given as ``settings`` is the rounds' (``engine``), as before."""
+    if isinstance(settings, EngineSettings):
+        if "engine" in overrides:
+            raise ConstraintError("measure(): settings: an EngineSettings and engine= both given; pass one")
+        overrides = {**overrides, "engine": settings}
+        settings = None
+    return merged(MeasureSettings, settings, overrides, "measure()")
+
+
+def _start(spec: ModelSpec, ids: list[str], catalog: Any, s: MeasureSettings, carbon_meta: dict[str, Any]) -> _Job:
+    """Profile the model, predict each variant, open the meters, read idle power, and start the store's run."""
+    from advisor.profile.hardware import detect_hardware
+    from advisor.profile.model import profile_model
+
+    eng = s.engine or EngineSettings()
+    store = s.store if isinstance(s.store, ResultStore) else ResultStore(s.store)
+    hardware = detect_hardware()
+    prof = profile_model(spec.model, spec.inputs, name=spec.name)
+    predictions = _predictions(catalog, prof, hardware, ids)
+    meters, unavailable = get_meters(s.tdp_w)
+    idle = idle_power_w(meters, seconds=min(1.0, s.budget_s * 0.05))
+    meta = {
+        "hardware": hardware.model_dump(mode="json"),
+        "versions": versions(),
+        "model": prof.model_dump(),
+        "budget_s": s.budget_s,
+        "techniques": ids,
+        "meters": [m.describe() for m in meters],
+        "idle_power_w": idle,
+        "carbon": carbon_meta,
+        "harness": {"engine": "interleaved-paired-rounds", **eng.to_dict()},
+        "start": start_load(),
+    }
+    job = _Job(spec, s, eng, ids, store, prof, predictions, meters, unavailable, idle, meta)
+    job.model_fp = fingerprint(spec.model)
+    job.run_id = store.start_run(prof.name, job.model_fp, meta)
+    return job
+
+
+def _baseline_quality(job: _Job) -> tuple[_QualitySetup, Quality]:
+    """The quality set-up every variant is checked with, and the baseline's own quality (its eval_fn accuracy)."""
+    spec = job.spec
+    q = _quality_setup(spec.model, spec.inputs, spec.calibration_data, spec.eval_fn, job.eng.seed)
+    job.meta["quality_inputs"] = q.held.text
+    refs = q.references
+    fid = fidelity_over(refs, refs, rows=q.held.rows, inputs_text=q.held.text, decoder=q.decoder)
+    base_q = with_accuracy(fid, spec.eval_fn, spec.model, None)
+    q.base_acc = base_q.accuracy
+    return q, base_q
+
+
+def _timed(job: _Job) -> None:
+    """Set every variant up and time it against the baseline in the engine's rounds; the results into ``job``."""
+    spec, prof = job.spec, job.prof
+    model, inputs = spec.model, spec.inputs
+    base = Applied(model, inputs, no_grad_eval)
+    q, base_q = _baseline_quality(job)
+    gc.collect()
+    items = prof.batch_size or 1
+    calib = NotedBatches(q.held.calibration, SPLIT_NOTE) if q.held.calibration else spec.calibration_data
+    size = 2 * (prof.size_bytes or 0)
+    specs = [_spec(v, model, inputs, q=q, calibration_data=calib, size_bytes=size, items=items) for v in job.ids]
+    job.outcome = outcome = run_engine(
+        Variant("baseline", base, items, process_state()),
+        specs,
+        meters=job.meters,
+        settings=job.eng,
+        budget_s=job.s.budget_s,
+        sync=device_sync(model, inputs),
+        progress=job.s.progress,
+        label=f"measure {prof.name}",
+    )
+    job.status = outcome.status
+    method = "+".join(sorted({m.method for m in job.meters})) or None
+    notes = tuple(dict.fromkeys(n for m in job.meters for n in meter_notes(m)))
+    btiming = summarize_timing(
+        outcome.rounds,
+        "baseline",
+        idle_w=job.idle,
+        energy_method=method,
+        notes=notes,
+        flops_per_call=prof.forward_flops,
+        peak_rss_mib=peak_rss_mib(),
+        stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget",
+    )
+    job.baseline = TechniqueResult(
+        "baseline",
+        "ok" if btiming else "interrupted",
+        None if btiming else "interrupted before the first round",
+        timing=btiming,
+        quality=base_q,
+    )
+    job.results = _results_from(
+        outcome,
+        job.ids,
+        job.predictions,
+        idle=job.idle,
+        method=method,
+        notes=notes,
+        flops=prof.forward_flops,
+        target_rel=job.eng.target_rel,
+        history=run_history(job.store, job.meta, job.model_fp, job.run_id),
+    )
+
+
+def _recorded(job: _Job, intensity: Intensity | None) -> MeasureRun:
+    """Store every result (CO2e added, ``on_result`` called), finish the store's run and return the run."""
+    s, outcome, meta = job.s, job.outcome, job.meta
+    meta["load"] = load_summary(outcome.rounds)
+    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
+    meta["groups"] = outcome.groups
+    meta["block_s"] = outcome.block_s
+    meta["allocator"] = outcome.allocator
+    meta["stopped_by"] = outcome.stopped_by
+    ordered = [job.baseline, *job.results.values()] if job.baseline else list(job.results.values())
+    for r in ordered:
+        _add_co2e(r, intensity, s.pue)
+        job.store.add_result(job.run_id, r.technique, r.status, r.to_dict())
+        if s.on_result:
+            s.on_result(r)
+    job.store.finish_run(job.run_id, job.status)
+    carbon = _carbon_summary(intensity, s.pue, s.what_if, ordered)
+    run = MeasureRun(
+        job.run_id,
+        job.status,
+        job.baseline,
+        list(job.results.values()),
+        [m.describe() for m in job.meters],
+        job.unavailable,
+        str(job.store.path),
+        meta,
+        carbon,
+        outcome.rounds,
+    )
+    spec = job.spec
+    run._source = (spec.model, spec.inputs, spec.calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save
+    job.store.save_run(run)
+    return run
+
+
 def measure(
     model: Any,
     example_inputs: Any = None,
@@ -274,16 +469,9 @@ def measure(
     *,
     eval_fn: Callable[[Any], float] | None = None,
     calibration_data: Any = None,
-    budget_s: float = 120.0,
-    store: ResultStore | str | None = None,
-    tdp_w: float | None = None,
-    progress: bool = True,
-    on_result: Callable[[TechniqueResult], None] | None = None,
-    region: str | None = None,
-    pue: float = 1.0,
-    what_if: list[str] | None = None,
     name: str | None = None,
-    settings: EngineSettings | None = None,
+    settings: MeasureSettings | EngineSettings | None = None,
+    **overrides: Any,
 ) -> MeasureRun:
     """Apply variants to copies of ``model`` and measure each against the baseline in paired rounds.
 
@@ -296,160 +484,38 @@ def measure(
             passes the ids here; this engine measures what it is given.
         eval_fn: ``eval_fn(model) -> accuracy``; without it, fidelity to the original outputs is reported.
         calibration_data: Input batches for static quantizers (passed to ``apply_technique``).
-        budget_s: Wall-clock budget for setting the variants up and timing the rounds (profiling the
-            model, loading the catalog and idle power come first and do not count). Units: s.
-        store: A :class:`ResultStore`, a path, or None for the default store.
-        tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
-        progress: Show a tqdm progress bar.
-        on_result: Called with each result (the baseline first) once the rounds are done, e.g. to
-            fill a table in a notebook. An exception it raises is not caught.
-        region: Where the energy is drawn, for CO2e (``FRA``, ``US-CA``, ``gcp:europe-west1``; see
-            ``green-advisor regions``); default ``$GREEN_ADVISOR_REGION``; None: CO2e is reported as None.
-        pue: Power usage effectiveness of the facility (>= 1.0; 1.0 for a desktop).
-        what_if: Other regions to compare the CO2e of the baseline and each variant in.
         name: The model's name in the store and reports (default: its class name).
-        settings: The rounds' settings (block length, target interval, seed; default :class:`EngineSettings`).
+        settings: Budget, store, meters, progress, carbon and the rounds' settings (:class:`MeasureSettings`;
+            default: its defaults); an :class:`EngineSettings` here is the rounds' settings (``engine=``).
+        **overrides: Any :class:`MeasureSettings` field by keyword (``budget_s=60``, ``region="FRA"``,
+            ``store=path``, ``progress=False``).
 
     Raises:
-        ConstraintError: A non-positive budget or TDP, a bad region or PUE, no techniques.
+        ConstraintError: A non-positive budget or TDP, a bad region or PUE, no techniques, an unknown keyword.
         UnknownTechniqueError: A technique id that is not in the catalog (with suggestions).
         VariantIdError: A malformed variant id.
     """
     from advisor.catalog import load_catalog
-    from advisor.profile.hardware import detect_hardware
-    from advisor.profile.model import profile_model
 
-    check_args(budget_s, tdp_w)
-    intensity, carbon_meta = _carbon_setup(region, pue, what_if)  # unknown region / bad PUE fail before measuring
+    s = _settings(settings, overrides)
+    check_args(s.budget_s, s.tdp_w)
+    intensity, carbon_meta = _carbon_setup(s.region, s.pue, s.what_if)  # unknown region / bad PUE fail first
     catalog = load_catalog()
     ids = _variant_ids(techniques, catalog)  # a bad id fails before the model is profiled
-    settings = settings or EngineSettings()
     given = {"eval_fn": eval_fn, "calibration_data": calibration_data, "name": name}
     spec = spec_from_call(model, example_inputs, "measure()", **given)
-    model, eval_fn, calibration_data, name = spec.model, spec.eval_fn, spec.calibration_data, spec.name
-    inputs = spec.inputs
-    was_training = model.training
-    store = store if isinstance(store, ResultStore) else ResultStore(store)
-    hardware = detect_hardware()
-    prof = profile_model(model, inputs, name=name)
-    predictions = _predictions(catalog, prof, hardware, ids)
-    meters, unavailable = get_meters(tdp_w)
-    idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
-    meta = {
-        "hardware": hardware.model_dump(mode="json"),
-        "versions": versions(),
-        "model": prof.model_dump(),
-        "budget_s": budget_s,
-        "techniques": ids,
-        "meters": [m.describe() for m in meters],
-        "idle_power_w": idle,
-        "carbon": carbon_meta,
-        "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
-        "start": start_load(),
-    }
-    model_fp = fingerprint(model)
-    run_id = store.start_run(prof.name, model_fp, meta)
-    results: dict[str, TechniqueResult] = {}
-    baseline: TechniqueResult | None = None
-    status = "finished"
-    outcome = EngineOutcome()
-    sync = device_sync(model, inputs)
+    was_training = spec.model.training
+    job = _start(spec, ids, catalog, s, carbon_meta)
     try:
-        model.eval()
-        base = Applied(model, inputs, no_grad_eval)
-        q = _quality_setup(model, inputs, calibration_data, eval_fn, settings.seed)
-        meta["quality_inputs"] = q.held.text
-        base_q = with_accuracy(
-            fidelity_over(q.references, q.references, rows=q.held.rows, inputs_text=q.held.text, decoder=q.decoder),
-            eval_fn,
-            model,
-            None,
-        )
-        q.base_acc = base_q.accuracy
-        gc.collect()
-        items = prof.batch_size or 1
-        calib = NotedBatches(q.held.calibration, SPLIT_NOTE) if q.held.calibration else calibration_data
-        specs = [
-            _spec(v, model, inputs, q=q, calibration_data=calib, size_bytes=2 * (prof.size_bytes or 0), items=items)
-            for v in ids
-        ]
-        outcome = run_engine(
-            Variant("baseline", base, items, process_state()),
-            specs,
-            meters=meters,
-            settings=settings,
-            budget_s=budget_s,
-            sync=sync,
-            progress=progress,
-            label=f"measure {prof.name}",
-        )
-        status = outcome.status
-        method = "+".join(sorted({m.method for m in meters})) or None
-        notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
-        flops = prof.forward_flops
-        btiming = summarize_timing(
-            outcome.rounds,
-            "baseline",
-            idle_w=idle,
-            energy_method=method,
-            notes=notes,
-            flops_per_call=flops,
-            peak_rss_mib=peak_rss_mib(),
-            stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget",
-        )
-        baseline = TechniqueResult(
-            "baseline",
-            "ok" if btiming else "interrupted",
-            None if btiming else "interrupted before the first round",
-            timing=btiming,
-            quality=base_q,
-        )
-        results = _results_from(
-            outcome,
-            ids,
-            predictions,
-            idle=idle,
-            method=method,
-            notes=notes,
-            flops=flops,
-            target_rel=settings.target_rel,
-            history=run_history(store, meta, model_fp, run_id),
-        )
+        spec.model.eval()
+        _timed(job)
     except KeyboardInterrupt:
-        status = "interrupted"
+        job.status = "interrupted"
     finally:
-        model.train(was_training)
-        for m in meters:
+        spec.model.train(was_training)
+        for m in job.meters:
             m.close()
-    meta["load"] = load_summary(outcome.rounds)
-    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
-    meta["groups"] = outcome.groups
-    meta["block_s"] = outcome.block_s
-    meta["allocator"] = outcome.allocator
-    meta["stopped_by"] = outcome.stopped_by
-    ordered = [baseline, *results.values()] if baseline else list(results.values())
-    for r in ordered:
-        _add_co2e(r, intensity, pue)
-        store.add_result(run_id, r.technique, r.status, r.to_dict())
-        if on_result:
-            on_result(r)
-    store.finish_run(run_id, status)
-    carbon = _carbon_summary(intensity, pue, what_if, ordered)
-    run = MeasureRun(
-        run_id,
-        status,
-        baseline,
-        list(results.values()),
-        [m.describe() for m in meters],
-        unavailable,
-        str(store.path),
-        meta,
-        carbon,
-        outcome.rounds,
-    )
-    run._source = (model, inputs, calibration_data)  # type: ignore[attr-defined] - for MeasureRun.save, not stored
-    store.save_run(run)
-    return run
+    return _recorded(job, intensity)
 
 
 def _quality_setup(

@@ -59,8 +59,9 @@ def measure(
             or ``"recommended"`` (or None) for the top ``top`` measurable recommendations (:func:`recommended_ids`).
         top: How many recommendations ``"recommended"`` measures.
         **options: The keywords of :func:`advisor.measurement.run.measure`: ``eval_fn``, ``calibration_data``,
-            ``budget_s``, ``store``, ``tdp_w``, ``progress``, ``on_result``, ``region``, ``pue``, ``what_if``,
-            ``name``, ``settings``.
+            ``name``, ``settings`` (a :class:`advisor.measurement.MeasureSettings`), and any of its fields
+            (``budget_s``, ``store``, ``tdp_w``, ``progress``, ``on_result``, ``region``, ``pue``, ``what_if``,
+            ``engine``).
 
     Returns:
         The :class:`advisor.measurement.MeasureRun`.

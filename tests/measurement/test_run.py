@@ -262,3 +262,22 @@ def test_recommended_is_resolved_above_the_engine(store: ResultStore) -> None:
     for asked in ("recommended", None):
         with pytest.raises(ConstraintError, match=r"advisor\.measure"):
             measure(model, x, asked, budget_s=3, store=store, progress=False)
+
+
+def test_settings_object_equals_keywords_and_a_wrong_keyword_fails(store: ResultStore) -> None:
+    """MeasureSettings carries the knobs; keywords override it; an EngineSettings as settings= is the rounds'."""
+    from advisor import ConstraintError
+    from advisor.measurement import EngineSettings, MeasureSettings
+
+    model, x = mlp()
+    eng = EngineSettings(block_s=0.005, min_rounds=2, max_rounds=3, seed=7)
+    s = MeasureSettings(budget_s=3, store=store, progress=False, engine=eng)
+    run = measure(model, x, ["inference-mode-and-no-grad"], settings=s, budget_s=2)
+    assert run.meta["budget_s"] == 2 and run.meta["harness"]["seed"] == 7 and run.meta["harness"]["max_rounds"] == 3
+    assert run.status == "finished" and run.baseline.timing.rounds <= 3
+    old = measure(model, x, [], settings=eng, budget_s=2, store=store, progress=False)  # the old meaning of settings=
+    assert old.meta["harness"]["seed"] == 7
+    with pytest.raises(ConstraintError, match="budget_s"):
+        measure(model, x, [], budget=2, store=store)
+    with pytest.raises(ConstraintError, match="pass one"):
+        measure(model, x, [], settings=eng, engine=eng, store=store)
