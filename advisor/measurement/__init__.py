@@ -55,6 +55,7 @@ from advisor.measurement.harness import BenchmarkSettings
 from advisor.measurement.run import MeasureSettings
 from advisor.measurement.store import ResultStore
 from advisor.measurement.sweep import SweepRow, batch_sweep
+from advisor.measurement.training import MeasureTrainingSettings
 
 __all__ = [
     "MIN_ROUNDS",
@@ -70,6 +71,7 @@ __all__ = [
     "LockGrant",
     "MeasureRun",
     "MeasureSettings",
+    "MeasureTrainingSettings",
     "Projection",
     "ResultStore",
     "Round",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from advisor._errors import ConstraintError
+from advisor._settings import merged
 
 __all__ = [
     "check_args",
@@ -115,3 +116,19 @@ def run_history(store: Any, meta: dict[str, Any], model_fingerprint: str, run_id
         machine_of=lambda m: hardware_fingerprint(m["hardware"]) if m.get("hardware") else None,
         exclude_run_id=run_id,
     )
+
+
+def merged_with_engine(cls: type[Any], settings: Any, overrides: dict[str, Any], where: str) -> Any:
+    """``merged(cls, settings, overrides)`` where ``settings`` may also be an ``EngineSettings`` (its ``engine``).
+
+    Raises:
+        ConstraintError: An unknown keyword, a wrong settings type, or an EngineSettings and ``engine=`` both.
+    """
+    from advisor.measurement.engine import EngineSettings
+
+    if isinstance(settings, EngineSettings):
+        if "engine" in overrides:
+            raise ConstraintError(f"{where}: settings: an EngineSettings and engine= both given; pass one")
+        overrides = {**overrides, "engine": settings}
+        settings = None
+    return merged(cls, settings, overrides, where)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, UnknownTechniqueError
-from advisor._settings import merged
 from advisor.catalog import VariantId
 from advisor.measurement._common import (
     check_args,
     fingerprint,
+    merged_with_engine,
     meter_notes,
     peak_rss_mib,
     process_state,
@@ -321,16 +321,6 @@ class _Job:
     status: str = "finished"
 
 
-def _settings(settings: MeasureSettings | EngineSettings | None, overrides: dict[str, Any]) -> MeasureSettings:
-    """The run's settings; an :class:`EngineSettings` given as ``settings`` is the rounds' (``engine``), as before."""
-    if isinstance(settings, EngineSettings):
-        if "engine" in overrides:
-            raise ConstraintError("measure(): settings: an EngineSettings and engine= both given; pass one")
-        overrides = {**overrides, "engine": settings}
-        settings = None
-    return merged(MeasureSettings, settings, overrides, "measure()")
-
-
 def _start(spec: ModelSpec, ids: list[str], catalog: Any, s: MeasureSettings, carbon_meta: dict[str, Any]) -> _Job:
     """Profile the model, predict each variant, open the meters, read idle power, and start the store's run."""
     from advisor.profile.hardware import detect_hardware
@@ -497,7 +487,7 @@ def measure(
     """
     from advisor.catalog import load_catalog
 
-    s = _settings(settings, overrides)
+    s = merged_with_engine(MeasureSettings, settings, overrides, "measure()")
     check_args(s.budget_s, s.tdp_w)
     intensity, carbon_meta = _carbon_setup(s.region, s.pue, s.what_if)  # unknown region / bad PUE fail first
     catalog = load_catalog()

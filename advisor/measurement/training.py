@@ -24,12 +24,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from advisor._errors import ConstraintError, ProfileError
 from advisor.measurement._common import (
     check_args,
     fingerprint,
+    merged_with_engine,
     meter_notes,
     peak_rss_mib,
     process_state,
@@ -57,6 +59,7 @@ from advisor.measurement.store import ResultStore
 
 __all__ = [
     "DEFAULT_TECHNIQUES",
+    "MeasureTrainingSettings",
     "Projection",
     "TrainingQuality",
     "TrainingResult",
@@ -278,6 +281,240 @@ def _train_spec(
     return VariantSpec(tid, build, size)
 
 
+@dataclass(frozen=True)
+class MeasureTrainingSettings:
+    """The knobs of :func:`measure_training` (each may also be passed to it as a keyword).
+
+    Attributes:
+        optimizer_fn: ``optimizer_fn(params) -> Optimizer``; default ``torch.optim.SGD(params, lr=1e-3)``.
+            Every variant gets its own optimizer from it.
+        budget_s: Wall-clock budget for setting the steps up and timing the rounds (after a few
+            seconds of profiling the model and sampling idle power); a technique not set up before
+            it runs out is recorded as ``skipped-budget``. Units: s.
+        store: A :class:`ResultStore`, a path, or None for the default store.
+        region: Region id for CO2e (see ``green-advisor regions``); None reads ``$GREEN_ADVISOR_REGION``,
+            and without either CO2e is not computed.
+        pue: Power usage effectiveness of the facility, >= 1.0.
+        progress: Show a tqdm progress bar.
+        tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
+        loss_steps: Steps of the loss trajectory compared with the baseline's.
+        engine: The rounds' settings (default :class:`~advisor.measurement.EngineSettings`).
+    """
+
+    optimizer_fn: Callable[[Iterable[Any]], Any] | None = None
+    budget_s: float = 60.0
+    store: ResultStore | str | None = None
+    region: str | None = None
+    pue: float = 1.0
+    progress: bool = True
+    tdp_w: float | None = None
+    loss_steps: int = 3
+    engine: EngineSettings | None = None
+
+
+@dataclass
+class _TrainJob:
+    """One measure_training() run in the making: the model's step set-up, the store's run, the figures so far."""
+
+    model: Any
+    inputs: tuple[Any, ...]
+    ids: list[str]
+    s: MeasureTrainingSettings
+    eng: EngineSettings
+    steps: int
+    carbon: tuple[Any, Callable[..., Any] | None, Callable[..., Any]]
+    store: ResultStore
+    setup: TrainSetup
+    device: Any
+    prof: Any
+    meters: list[Any]
+    unavailable: Any
+    idle: float | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    model_fp: str = ""
+    run_id: Any = None
+    outcome: EngineOutcome = field(default_factory=EngineOutcome)
+    base_v: Variant | None = None
+    baseline: TrainingResult | None = None
+    results: list[TrainingResult] = field(default_factory=list)
+    status: str = "finished"
+
+
+def _checked_steps(model: Any, steps_per_epoch: int, epochs: int, s: MeasureTrainingSettings) -> int:
+    """The projected run's steps; raises for bad counts, budget or TDP, or a model with nothing to train."""
+    hint = "pass the number of optimizer steps per epoch (dataset size / batch size) and the number of epochs"
+    steps = _positive_int("steps_per_epoch", steps_per_epoch, hint) * _positive_int("epochs", epochs, hint)
+    _positive_int("loss_steps", s.loss_steps, "the loss trajectory needs at least one step")
+    check_args(s.budget_s, s.tdp_w)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ProfileError(
+            f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
+            "train; unfreeze the layers you train before measuring training techniques"
+        )
+    return steps
+
+
+def _start_training(
+    model: Any,
+    inputs: tuple[Any, ...],
+    ids: list[str],
+    s: MeasureTrainingSettings,
+    *,
+    targets: Any,
+    loss_fn: Any,
+    steps_per_epoch: int,
+    epochs: int,
+    steps: int,
+    carbon: tuple[Any, Callable[..., Any] | None, Callable[..., Any]],
+) -> _TrainJob:
+    """Profile the model, build the step set-up, open the meters, read idle power, and start the store's run."""
+    from advisor.profile.hardware import detect_hardware
+    from advisor.profile.model import profile_model
+
+    eng = s.engine or EngineSettings()
+    store = s.store if isinstance(s.store, ResultStore) else ResultStore(s.store)
+    device = next(model.parameters()).device
+    prof = profile_model(model, inputs, phase="training")
+    hardware = detect_hardware()
+    meters, unavailable = get_meters(s.tdp_w)
+    idle = idle_power_w(meters, seconds=min(1.0, s.budget_s * 0.05))
+    setup = make_setup(model, inputs, targets, loss_fn, s.optimizer_fn)
+    job = _TrainJob(model, inputs, ids, s, eng, steps, carbon, store, setup, device, prof, meters, unavailable, idle)
+    intensity = carbon[0]
+    job.meta = {
+        "phase": "training",
+        "kind": "training",
+        "hardware": hardware.model_dump(mode="json"),
+        "versions": versions(),
+        "model": prof.model_dump(),
+        "budget_s": s.budget_s,
+        "techniques": ids,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": epochs,
+        "steps": steps,
+        "loss": setup.loss_description,
+        "loss_steps": s.loss_steps,
+        "region": intensity.region if intensity is not None else None,
+        "pue": s.pue,
+        "device": str(device),
+        "meters": [m.describe() for m in meters],
+        "idle_power_w": idle,
+        "harness": {"engine": "interleaved-paired-rounds", **eng.to_dict()},
+        "start": start_load(),
+    }
+    job.model_fp = fingerprint(model)
+    job.run_id = store.start_run(prof.name, job.model_fp, job.meta)
+    return job
+
+
+def _timed_steps(job: _TrainJob) -> None:
+    """Build the baseline's step, then time every technique's against it in the engine's rounds."""
+    model, s = job.model, job.s
+    try:
+        job.base_v = _step_variant("baseline", lambda: baseline_step(model, job.setup), s.loss_steps, job.device, None)
+    except Exception as exc:  # noqa: BLE001 - recorded: nothing else can be measured
+        job.base_v = Variant("baseline", lambda: None, failed=f"{type(exc).__name__}: {exc}")
+    base_v = job.base_v
+    if base_v.failed:
+        job.baseline = TrainingResult("baseline", "failed", base_v.failed, settings=base_v.info.get("settings") or {})
+        why = f"not measured: the baseline step failed ({base_v.failed})"
+        job.results = [TrainingResult(t, "failed", why) for t in job.ids]
+        job.status = "failed"
+        return
+    size = 4 * (job.prof.size_bytes or 0)  # a copy, its gradients and optimizer state
+    base_q = base_v.info["quality"]
+    specs = [
+        _train_spec(t, model, job.setup, loss_steps=s.loss_steps, device=job.device, base_quality=base_q, size=size)
+        for t in job.ids
+    ]
+    job.outcome = run_engine(
+        base_v,
+        specs,
+        meters=job.meters,
+        settings=job.eng,
+        budget_s=s.budget_s,
+        sync=device_sync(model, job.inputs),
+        progress=s.progress,
+        label=f"measure-training {job.prof.name}",
+    )
+    job.status = job.outcome.status
+
+
+def _derived(job: _TrainJob, base_v: Variant) -> None:
+    """Every result from the rounds: timings, ratios with intervals, projections, and the comparison to baseline."""
+    outcome = job.outcome
+    _intensity, carbon_fn, co2e_label = job.carbon
+    method = "+".join(sorted({m.method for m in job.meters})) or None
+    timing_of = functools.partial(
+        summarize_timing,
+        outcome.rounds,
+        idle_w=job.idle,
+        energy_method=method,
+        notes=tuple(dict.fromkeys(n for m in job.meters for n in meter_notes(m))),
+        peak_rss_mib=peak_rss_mib(),
+        stopped_by=outcome.stopped_by[-1] if outcome.stopped_by else "budget",
+    )
+
+    def proj(t: Timing) -> Projection:
+        return project(t, job.steps, carbon_fn, co2e_label(t.energy_method))
+
+    outcome.setups.setdefault("baseline", ("ok", None, base_v.info))
+    measured = [t for t in job.ids if outcome.setups.get(t, ("",))[0] == "ok"]
+    comps = derive(
+        outcome.rounds,
+        "baseline",
+        measured,
+        idle_w=job.idle,
+        energy_method=method,
+        target_rel=job.eng.target_rel,
+        history=run_history(job.store, job.meta, job.model_fp, job.run_id),
+    )
+    baseline = job.baseline = _training_result("baseline", outcome, comps, timing_of, proj)
+    if baseline.timing is not None:
+        baseline.peak_memory_ratio = 1.0
+    job.results = [_training_result(t, outcome, comps, timing_of, proj) for t in job.ids]
+    for r in job.results:
+        compare(r, baseline)
+
+
+def _recorded(job: _TrainJob) -> TrainingRun:
+    """Store every result, finish the store's run, and return the run with its carbon summary."""
+    from advisor.measurement.carbon import summarize
+
+    outcome, meta, store = job.outcome, job.meta, job.store
+    meta["load"] = load_summary(outcome.rounds)
+    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
+    meta["groups"] = outcome.groups
+    meta["block_s"] = outcome.block_s
+    meta["allocator"] = outcome.allocator
+    meta["stopped_by"] = outcome.stopped_by
+    everyone = [job.baseline, *job.results] if job.baseline else job.results
+    for r in everyone:
+        store.add_result(job.run_id, r.technique, r.status, r.to_dict())
+    store.finish_run(job.run_id, job.status)
+    timed = [r for r in everyone if r.timing is not None]
+    summary = summarize(
+        job.carbon[0],
+        {r.technique: r.timing.energy_j_per_call for r in timed},  # type: ignore[union-attr]
+        pue=job.s.pue,
+        energy_methods=[r.timing.energy_method for r in timed if r.timing.energy_method],  # type: ignore[union-attr]
+    )
+    run = TrainingRun(
+        job.run_id,
+        job.status,
+        job.baseline,
+        job.results,
+        [m.describe() for m in job.meters],
+        job.unavailable,
+        str(store.path),
+        meta,
+        summary,
+        outcome.rounds,
+    )
+    store.save_run(run)
+    return run
+
+
 def measure_training(
     model: Any,
     example_inputs: Any,
@@ -287,15 +524,8 @@ def measure_training(
     *,
     steps_per_epoch: int,
     epochs: int,
-    optimizer_fn: Callable[[Iterable[Any]], Any] | None = None,
-    budget_s: float = 60.0,
-    store: ResultStore | str | None = None,
-    region: str | None = None,
-    pue: float = 1.0,
-    progress: bool = True,
-    tdp_w: float | None = None,
-    loss_steps: int = 3,
-    settings: EngineSettings | None = None,
+    settings: MeasureTrainingSettings | EngineSettings | None = None,
+    **overrides: Any,
 ) -> TrainingRun:
     """Measure training techniques per step on copies of ``model`` and project a whole training run.
 
@@ -310,181 +540,45 @@ def measure_training(
         techniques: Training technique ids (see ``TRAINING_REGISTRY``).
         steps_per_epoch: Optimizer steps per epoch at this batch size (dataset size / batch size).
         epochs: Epochs of the run to project.
-        optimizer_fn: ``optimizer_fn(params) -> Optimizer``; default ``torch.optim.SGD(params, lr=1e-3)``.
-            Every variant gets its own optimizer from it.
-        budget_s: Wall-clock budget for setting the steps up and timing the rounds (after a few
-            seconds of profiling the model and sampling idle power); a technique not set up before
-            it runs out is recorded as ``skipped-budget``. Units: s.
-        store: A :class:`ResultStore`, a path, or None for the default store.
-        region: Region id for CO2e (see ``green-advisor regions``); None reads ``$GREEN_ADVISOR_REGION``,
-            and without either CO2e is not computed.
-        pue: Power usage effectiveness of the facility, >= 1.0.
-        progress: Show a tqdm progress bar.
-        tdp_w: CPU TDP for the energy estimate where no counter is readable. Units: W.
-        loss_steps: Steps of the loss trajectory compared with the baseline's.
-        settings: The rounds' settings (default :class:`~advisor.measurement.EngineSettings`).
+        settings: Optimizer, budget, store, carbon, meters, loss steps and the rounds' settings
+            (:class:`MeasureTrainingSettings`; default: its defaults); an :class:`EngineSettings` here is the
+            rounds' settings (``engine=``).
+        **overrides: Any :class:`MeasureTrainingSettings` field by keyword (``budget_s=30``, ``region="FRA"``,
+            ``optimizer_fn=...``, ``loss_steps=5``).
 
     Raises:
-        ConstraintError: non-positive steps/epochs/budget/TDP, an empty list, an unknown region or a PUE below 1.
+        ConstraintError: non-positive steps/epochs/budget/TDP, an empty list, an unknown region, a PUE below 1,
+            an unknown keyword.
         UnknownTechniqueError: a technique id in neither the catalog nor the training appliers.
         ProfileError: the model has no trainable parameters.
     """
-    from advisor.measurement.carbon import summarize
-    from advisor.profile.hardware import detect_hardware
-    from advisor.profile.model import profile_model
-
-    hint = "pass the number of optimizer steps per epoch (dataset size / batch size) and the number of epochs"
-    steps = _positive_int("steps_per_epoch", steps_per_epoch, hint) * _positive_int("epochs", epochs, hint)
-    _positive_int("loss_steps", loss_steps, "the loss trajectory needs at least one step")
-    check_args(budget_s, tdp_w)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ProfileError(
-            f"{type(model).__name__} has no trainable parameters (requires_grad=True): nothing to "
-            "train; unfreeze the layers you train before measuring training techniques"
-        )
-    intensity, carbon_fn, co2e_label = _carbon_fns(region, pue)
+    s = merged_with_engine(MeasureTrainingSettings, settings, overrides, "measure_training()")
+    steps = _checked_steps(model, steps_per_epoch, epochs, s)
+    carbon = _carbon_fns(s.region, s.pue)
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     ids = [techniques] if isinstance(techniques, str) else list(techniques)
     _check_training_ids(ids)
-    settings = settings or EngineSettings()
-    store = store if isinstance(store, ResultStore) else ResultStore(store)
-    device = next(model.parameters()).device
-    prof = profile_model(model, inputs, phase="training")
-    hardware = detect_hardware()
-    meters, unavailable = get_meters(tdp_w)
-    idle = idle_power_w(meters, seconds=min(1.0, budget_s * 0.05))
-    setup = make_setup(model, inputs, targets, loss_fn, optimizer_fn)
-    meta = {
-        "phase": "training",
-        "kind": "training",
-        "hardware": hardware.model_dump(mode="json"),
-        "versions": versions(),
-        "model": prof.model_dump(),
-        "budget_s": budget_s,
-        "techniques": ids,
-        "steps_per_epoch": steps_per_epoch,
-        "epochs": epochs,
-        "steps": steps,
-        "loss": setup.loss_description,
-        "loss_steps": loss_steps,
-        "region": intensity.region if intensity is not None else None,
-        "pue": pue,
-        "device": str(device),
-        "meters": [m.describe() for m in meters],
-        "idle_power_w": idle,
-        "harness": {"engine": "interleaved-paired-rounds", **settings.to_dict()},
-        "start": start_load(),
-    }
-    model_fp = fingerprint(model)
-    run_id = store.start_run(prof.name, model_fp, meta)
-    results: list[TrainingResult] = []
-    baseline: TrainingResult | None = None
-    status = "finished"
-    outcome = EngineOutcome()
-    method = "+".join(sorted({m.method for m in meters})) or None
-    notes = tuple(dict.fromkeys(n for m in meters for n in meter_notes(m)))
-    size = 4 * (prof.size_bytes or 0)  # a copy, its gradients and optimizer state
-    base_v = None
+    job = _start_training(
+        model,
+        inputs,
+        ids,
+        s,
+        targets=targets,
+        loss_fn=loss_fn,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        steps=steps,
+        carbon=carbon,
+    )
     try:
-        try:
-            base_v = _step_variant("baseline", lambda: baseline_step(model, setup), loss_steps, device, None)
-        except Exception as exc:  # noqa: BLE001 - recorded: nothing else can be measured
-            base_v = Variant("baseline", lambda: None, failed=f"{type(exc).__name__}: {exc}")
-        if base_v.failed:
-            baseline = TrainingResult("baseline", "failed", base_v.failed, settings=base_v.info.get("settings") or {})
-            why = f"not measured: the baseline step failed ({base_v.failed})"
-            results = [TrainingResult(t, "failed", why) for t in ids]
-            status = "failed"
-        else:
-            specs = [
-                _train_spec(
-                    t,
-                    model,
-                    setup,
-                    loss_steps=loss_steps,
-                    device=device,
-                    base_quality=base_v.info["quality"],
-                    size=size,
-                )
-                for t in ids
-            ]
-            outcome = run_engine(
-                base_v,
-                specs,
-                meters=meters,
-                settings=settings,
-                budget_s=budget_s,
-                sync=device_sync(model, inputs),
-                progress=progress,
-                label=f"measure-training {prof.name}",
-            )
-            status = outcome.status
+        _timed_steps(job)
     except KeyboardInterrupt:
-        status = "interrupted"
+        job.status = "interrupted"
     finally:
-        if base_v is not None and base_v.teardown:
-            base_v.teardown()
-        for m in meters:
+        if job.base_v is not None and job.base_v.teardown:
+            job.base_v.teardown()
+        for m in job.meters:
             m.close()
-    if base_v is not None and not base_v.failed:
-        stopped = outcome.stopped_by[-1] if outcome.stopped_by else "budget"
-        timing_of = functools.partial(
-            summarize_timing,
-            outcome.rounds,
-            idle_w=idle,
-            energy_method=method,
-            notes=notes,
-            peak_rss_mib=peak_rss_mib(),
-            stopped_by=stopped,
-        )
-
-        def proj(t: Timing) -> Projection:
-            return project(t, steps, carbon_fn, co2e_label(t.energy_method))
-
-        outcome.setups.setdefault("baseline", ("ok", None, base_v.info))
-        measured = [t for t in ids if outcome.setups.get(t, ("",))[0] == "ok"]
-        comps = derive(
-            outcome.rounds,
-            "baseline",
-            measured,
-            idle_w=idle,
-            energy_method=method,
-            target_rel=settings.target_rel,
-            history=run_history(store, meta, model_fp, run_id),
-        )
-        baseline = _training_result("baseline", outcome, comps, timing_of, proj)
-        if baseline.timing is not None:
-            baseline.peak_memory_ratio = 1.0
-        results = [_training_result(t, outcome, comps, timing_of, proj) for t in ids]
-        for r in results:
-            compare(r, baseline)
-    meta["load"] = load_summary(outcome.rounds)
-    meta["lock_waited_s"] = round(outcome.lock_waited_s, 3)
-    meta["groups"] = outcome.groups
-    meta["block_s"] = outcome.block_s
-    meta["allocator"] = outcome.allocator
-    meta["stopped_by"] = outcome.stopped_by
-    for r in [baseline, *results] if baseline else results:
-        store.add_result(run_id, r.technique, r.status, r.to_dict())
-    store.finish_run(run_id, status)
-    timed = [r for r in [baseline, *results] if r is not None and r.timing is not None]
-    summary = summarize(
-        intensity,
-        {r.technique: r.timing.energy_j_per_call for r in timed},  # type: ignore[union-attr]
-        pue=pue,
-        energy_methods=[r.timing.energy_method for r in timed if r.timing.energy_method],  # type: ignore[union-attr]
-    )
-    run = TrainingRun(
-        run_id,
-        status,
-        baseline,
-        results,
-        [m.describe() for m in meters],
-        unavailable,
-        str(store.path),
-        meta,
-        summary,
-        outcome.rounds,
-    )
-    store.save_run(run)
-    return run
+    if job.base_v is not None and not job.base_v.failed:
+        _derived(job, job.base_v)
+    return _recorded(job)

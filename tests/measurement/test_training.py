@@ -491,3 +491,20 @@ def test_cli_measure_training(tmp_path: Path, capsys) -> None:
     assert payload["results"][0]["status"] == "ok", payload["results"][0]["reason"]
     proj = payload["results"][0]["projection"]
     assert proj["steps"] == 300 and proj["time_s"] > 0 and proj["co2e_g"] > 0
+
+
+def test_settings_object_equals_keywords_and_a_wrong_keyword_fails(store) -> None:
+    """MeasureTrainingSettings carries the knobs; keywords override it; settings=EngineSettings is the rounds'."""
+    from advisor.measurement import EngineSettings, MeasureTrainingSettings
+
+    model, x = cnn()
+    eng = EngineSettings(block_s=0.005, min_rounds=2, max_rounds=3, seed=5)
+    s = MeasureTrainingSettings(budget_s=4, store=store, progress=False, loss_steps=2, engine=eng)
+    one = {"techniques": ["mixed-precision-training"], "steps_per_epoch": 5, "epochs": 1}
+    run = measure_training(model, x, **one, settings=s, budget_s=3)
+    assert run.meta["budget_s"] == 3 and run.meta["loss_steps"] == 2 and run.meta["harness"]["seed"] == 5
+    assert len(run.baseline.quality.losses) == 2 and run.baseline.timing.rounds <= 3
+    old = measure_training(model, x, **one, settings=eng, budget_s=3, store=store, progress=False)
+    assert old.meta["harness"]["seed"] == 5 and old.meta["loss_steps"] == 3
+    with pytest.raises(ConstraintError, match="loss_steps"):
+        measure_training(model, x, steps_per_epoch=5, epochs=1, loss_step=2, store=store)
