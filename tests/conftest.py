@@ -135,3 +135,13 @@ def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("GREEN_ADVISOR_STORE", str(tmp_path_factory.mktemp("store") / "results.sqlite"))
     monkeypatch.setenv("GREEN_ADVISOR_CONFIG", str(tmp_path_factory.mktemp("config") / "absent.toml"))
     monkeypatch.delenv("GREEN_ADVISOR_REGION", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """A test that sets torch's thread count (one thread on a shared machine) leaves it as it found it."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
