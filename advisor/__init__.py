@@ -43,6 +43,7 @@ from advisor._errors import (
 from advisor._version import __version__
 from advisor.catalog import Catalog, VariantId, load_catalog
 from advisor.generation import GenerationSettings, measure_generation
+from advisor.measurement import MeasureSettings, MeasureTrainingSettings
 from advisor.measurement.training import measure_training
 from advisor.profile import (
     Constraints,
@@ -76,6 +77,8 @@ __all__ = [
     "IntensityTableError",
     "KnowledgeError",
     "MachineBusyError",
+    "MeasureSettings",
+    "MeasureTrainingSettings",
     "MeasurementError",
     "MeterUnavailable",
     "MissingApplierDependencyError",
