@@ -80,8 +80,9 @@ def test_stop_before_overrun_ends_within_the_budget_and_the_default_after_it(tmp
 
     ends = {}
     for flag in (True, False):
+        # target_rel=0: two identical sleeps give a tight interval fast on a quiet machine; only the budget stops
         s = EngineSettings(block_s=0.0, warmup=1, min_rounds=2, max_rounds=1000, stop_before_overrun=flag,
-                           steady_allocator=False)  # fmt: skip
+                           steady_allocator=False, target_rel=0.0)  # fmt: skip
         out = run_engine(Variant("baseline", lambda: time.sleep(0.04)), [sleeper("a")], settings=s, budget_s=1.0,
                          lock_path=tmp_path / "l")  # fmt: skip
         assert out.stopped_by == ["budget"] and len(out.rounds) >= 2

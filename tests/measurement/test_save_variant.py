@@ -31,7 +31,9 @@ def _run_snippet(art, out: Path, *extra: str) -> torch.Tensor:
     return torch.load(out)
 
 
-def _check(variant: str, model, inputs, tmp_path: Path, fmt: str, *extra: str, applied=None, calib=None) -> None:
+def _check(
+    variant: str, model, inputs, tmp_path: Path, fmt: str, *extra: str, applied=None, calib=None, tol=None
+) -> None:
     a = applied or apply_technique(variant, model, inputs, calibration_data=calib)
     expected = first_tensor(a()).float()
     art = save_applied(variant, a, model, inputs, tmp_path / "artifact", calibration_data=calib)
@@ -41,7 +43,7 @@ def _check(variant: str, model, inputs, tmp_path: Path, fmt: str, *extra: str, a
     assert recipe["variant"] == variant and recipe["format"] == fmt
     got = _run_snippet(art, tmp_path / "out.pt", *extra).float()
     assert got.shape == expected.shape
-    tol = 1e-4 + 1e-3 * float(expected.abs().max())
+    tol = max(tol or 0.0, 1e-4 + 1e-3 * float(expected.abs().max()))
     assert float((got - expected).abs().max()) <= tol, (variant, float((got - expected).abs().max()))
 
 
@@ -129,9 +131,20 @@ def test_more_variants_reload(resnet, tmp_path, variant, fmt):
 @pytest.mark.slow
 @_needs("torchao")
 def test_compiled_pt2e_saves_exported_program(resnet, tmp_path):
+    from advisor.measurement.quality import first_tensor
+    from advisor.profile import detect_hardware
+
     model, inputs = resnet
     a = REGISTRY["pt2e-x86-static-quantization"](model, inputs)  # compiled, as measured
-    _check("pt2e-x86-static-quantization", model, inputs, tmp_path, "torch-exported-program", applied=a)
+    tol = None
+    if not detect_hardware().has("int8-dot-product"):
+        # The artifact is the exported program (eager int8 kernels), the measured variant its inductor-compiled
+        # form. Without an int8 dot-product unit (AVX2 only: no VNNI/AMX) the two kernel paths round differently,
+        # so the saved output is within the variant's own int8 error of the measured one, not bit-close (seen on
+        # an AMD EPYC: 0.026 apart, int8 error vs fp32 0.056); with VNNI/AMX it must match to 1e-3.
+        with torch.no_grad():
+            tol = float((first_tensor(a()).float() - first_tensor(model(*inputs)).float()).abs().max())
+    _check("pt2e-x86-static-quantization", model, inputs, tmp_path, "torch-exported-program", applied=a, tol=tol)
 
 
 # --- from a measurement run and the command line ------------------------------------------------------
