@@ -17,6 +17,7 @@ pytest.importorskip("transformers")
 from advisor import SaveError  # noqa: E402
 from advisor.measurement.appliers import REGISTRY, apply_technique, save_applied, save_variant  # noqa: E402
 from advisor.measurement.quality import first_tensor  # noqa: E402
+from advisor.profile import detect_hardware  # noqa: E402
 from tests.measurement._hf_models import image_batch, tiny_bert, tiny_resnet, token_batch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +44,27 @@ def _check(
     assert recipe["variant"] == variant and recipe["format"] == fmt
     got = _run_snippet(art, tmp_path / "out.pt", *extra).float()
     assert got.shape == expected.shape
+    if tol is None and variant in INT8_VARIANTS and not detect_hardware().has("int8-dot-product"):
+        tol = _int8_error(a, model, inputs)
     tol = max(tol or 0.0, 1e-4 + 1e-3 * float(expected.abs().max()))
     assert float((got - expected).abs().max()) <= tol, (variant, float((got - expected).abs().max()))
+
+
+# Without an int8 dot-product unit (AVX2 only: no VNNI/AMX) a saved int8 model reloaded in a fresh process can pick
+# other int8 kernels than the measured one, which round differently (seen on an AMD EPYC: NNCF 0.023 and PT2E
+# 0.026 apart, their int8 error vs fp32 ~0.05). There the saved output must lie within the variant's own int8
+# error of the measured one; with VNNI/AMX it must match to 1e-3.
+INT8_VARIANTS = {
+    "nncf-post-training-quantization",
+    "onnx-runtime-inference+static-int8",
+    "post-training-dynamic-quantization",
+    "pt2e-x86-static-quantization",
+}
+
+
+def _int8_error(applied, model, inputs) -> float:
+    with torch.no_grad():
+        return float((first_tensor(applied()).float() - first_tensor(model(*inputs)).float()).abs().max())
 
 
 def _needs(module: str) -> pytest.MarkDecorator:
@@ -131,20 +151,9 @@ def test_more_variants_reload(resnet, tmp_path, variant, fmt):
 @pytest.mark.slow
 @_needs("torchao")
 def test_compiled_pt2e_saves_exported_program(resnet, tmp_path):
-    from advisor.measurement.quality import first_tensor
-    from advisor.profile import detect_hardware
-
     model, inputs = resnet
-    a = REGISTRY["pt2e-x86-static-quantization"](model, inputs)  # compiled, as measured
-    tol = None
-    if not detect_hardware().has("int8-dot-product"):
-        # The artifact is the exported program (eager int8 kernels), the measured variant its inductor-compiled
-        # form. Without an int8 dot-product unit (AVX2 only: no VNNI/AMX) the two kernel paths round differently,
-        # so the saved output is within the variant's own int8 error of the measured one, not bit-close (seen on
-        # an AMD EPYC: 0.026 apart, int8 error vs fp32 0.056); with VNNI/AMX it must match to 1e-3.
-        with torch.no_grad():
-            tol = float((first_tensor(a()).float() - first_tensor(model(*inputs)).float()).abs().max())
-    _check("pt2e-x86-static-quantization", model, inputs, tmp_path, "torch-exported-program", applied=a, tol=tol)
+    a = REGISTRY["pt2e-x86-static-quantization"](model, inputs)  # compiled, as measured; saved: the exported program
+    _check("pt2e-x86-static-quantization", model, inputs, tmp_path, "torch-exported-program", applied=a)
 
 
 # --- from a measurement run and the command line ------------------------------------------------------
