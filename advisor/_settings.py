@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from advisor._errors import ConstraintError
@@ -26,7 +26,13 @@ def unknown_keyword(key: str, names: list[str]) -> str:
     return f"unknown keyword {key!r}{hint}; valid settings: {', '.join(names)}"
 
 
-def merged(cls: type[S], settings: S | None, overrides: Mapping[str, Any], where: str) -> S:
+def merged(
+    cls: type[S],
+    settings: S | None,
+    overrides: Mapping[str, Any],
+    where: str,
+    unknown_text: Callable[[str, list[str]], str] = unknown_keyword,
+) -> S:
     """``settings`` (default: ``cls()``) with the keyword ``overrides`` replaced in (``dataclasses.replace``).
 
     Args:
@@ -34,6 +40,7 @@ def merged(cls: type[S], settings: S | None, overrides: Mapping[str, Any], where
         settings: An instance of it, or None for its defaults.
         overrides: Keyword arguments that name its fields.
         where: The caller for the message, e.g. ``measure_generation()``.
+        unknown_text: ``(keyword, field names) -> message`` for a keyword that is not a field.
 
     Raises:
         ConstraintError: ``settings`` is not a ``cls``, or a keyword is not one of its fields.
@@ -43,5 +50,5 @@ def merged(cls: type[S], settings: S | None, overrides: Mapping[str, Any], where
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     unknown = [k for k in overrides if k not in names]
     if unknown:
-        raise ConstraintError(f"{where}: " + "; ".join(unknown_keyword(k, names) for k in unknown))
+        raise ConstraintError(f"{where}: " + "; ".join(unknown_text(k, names) for k in unknown))
     return dataclasses.replace(settings if settings is not None else cls(), **overrides)  # type: ignore[type-var]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +135,11 @@ def merge_settings(settings: TuneSettings | None, overrides: Mapping[str, Any], 
             names it, its close matches and the valid fields; a model-side keyword such as ``tokenizer`` is
             pointed to :class:`advisor.ModelSpec`).
     """
+    from advisor._settings import merged
+
     if settings is not None and not isinstance(settings, TuneSettings):
         raise ConstraintError(f"{where}: settings: expected advisor.TuneSettings, got {type(settings).__name__}")
-    names = [f.name for f in fields(TuneSettings)]
-    unknown = [k for k in overrides if k not in names]
-    if unknown:
-        raise ConstraintError(f"{where}: " + "; ".join(_unknown(k, names) for k in unknown))
-    return replace(settings or TuneSettings(), **overrides)
+    return merged(TuneSettings, settings, overrides, where, _unknown)
 
 
 def _unknown(key: str, names: list[str]) -> str:
